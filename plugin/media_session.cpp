@@ -1,0 +1,73 @@
+#include "media_session.h"
+
+#include <chrono>
+
+namespace jmedia {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kNone: return "none";
+    case Role::kEcho: return "echo";
+  }
+  return "unknown";
+}
+
+const char* state_name(SessionState state) {
+  switch (state) {
+    case SessionState::kIdle: return "idle";
+    case SessionState::kNegotiating: return "negotiating";
+    case SessionState::kUp: return "up";
+    case SessionState::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+std::int64_t unix_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+MediaSession::MediaSession(Host& host, janus_plugin_session* handle, std::string id)
+    : host_(host), handle_(handle), id_(std::move(id)), created_at_ms_(unix_ms_now()) {}
+
+MediaSession::~MediaSession() { host_.release_handle(handle_); }
+
+void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
+  audio_.store(accepted.audio, std::memory_order_relaxed);
+  video_.store(accepted.video, std::memory_order_relaxed);
+  data_.store(accepted.data, std::memory_order_relaxed);
+  role_.store(role, std::memory_order_release);
+  hanging_up_.store(false, std::memory_order_release);
+  state_.store(SessionState::kNegotiating, std::memory_order_release);
+}
+
+void MediaSession::media_up() {
+  up_at_ms_.store(unix_ms_now(), std::memory_order_relaxed);
+  state_.store(SessionState::kUp, std::memory_order_release);
+}
+
+JsonPtr MediaSession::to_json() const {
+  JsonPtr object = adopt(json_object());
+  json_t* o = object.get();
+  set(o, "media_session", id_);
+  set_null(o, "device_id");  // echo sessions belong to no device
+  set(o, "role", role_name(role()));
+  set(o, "state", state_name(state()));
+  set(o, "created_at", created_at_ms_);
+  const std::int64_t up_at = up_at_ms_.load(std::memory_order_relaxed);
+  if (up_at != 0) {
+    set(o, "up_at", up_at);
+  } else {
+    set_null(o, "up_at");
+  }
+  set(o, "audio", audio_enabled());
+  set(o, "video", video_enabled());
+  set(o, "data", data_enabled());
+  set(o, "packets_in", packets_in_.load(std::memory_order_relaxed));
+  set(o, "bytes_in", bytes_in_.load(std::memory_order_relaxed));
+  set(o, "packets_out", packets_out_.load(std::memory_order_relaxed));
+  set(o, "bytes_out", bytes_out_.load(std::memory_order_relaxed));
+  return object;
+}
+
+}  // namespace jmedia

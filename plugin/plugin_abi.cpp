@@ -1,0 +1,194 @@
+// The one place where janus.plugin.media meets Janus's C plugin ABI: the static janus_plugin
+// struct, noexcept trampolines that run every callback behind the exception barrier, and the
+// exported create(). Everything else lives in MediaPlugin.
+#include <atomic>
+#include <memory>
+
+#include "../common/abi_guard.h"
+#include "../common/janus_api.h"
+#include "../common/janus_config_reader.h"
+#include "../common/glib_ptr.h"
+#include "../common/janus_log_sink.h"
+#include "janus_host.h"
+#include "media_plugin.h"
+#include "plugin_config.h"
+#include "version.h"
+
+namespace jmedia {
+namespace {
+
+constexpr const char* kPackage = "janus.plugin.media";
+constexpr const char* kName = "JANUS media plugin";
+constexpr const char* kDescription =
+    "Device media sessions (publish, watch, echo) with a sharded session table and limits.";
+constexpr const char* kAuthor = "janus-media contributors";
+
+// Everything init() creates; destroy() tears it down in reverse order.
+struct Runtime {
+  JanusHost host;
+  JanusSdpEngine sdp;
+  MediaPlugin plugin;
+  Runtime(janus_callbacks* core, janus_plugin* self, const PluginConfig& config)
+      : host(core, self), plugin(host, sdp, config) {}
+};
+
+std::unique_ptr<Runtime> runtime;
+// Read by every callback, written only by init/destroy (when no media flows).
+std::atomic<MediaPlugin*> active{nullptr};
+
+MediaPlugin* plugin() { return active.load(std::memory_order_acquire); }
+
+janus_plugin* self();
+
+int init(janus_callbacks* core, const char* config_path) noexcept {
+  return guarded("init", -1, [&] {
+    use_janus_log(kPackage);
+    if (core == nullptr || config_path == nullptr) return -1;
+    ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
+    PluginConfig config = load_plugin_config(values);
+    runtime = std::make_unique<Runtime>(core, self(), config);
+    active.store(&runtime->plugin, std::memory_order_release);
+    log_info("%s %s initialized", kName, kVersionString);
+    return 0;
+  });
+}
+
+void destroy() noexcept {
+  guarded_void("destroy", [] {
+    active.store(nullptr, std::memory_order_release);
+    if (runtime) runtime->plugin.shutdown();
+    runtime.reset();
+    log_info("%s destroyed", kName);
+  });
+}
+
+int get_api_compatibility() noexcept { return JANUS_PLUGIN_API_VERSION; }
+int get_version() noexcept { return kVersion; }
+const char* get_version_string() noexcept { return kVersionString; }
+const char* get_description() noexcept { return kDescription; }
+const char* get_name() noexcept { return kName; }
+const char* get_author() noexcept { return kAuthor; }
+const char* get_package() noexcept { return kPackage; }
+
+void create_session(janus_plugin_session* handle, int* error) noexcept {
+  guarded_void("create_session", [&] {
+    *error = -1;
+    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr) p->create_session(handle, error);
+  });
+}
+
+janus_plugin_result* handle_message(janus_plugin_session* handle, char* transaction,
+                                    json_t* message, json_t* jsep) noexcept {
+  // We own transaction, message and jsep from here on, whatever happens.
+  GCharPtr owned_transaction(transaction);
+  JsonPtr owned_message(message);
+  JsonPtr owned_jsep(jsep);
+  return guarded("handle_message", static_cast<janus_plugin_result*>(nullptr), [&] {
+    MediaPlugin* p = plugin();
+    if (p == nullptr) {
+      return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "janus.plugin.media is not running",
+                                     nullptr);
+    }
+    Reply reply = p->handle_message(handle, transaction, std::move(owned_message),
+                                    std::move(owned_jsep));
+    if (reply.kind == Reply::Kind::kAsync) {
+      return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, nullptr, nullptr);
+    }
+    // janus_plugin_result_new takes over our reference to the body.
+    return janus_plugin_result_new(JANUS_PLUGIN_OK, nullptr, reply.body.release());
+  });
+}
+
+json_t* handle_admin_message(json_t* message) noexcept {
+  return guarded("handle_admin_message", static_cast<json_t*>(nullptr), [&]() -> json_t* {
+    MediaPlugin* p = plugin();
+    if (p == nullptr) return nullptr;
+    return p->handle_admin_message(message).release();
+  });
+}
+
+void setup_media(janus_plugin_session* handle) noexcept {
+  guarded_void("setup_media", [&] {
+    if (MediaPlugin* p = plugin()) p->setup_media(handle);
+  });
+}
+
+void incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) noexcept {
+  guarded_void("incoming_rtp", [&] {
+    if (MediaPlugin* p = plugin()) p->incoming_rtp(handle, packet);
+  });
+}
+
+void incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) noexcept {
+  guarded_void("incoming_rtcp", [&] {
+    if (MediaPlugin* p = plugin()) p->incoming_rtcp(handle, packet);
+  });
+}
+
+void incoming_data(janus_plugin_session* handle, janus_plugin_data* packet) noexcept {
+  guarded_void("incoming_data", [&] {
+    if (MediaPlugin* p = plugin()) p->incoming_data(handle, packet);
+  });
+}
+
+void data_ready(janus_plugin_session*) noexcept {}
+
+void slow_link(janus_plugin_session* handle, int mindex, gboolean video, gboolean uplink) noexcept {
+  guarded_void("slow_link", [&] {
+    if (MediaPlugin* p = plugin()) p->slow_link(handle, mindex, video, uplink);
+  });
+}
+
+void hangup_media(janus_plugin_session* handle) noexcept {
+  guarded_void("hangup_media", [&] {
+    if (MediaPlugin* p = plugin()) p->hangup_media(handle);
+  });
+}
+
+void destroy_session(janus_plugin_session* handle, int* error) noexcept {
+  guarded_void("destroy_session", [&] {
+    *error = -1;
+    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr) p->destroy_session(handle, error);
+  });
+}
+
+json_t* query_session(janus_plugin_session* handle) noexcept {
+  return guarded("query_session", static_cast<json_t*>(nullptr), [&]() -> json_t* {
+    MediaPlugin* p = plugin();
+    if (p == nullptr || handle == nullptr) return nullptr;
+    return p->query_session(handle).release();
+  });
+}
+
+janus_plugin media_plugin = {
+    .init = init,
+    .destroy = destroy,
+    .get_api_compatibility = get_api_compatibility,
+    .get_version = get_version,
+    .get_version_string = get_version_string,
+    .get_description = get_description,
+    .get_name = get_name,
+    .get_author = get_author,
+    .get_package = get_package,
+    .create_session = create_session,
+    .handle_message = handle_message,
+    .handle_admin_message = handle_admin_message,
+    .setup_media = setup_media,
+    .incoming_rtp = incoming_rtp,
+    .incoming_rtcp = incoming_rtcp,
+    .incoming_data = incoming_data,
+    .data_ready = data_ready,
+    .slow_link = slow_link,
+    .hangup_media = hangup_media,
+    .destroy_session = destroy_session,
+    .query_session = query_session,
+};
+
+janus_plugin* self() { return &media_plugin; }
+
+}  // namespace
+}  // namespace jmedia
+
+extern "C" __attribute__((visibility("default"))) janus_plugin* create(void) {
+  return &jmedia::media_plugin;
+}

@@ -1,0 +1,20 @@
+// janus.plugin.media settings (conf/janus.plugin.media.jcfg documents each one).
+#pragma once
+
+#include <cstddef>
+
+#include "../common/config_values.h"
+
+namespace jmedia {
+
+struct PluginConfig {
+  std::size_t shards = 32;          // session table shards; 1 = single-lock baseline
+  std::size_t max_sessions = 10000; // media sessions (attached handles) at once
+  std::size_t queue_size = 256;     // async requests waiting or running, over all workers
+  std::size_t worker_threads = 2;   // threads that process async requests
+};
+
+// Reads general.* from values; every bad value is logged and replaced by its default.
+PluginConfig load_plugin_config(ConfigValues& values);
+
+}  // namespace jmedia

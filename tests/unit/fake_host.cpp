@@ -1,0 +1,78 @@
+#include "fake_host.h"
+
+#include <chrono>
+#include <thread>
+
+#include "../../common/json.h"
+
+namespace jmedia::testing {
+
+int FakeHost::push_event(janus_plugin_session* handle, const char* transaction, json_t* event,
+                         json_t* jsep) {
+  std::lock_guard lock(mutex_);
+  events_.push_back(PushedEvent{handle, transaction ? transaction : "", dump(event), dump(jsep)});
+  return push_result.load();
+}
+
+void FakeHost::relay_rtp(janus_plugin_session*, janus_plugin_rtp*) { ++relayed_rtp; }
+void FakeHost::relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) { ++relayed_rtcp; }
+void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) { ++relayed_data; }
+void FakeHost::close_pc(janus_plugin_session*) { ++closed_pcs; }
+void FakeHost::retain_handle(janus_plugin_session* handle) { g_atomic_int_inc(&handle->ref.count); }
+void FakeHost::release_handle(janus_plugin_session* handle) {
+  g_atomic_int_dec_and_test(&handle->ref.count);
+}
+
+janus_plugin_session* FakeHost::new_handle() {
+  std::lock_guard lock(mutex_);
+  janus_plugin_session& handle = handles_.emplace_back();
+  handle.gateway_handle = nullptr;
+  handle.plugin_handle = nullptr;
+  handle.stopped = 0;
+  handle.ref.count = 1;
+  handle.ref.free = nullptr;
+  return &handle;
+}
+
+std::vector<PushedEvent> FakeHost::wait_events(std::size_t n, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mutex_);
+      if (events_.size() >= n) return events_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return events();
+}
+
+std::vector<PushedEvent> FakeHost::events() {
+  std::lock_guard lock(mutex_);
+  return events_;
+}
+
+std::string fake_offer(bool audio, bool video, bool data) {
+  std::string sdp = "v=0\r\n";
+  if (audio) sdp += "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
+  if (video) sdp += "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
+  if (data) sdp += "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+  return sdp;
+}
+
+std::variant<EchoAnswer, Error> FakeSdp::echo_answer(const std::string& offer_sdp,
+                                                     const MediaFlags& flags) {
+  ++calls;
+  if (before_answer) before_answer();
+  if (offer_sdp.rfind("v=0", 0) != 0) return Error{ErrorCode::kInvalidSdp, "fake: not an SDP"};
+  EchoAnswer answer;
+  answer.audio = flags.audio && offer_sdp.find("m=audio") != std::string::npos;
+  answer.video = flags.video && offer_sdp.find("m=video") != std::string::npos;
+  answer.data = flags.data && offer_sdp.find("m=application") != std::string::npos;
+  if (!answer.audio && !answer.video && !answer.data) {
+    return Error{ErrorCode::kInvalidSdp, "fake: nothing to echo"};
+  }
+  answer.sdp = "v=0\r\nanswer\r\n";
+  return answer;
+}
+
+}  // namespace jmedia::testing

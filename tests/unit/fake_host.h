@@ -1,0 +1,66 @@
+// A fake Janus core for unit tests: records every call the plugin makes, owns fake handles.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../../plugin/host.h"
+
+namespace jmedia::testing {
+
+struct PushedEvent {
+  janus_plugin_session* handle;
+  std::string transaction;  // "" when none
+  std::string event;        // compact JSON
+  std::string jsep;         // compact JSON or "null"
+};
+
+class FakeHost : public Host {
+ public:
+  int push_event(janus_plugin_session* handle, const char* transaction, json_t* event,
+                 json_t* jsep) override;
+  void relay_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) override;
+  void relay_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) override;
+  void relay_data(janus_plugin_session* handle, janus_plugin_data* packet) override;
+  void send_pli(janus_plugin_session*) override { ++plis; }
+  void send_remb(janus_plugin_session*, std::uint32_t) override { ++rembs; }
+  void close_pc(janus_plugin_session* handle) override;
+  void retain_handle(janus_plugin_session* handle) override;
+  void release_handle(janus_plugin_session* handle) override;
+
+  // A handle as the core would pass it to create_session: one reference held for the plugin.
+  janus_plugin_session* new_handle();
+  int references(janus_plugin_session* handle) const { return g_atomic_int_get(&handle->ref.count); }
+
+  // Waits (bounded) until at least n events were pushed; returns a copy of them all.
+  std::vector<PushedEvent> wait_events(std::size_t n, int timeout_ms = 5000);
+  std::vector<PushedEvent> events();
+
+  std::atomic<int> relayed_rtp{0}, relayed_rtcp{0}, relayed_data{0}, plis{0}, rembs{0};
+  std::atomic<int> closed_pcs{0};
+  std::atomic<int> push_result{0};
+
+ private:
+  std::mutex mutex_;
+  std::vector<PushedEvent> events_;
+  std::deque<janus_plugin_session> handles_;
+};
+
+class FakeSdp : public SdpEngine {
+ public:
+  std::variant<EchoAnswer, Error> echo_answer(const std::string& offer_sdp,
+                                              const MediaFlags& flags) override;
+  std::atomic<int> calls{0};
+  // Runs at the start of each call (on the worker): lets a test hold a worker.
+  std::function<void()> before_answer;
+};
+
+// A minimal offer the fake SDP engine accepts: m-lines named by kind.
+std::string fake_offer(bool audio = true, bool video = true, bool data = true);
+
+}  // namespace jmedia::testing

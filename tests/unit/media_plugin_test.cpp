@@ -1,0 +1,348 @@
+// MediaPlugin against a fake core: requests, events, errors and the session lifecycle in
+// every order the core may call it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "../../common/json.h"
+#include "../../plugin/media_plugin.h"
+#include "fake_host.h"
+
+namespace jmedia {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeHost;
+using testing::FakeSdp;
+using testing::fake_offer;
+
+JsonPtr parse(const std::string& text) {
+  json_error_t error;
+  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
+}
+
+JsonPtr offer_jsep(const std::string& sdp = fake_offer()) {
+  JsonPtr jsep = adopt(json_object());
+  set(jsep.get(), "type", "offer");
+  set(jsep.get(), "sdp", std::string_view(sdp));
+  return jsep;
+}
+
+std::int64_t error_code_of(const std::string& event_json) {
+  JsonPtr event = parse(event_json);
+  return json_integer_value(json_object_get(event.get(), "error_code"));
+}
+
+std::string field(const std::string& event_json, const char* name) {
+  JsonPtr event = parse(event_json);
+  const json_t* value = json_object_get(event.get(), name);
+  return json_is_string(value) ? json_string_value(value) : "";
+}
+
+class MediaPluginTest : public ::testing::Test {
+ protected:
+  void make_plugin(PluginConfig config = {}) { plugin = std::make_unique<MediaPlugin>(host, sdp, config); }
+  void SetUp() override { make_plugin(); }
+  void TearDown() override { plugin.reset(); }
+
+  janus_plugin_session* attach() {
+    janus_plugin_session* handle = host.new_handle();
+    int error = 1;
+    plugin->create_session(handle, &error);
+    EXPECT_EQ(error, 0);
+    return handle;
+  }
+  void detach(janus_plugin_session* handle) {
+    int error = 1;
+    plugin->destroy_session(handle, &error);
+    EXPECT_EQ(error, 0);
+  }
+  Reply send(janus_plugin_session* handle, const std::string& body, JsonPtr jsep = nullptr,
+             const char* transaction = "tx1") {
+    return plugin->handle_message(handle, transaction, parse(body), std::move(jsep));
+  }
+
+  FakeHost host;
+  FakeSdp sdp;
+  std::unique_ptr<MediaPlugin> plugin;
+};
+
+TEST_F(MediaPluginTest, EchoAnswersWithJsepAndSessionId) {
+  janus_plugin_session* handle = attach();
+  Reply reply = send(handle, R"({"request":"echo"})", offer_jsep());
+  EXPECT_EQ(reply.kind, Reply::Kind::kAsync);
+  auto events = host.wait_events(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].handle, handle);
+  EXPECT_EQ(events[0].transaction, "tx1");
+  EXPECT_EQ(field(events[0].event, "media"), "event");
+  EXPECT_EQ(field(events[0].event, "result"), "echoing");
+  const std::string id = field(events[0].event, "media_session");
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(field(events[0].jsep, "type"), "answer");
+  EXPECT_FALSE(field(events[0].jsep, "sdp").empty());
+  JsonPtr info = plugin->query_session(handle);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(json_string_value(json_object_get(info.get(), "media_session")), id);
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "role")), "echo");
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "state")), "negotiating");
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, MediaIsEchoedOnlyForEnabledKinds) {
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo","audio":false})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  plugin->setup_media(handle);
+  char buffer[12] = {};
+  janus_plugin_rtp audio{};
+  audio.video = FALSE;
+  audio.buffer = buffer;
+  audio.length = sizeof buffer;
+  janus_plugin_rtp video = audio;
+  video.video = TRUE;
+  plugin->incoming_rtp(handle, &audio);
+  plugin->incoming_rtp(handle, &video);
+  plugin->incoming_rtp(handle, &video);
+  EXPECT_EQ(host.relayed_rtp.load(), 2);
+  janus_plugin_data data{};
+  char text[] = "hello";
+  data.buffer = text;
+  data.length = 5;
+  plugin->incoming_data(handle, &data);
+  EXPECT_EQ(host.relayed_data.load(), 1);
+  janus_plugin_rtcp rtcp{};
+  rtcp.buffer = buffer;
+  rtcp.length = sizeof buffer;
+  plugin->incoming_rtcp(handle, &rtcp);
+  EXPECT_EQ(host.relayed_rtcp.load(), 1);
+  JsonPtr info = plugin->query_session(handle);
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "state")), "up");
+  EXPECT_EQ(json_integer_value(json_object_get(info.get(), "packets_in")), 4);
+  EXPECT_EQ(json_integer_value(json_object_get(info.get(), "packets_out")), 3);
+  detach(handle);
+  // After destroy_session the handle carries no session: nothing is relayed.
+  plugin->incoming_rtp(handle, &video);
+  EXPECT_EQ(host.relayed_rtp.load(), 2);
+}
+
+TEST_F(MediaPluginTest, NoMediaIsRelayedBeforeAnEcho) {
+  janus_plugin_session* handle = attach();
+  char buffer[12] = {};
+  janus_plugin_rtp rtp{};
+  rtp.buffer = buffer;
+  rtp.length = sizeof buffer;
+  plugin->incoming_rtp(handle, &rtp);
+  EXPECT_EQ(host.relayed_rtp.load(), 0);
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, SyncErrorsForUnreadableRequests) {
+  janus_plugin_session* handle = attach();
+  struct Case {
+    const char* body;
+    ErrorCode code;
+  };
+  for (const Case& c : {Case{"[1]", ErrorCode::kInvalidBody}, Case{"{}", ErrorCode::kMissingRequest},
+                        Case{R"({"request":"nope"})", ErrorCode::kUnknownRequest}}) {
+    Reply reply = send(handle, c.body);
+    ASSERT_EQ(reply.kind, Reply::Kind::kSync) << c.body;
+    EXPECT_EQ(json_integer_value(json_object_get(reply.body.get(), "error_code")), numeric(c.code));
+    EXPECT_STREQ(json_string_value(json_object_get(reply.body.get(), "media")), "event");
+  }
+  EXPECT_TRUE(host.events().empty());
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, AsyncErrorsArriveAsEventsWithTheTransaction) {
+  janus_plugin_session* handle = attach();
+  Reply reply = send(handle, R"({"request":"echo"})", nullptr, "t-missing");
+  EXPECT_EQ(reply.kind, Reply::Kind::kAsync);
+  send(handle, R"({"request":"echo","video":"on"})", offer_jsep(), "t-field");
+  send(handle, R"({"request":"echo"})", offer_jsep("garbage"), "t-sdp");
+  auto events = host.wait_events(3);
+  ASSERT_EQ(events.size(), 3u);
+  std::map<std::string, std::int64_t> codes;
+  for (const auto& e : events) codes[e.transaction] = error_code_of(e.event);
+  EXPECT_EQ(codes["t-missing"], numeric(ErrorCode::kMissingOffer));
+  EXPECT_EQ(codes["t-field"], numeric(ErrorCode::kInvalidField));
+  EXPECT_EQ(codes["t-sdp"], numeric(ErrorCode::kInvalidSdp));
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, UnknownHandleGetsNoSession) {
+  janus_plugin_session* stranger = host.new_handle();
+  Reply reply = send(stranger, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(reply.kind, Reply::Kind::kSync);
+  EXPECT_EQ(json_integer_value(json_object_get(reply.body.get(), "error_code")),
+            numeric(ErrorCode::kNoSession));
+  EXPECT_EQ(plugin->query_session(stranger), nullptr);
+  int error = 0;
+  plugin->destroy_session(stranger, &error);
+  EXPECT_NE(error, 0);
+}
+
+TEST_F(MediaPluginTest, MaxSessionsRefusesNewHandles) {
+  PluginConfig config;
+  config.max_sessions = 2;
+  make_plugin(config);
+  janus_plugin_session* a = attach();
+  janus_plugin_session* b = attach();
+  janus_plugin_session* c = host.new_handle();
+  int error = 0;
+  plugin->create_session(c, &error);
+  EXPECT_NE(error, 0);
+  EXPECT_EQ(host.references(c), 1) << "a refused handle keeps the core's reference";
+  detach(a);
+  plugin->create_session(c, &error);
+  EXPECT_EQ(error, 0);
+  detach(b);
+  detach(c);
+}
+
+TEST_F(MediaPluginTest, FullQueueAnswersBusyAtOnce) {
+  PluginConfig config;
+  config.queue_size = 2;
+  config.worker_threads = 1;
+  make_plugin(config);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  sdp.before_answer = [gate] { gate.wait_for(10s); };
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep(), "a");
+  send(handle, R"({"request":"echo"})", offer_jsep(), "b");
+  send(handle, R"({"request":"echo"})", offer_jsep(), "c");
+  auto events = host.wait_events(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].transaction, "c");
+  EXPECT_EQ(error_code_of(events[0].event), numeric(ErrorCode::kBusy));
+  release.set_value();
+  events = host.wait_events(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(field(events[1].event, "result"), "echoing");
+  EXPECT_EQ(field(events[2].event, "result"), "echoing");
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, DestroyWhileQueuedPushesNothingAndReleasesLater) {
+  PluginConfig config;
+  config.worker_threads = 1;
+  make_plugin(config);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> entered;
+  std::atomic<bool> first{true};
+  sdp.before_answer = [&, gate] {
+    if (first.exchange(false)) entered.set_value();
+    gate.wait_for(10s);
+  };
+  janus_plugin_session* busy = attach();
+  janus_plugin_session* handle = attach();
+  send(busy, R"({"request":"echo"})", offer_jsep(), "hold");
+  ASSERT_EQ(entered.get_future().wait_for(10s), std::future_status::ready);
+  send(handle, R"({"request":"echo"})", offer_jsep(), "queued");
+  detach(handle);
+  EXPECT_EQ(host.references(handle), 1) << "the queued job still holds the session";
+  release.set_value();
+  auto events = host.wait_events(1);
+  for (int i = 0; i < 5000 && (host.references(handle) != 0 || plugin->queue_depth() != 0); ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(host.references(handle), 0);
+  for (const auto& e : host.events()) EXPECT_NE(e.transaction, "queued");
+  detach(busy);
+}
+
+TEST_F(MediaPluginTest, HangupOnceAndReason) {
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  plugin->setup_media(handle);
+  send(handle, R"({"request":"hangup"})", nullptr, "bye");
+  auto events = host.wait_events(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].transaction, "bye");
+  EXPECT_EQ(field(events[1].event, "result"), "hangingup");
+  EXPECT_EQ(host.closed_pcs.load(), 1);
+  plugin->hangup_media(handle);  // the core reports the PeerConnection gone
+  plugin->hangup_media(handle);  // ...and a second time: no second event
+  events = host.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(field(events[2].event, "result"), "hangup");
+  EXPECT_EQ(field(events[2].event, "reason"), "request");
+  JsonPtr info = plugin->query_session(handle);
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "state")), "closed");
+  // A new echo on the same handle renegotiates, and can hang up again.
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(4).size(), 4u);
+  plugin->setup_media(handle);
+  plugin->hangup_media(handle);
+  events = host.events();
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(field(events[4].event, "reason"), "peerconnection closed");
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, HangupWithoutPeerConnectionClosesNothing) {
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"hangup"})");
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  EXPECT_EQ(host.closed_pcs.load(), 0);
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, DestroyWithoutHangupAndHangupAfterDestroy) {
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  plugin->setup_media(handle);
+  detach(handle);
+  plugin->hangup_media(handle);
+  EXPECT_EQ(host.events().size(), 1u);
+  EXPECT_EQ(host.references(handle), 0);
+}
+
+TEST_F(MediaPluginTest, ShutdownReleasesEverySessionAndRefusesWork) {
+  std::vector<janus_plugin_session*> handles;
+  for (int i = 0; i < 20; ++i) handles.push_back(attach());
+  send(handles[0], R"({"request":"echo"})", offer_jsep());
+  host.wait_events(1);
+  plugin->shutdown();
+  for (auto* handle : handles) EXPECT_EQ(host.references(handle), 0);
+  EXPECT_EQ(plugin->sessions().size(), 0u);
+  janus_plugin_session* late = host.new_handle();
+  int error = 0;
+  plugin->create_session(late, &error);
+  EXPECT_NE(error, 0);
+  Reply reply = send(handles[1], R"({"request":"echo"})", offer_jsep());
+  EXPECT_EQ(json_integer_value(json_object_get(reply.body.get(), "error_code")),
+            numeric(ErrorCode::kShuttingDown));
+  // destroy_session after shutdown: nothing left to find, nothing crashes.
+  plugin->destroy_session(handles[2], &error);
+  EXPECT_NE(error, 0);
+}
+
+TEST_F(MediaPluginTest, ManySessionsCreatedAndDestroyedLeaveNothing) {
+  for (int round = 0; round < 1000; ++round) {
+    janus_plugin_session* handle = attach();
+    if (round % 10 == 0) send(handle, R"({"request":"echo"})", offer_jsep());
+    detach(handle);
+  }
+  for (int i = 0; i < 5000 && plugin->queue_depth() != 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(plugin->sessions().size(), 0u);
+  EXPECT_EQ(plugin->queue_depth(), 0u);
+}
+
+TEST_F(MediaPluginTest, AdminRequestsAreAnsweredWithAnError) {
+  JsonPtr message = parse(R"({"request":"list"})");
+  JsonPtr reply = plugin->handle_admin_message(message.get());
+  ASSERT_NE(reply, nullptr);
+  EXPECT_TRUE(json_is_integer(json_object_get(reply.get(), "error_code")));
+}
+
+}  // namespace
+}  // namespace jmedia
