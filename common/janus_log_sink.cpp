@@ -11,10 +11,9 @@ namespace {
 std::atomic<const char*> module_name{"jmedia"};
 
 void janus_sink(LogLevel level, const char* message) {
+  // Janus's own macro: its level filter, timestamps, colours and [ERR]/[WARN] tags.
   const int numeric = static_cast<int>(level);
-  if (numeric > janus_log_level) return;
-  const char* tag = numeric <= LOG_ERR ? "[ERR] " : numeric == LOG_WARN ? "[WARN] " : "";
-  janus_vprintf("%s[%s] %s\n", tag, module_name.load(), message);
+  JANUS_LOG(numeric, "[%s] %s\n", module_name.load(), message);
 }
 
 }  // namespace

@@ -137,6 +137,33 @@ def _pid_socket_inodes(pid):
     return inodes
 
 
+def process_sockets(pid, proto="udp"):
+    """[(ip, port)] local addresses of pid's sockets of proto (udp/tcp),
+    from /proc/net/<proto>{,6} matched against /proc/<pid>/fd inodes."""
+    mine = _pid_socket_inodes(pid)
+    out = []
+    for fam in ("", "6"):
+        try:
+            with open("/proc/net/%s%s" % (proto, fam)) as f:
+                next(f)
+                lines = f.readlines()
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 10 or parts[9] not in mine:
+                continue
+            hexip, hexport = parts[1].split(":")
+            raw = bytes.fromhex(hexip)
+            if len(raw) == 4:
+                ip = socket.inet_ntop(socket.AF_INET, raw[::-1])
+            else:   # four little-endian 32-bit words
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                ip = socket.inet_ntop(socket.AF_INET6, raw)
+            out.append((ip, int(hexport, 16)))
+    return out
+
+
 def port_owned_by(pid, port):
     """True if process pid holds the socket listening on 127.0.0.1:port."""
     return bool(_listening_inodes(port) & _pid_socket_inodes(pid))

@@ -46,11 +46,14 @@ PROFILES = {
         "body": {"request": "echo", "audio": True, "video": True, "data": True},
         "hangup": "message",
         "ok": lambda d: d.get("result") == "ok" or "error_code" not in d,
+        "text_echo": lambda text: text,
     },
     "janus.plugin.echotest": {
         "body": {"audio": True, "video": True},
         "hangup": "janus",
         "ok": lambda d: d.get("echotest") == "event" and d.get("result") == "ok",
+        # echotest bounces binary messages as they are, text with a prefix
+        "text_echo": lambda text: "Janus EchoTest here! You wrote: " + text,
     },
 }
 PROFILE = dict(PROFILES.get(PLUGIN, PROFILES[MEDIA_PLUGIN]))
@@ -263,6 +266,11 @@ class EchoSession:
 class EchoTest(unittest.IsolatedAsyncioTestCase):
     janus = None
 
+    async def asyncSetUp(self):
+        # IsolatedAsyncioTestCase runs the loop in debug mode; aiortc's codecs
+        # routinely block for >0.1 s, which would only add log noise.
+        asyncio.get_running_loop().slow_callback_duration = 2.0
+
     @classmethod
     def setUpClass(cls):
         cls.janus = JanusProcess().start()
@@ -317,25 +325,42 @@ class EchoTest(unittest.IsolatedAsyncioTestCase):
                          "echoed tone (peak %d)" % s.audio_peak)
         # data channel
         await wait_until(lambda: s.dc.readyState == "open", 10, "data channel open")
-        probe = "echo-probe-" + uuid.uuid4().hex
+        probe = b"\x00echo-probe-\xff" + uuid.uuid4().bytes
         t_dc = time.monotonic()
         s.dc.send(probe)
-        await wait_until(lambda: probe in s.dc_messages, 10, "data channel echo")
+        await wait_until(lambda: probe in s.dc_messages, 10,
+                         "binary data channel echo (got %r)" % s.dc_messages)
         dc_rtt = time.monotonic() - t_dc
         self.assertEqual([m for m in s.dc_messages if m == probe], [probe])
+        text = "echo-probe-" + uuid.uuid4().hex
+        want = PROFILE["text_echo"](text)
+        s.dc.send(text)
+        await wait_until(lambda: want in s.dc_messages, 10,
+                         "text data channel echo (got %r)" % s.dc_messages)
+        self.assertEqual([m for m in s.dc_messages if m == want], [want])
+
+        # every socket of janus and of this test process is on 127.0.0.0/8
+        for who, pid in (("janus", self.janus.pid), ("test", os.getpid())):
+            for proto in ("udp", "tcp"):
+                socks = harness.process_sockets(pid, proto)
+                if proto == "udp":
+                    self.assertTrue(socks, "%s has no UDP socket?" % who)
+                bad = [a for a in socks if not a[0].startswith("127.")]
+                self.assertEqual(bad, [], "%s %s sockets off loopback" % (who, proto))
+        janus_udp = harness.process_sockets(self.janus.pid, "udp")
 
         info = self.janus.admin().handle_info(c.session_id, h)
         self.assertEqual(info.get("plugin"), PLUGIN)
         log("full echo (%s): answer %.3fs, ice %.3fs, dtls %.3fs, webrtcup "
             "%.3fs, first audio %.3fs, first video %.3fs after start; frames "
             "audio=%d video=%d, audio peak=%d, dc rtt %.1f ms; candidates "
-            "local=%s remote=%s; janus rss %.1f MB"
+            "local=%s remote=%s; janus udp %s; janus rss %.1f MB"
             % (PLUGIN, s.t["answer"] - t0, s.t["ice"] - t0, t_dtls - t0,
                t_up - t0, s.first_frame["audio"] - t0,
                s.first_frame["video"] - t0, s.frames["audio"],
                s.frames["video"], s.audio_peak, dc_rtt * 1000,
                sorted({a for a, _ in s.local_cands}),
-               sorted({a for a, _ in s.remote_cands}),
+               sorted({a for a, _ in s.remote_cands}), janus_udp,
                self.janus.rss_bytes() / 1e6))
 
         # hangup
@@ -373,6 +398,9 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
     def tearDown(self):
         self.janus.stop(5)
         self.janus.cleanup()
+
+    async def asyncSetUp(self):
+        asyncio.get_running_loop().slow_callback_duration = 2.0
 
     async def test_sigterm_with_echo_session(self):
         try:

@@ -64,9 +64,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"request":"echo"})", R"({"type":"offer","sdp":""})", ErrorCode::kInvalidSdp},
         BadCase{R"({"request":"hangup"})", R"({"type":"offer","sdp":"v=0"})",
                 ErrorCode::kUnexpectedJsep}),
-    [](const ::testing::TestParamInfo<BadCase>& info) {
-      return "case" + std::to_string(info.index) + "_code" +
-             std::to_string(numeric(info.param.code));
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      return "case" + std::to_string(param_info.index) + "_code" +
+             std::to_string(numeric(param_info.param.code));
     });
 
 TEST(Request, EchoDefaultsToEverything) {
