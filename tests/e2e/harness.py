@@ -249,6 +249,7 @@ class JanusProcess:
         self.config_info = None
         self.http_port = self.ws_port = self.admin_port = None
         self.returncode = None
+        self.server_info = None
         self._log_file = None
 
     # -- urls ---------------------------------------------------------------
@@ -769,7 +770,10 @@ class JanusWsClient:
         fut = asyncio.get_running_loop().create_future()
         self._pending[tx] = (fut, body.get("janus"))
         try:
-            await self.ws.send(json.dumps(body))
+            try:
+                await self.ws.send(json.dumps(body))
+            except Exception as e:   # websockets.ConnectionClosed & co
+                raise JanusConnectionClosed("websocket send failed: %r" % e)
             return await asyncio.wait_for(fut, timeout or self.timeout)
         finally:
             self._pending.pop(tx, None)

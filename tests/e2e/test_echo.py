@@ -15,7 +15,6 @@ import fractions
 import json
 import math
 import os
-import signal
 import sys
 import time
 import unittest
@@ -144,7 +143,8 @@ async def wait_until(cond, timeout, what, step=0.02):
         await asyncio.sleep(step)
     if cond():
         return time.monotonic()
-    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+    raise AssertionError("timed out after %.1f s waiting for %s"
+                         % (timeout, what() if callable(what) else what))
 
 
 def assert_loopback_candidates(tc, sdp, who, exact=None):
@@ -238,7 +238,7 @@ class EchoSession:
                                                             type=jsep["type"]))
         self.t["ice"] = await wait_until(
             lambda: pc.iceConnectionState in ("connected", "completed"),
-            10, "ICE connected (state %s)" % pc.iceConnectionState)
+            10, lambda: "ICE connected (state %s)" % pc.iceConnectionState)
         tc.assertIn(pc.iceConnectionState, ("connected", "completed"))
         return t0
 
@@ -307,7 +307,7 @@ class EchoTest(unittest.IsolatedAsyncioTestCase):
 
     async def _run_full_echo(self, s):
         t0 = await s.open(self)
-        c, h, pc = s.client, s.handle, s.pc
+        c, h = s.client, s.handle
 
         # DTLS
         t_dtls = await wait_until(lambda: s.dtls_state() == "connected", 10,
@@ -318,25 +318,28 @@ class EchoTest(unittest.IsolatedAsyncioTestCase):
         t_up = time.monotonic()
         # echoed media
         await wait_until(lambda: s.frames["audio"] >= 25 and s.frames["video"] >= 10,
-                         15, "echoed audio and video frames (have %r)" % s.frames)
+                         15, lambda: "echoed audio and video frames (have %r)"
+                         % s.frames)
         self.assertGreater(s.frames["audio"], 0, "no echoed audio frames")
         self.assertGreater(s.frames["video"], 0, "no echoed video frames")
         await wait_until(lambda: s.audio_peak >= TONE_AMPLITUDE // 4, 5,
-                         "echoed tone (peak %d)" % s.audio_peak)
+                         lambda: "echoed tone (peak %d)" % s.audio_peak)
         # data channel
         await wait_until(lambda: s.dc.readyState == "open", 10, "data channel open")
         probe = b"\x00echo-probe-\xff" + uuid.uuid4().bytes
         t_dc = time.monotonic()
         s.dc.send(probe)
         await wait_until(lambda: probe in s.dc_messages, 10,
-                         "binary data channel echo (got %r)" % s.dc_messages)
+                         lambda: "binary data channel echo (got %r)"
+                         % s.dc_messages)
         dc_rtt = time.monotonic() - t_dc
         self.assertEqual([m for m in s.dc_messages if m == probe], [probe])
         text = "echo-probe-" + uuid.uuid4().hex
         want = PROFILE["text_echo"](text)
         s.dc.send(text)
         await wait_until(lambda: want in s.dc_messages, 10,
-                         "text data channel echo (got %r)" % s.dc_messages)
+                         lambda: "text data channel echo (got %r)"
+                         % s.dc_messages)
         self.assertEqual([m for m in s.dc_messages if m == want], [want])
 
         # every socket of janus and of this test process is on 127.0.0.0/8
@@ -415,7 +418,7 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
             await s.open(self)
             await s.client.wait_event(s.handle, "webrtcup", timeout=10)
             await wait_until(lambda: s.frames["audio"] > 0 and s.frames["video"] > 0,
-                             15, "media flowing (%r)" % s.frames)
+                             15, lambda: "media flowing (%r)" % s.frames)
             pid = self.janus.pid
             loop = asyncio.get_running_loop()
             # stop() blocks: run it in a thread so the client keeps reading

@@ -21,6 +21,8 @@ struct BadCase {
   ErrorCode code;
 };
 
+void PrintTo(const BadCase& c, std::ostream* out) { *out << c.body; }
+
 class BadRequest : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(BadRequest, GetsItsErrorCode) {
