@@ -25,8 +25,7 @@ class Host {
   virtual void send_pli(janus_plugin_session* handle) = 0;
   virtual void send_remb(janus_plugin_session* handle, std::uint32_t bitrate) = 0;
   virtual void close_pc(janus_plugin_session* handle) = 0;
-  // Adds / drops one reference on the core's janus_plugin_session (refcount.h).
-  virtual void retain_handle(janus_plugin_session* handle) = 0;
+  // Drops the reference the core took on the janus_plugin_session for us (refcount.h).
   virtual void release_handle(janus_plugin_session* handle) = 0;
 };
 

@@ -24,9 +24,6 @@ void JanusHost::send_remb(janus_plugin_session* handle, std::uint32_t bitrate) {
   core_->send_remb(handle, bitrate);
 }
 void JanusHost::close_pc(janus_plugin_session* handle) { core_->close_pc(handle); }
-void JanusHost::retain_handle(janus_plugin_session* handle) {
-  janus_refcount_increase(&handle->ref);
-}
 void JanusHost::release_handle(janus_plugin_session* handle) {
   janus_refcount_decrease(&handle->ref);
 }

@@ -63,10 +63,10 @@ void MediaPlugin::create_session(janus_plugin_session* handle, int* error) {
   auto session = std::make_shared<MediaSession>(host_, handle, new_session_id());
   handle->plugin_handle = session.get();
   if (!sessions_.add(session)) {
-    // The same handle twice would be a core bug; keep the first and drop ours quietly.
+    // The same handle twice would be a core bug; keep the first and refuse this one.
     handle->plugin_handle = nullptr;
     sessions_.release_slot();
-    host_.retain_handle(handle);  // our session's destructor releases one reference
+    session->disown_handle();
     *error = -3;
     return;
   }

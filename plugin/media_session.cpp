@@ -30,7 +30,9 @@ std::int64_t unix_ms_now() {
 MediaSession::MediaSession(Host& host, janus_plugin_session* handle, std::string id)
     : host_(host), handle_(handle), id_(std::move(id)), created_at_ms_(unix_ms_now()) {}
 
-MediaSession::~MediaSession() { host_.release_handle(handle_); }
+MediaSession::~MediaSession() {
+  if (owns_handle_reference_) host_.release_handle(handle_);
+}
 
 void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
   audio_.store(accepted.audio, std::memory_order_relaxed);

@@ -33,6 +33,9 @@ class MediaSession {
   MediaSession& operator=(const MediaSession&) = delete;
 
   janus_plugin_session* handle() const { return handle_; }
+  // For a session that never reached the core: the core initialises the handle's reference
+  // count only after create_session succeeds, so there is nothing to release then.
+  void disown_handle() { owns_handle_reference_ = false; }
   const std::string& id() const { return id_; }
   std::int64_t created_at_ms() const { return created_at_ms_; }
 
@@ -72,6 +75,7 @@ class MediaSession {
  private:
   Host& host_;
   janus_plugin_session* const handle_;
+  bool owns_handle_reference_ = true;
   const std::string id_;
   const std::int64_t created_at_ms_;
   std::atomic<std::int64_t> up_at_ms_{0};

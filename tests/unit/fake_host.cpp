@@ -18,7 +18,6 @@ void FakeHost::relay_rtp(janus_plugin_session*, janus_plugin_rtp*) { ++relayed_r
 void FakeHost::relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) { ++relayed_rtcp; }
 void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) { ++relayed_data; }
 void FakeHost::close_pc(janus_plugin_session*) { ++closed_pcs; }
-void FakeHost::retain_handle(janus_plugin_session* handle) { g_atomic_int_inc(&handle->ref.count); }
 void FakeHost::release_handle(janus_plugin_session* handle) {
   g_atomic_int_dec_and_test(&handle->ref.count);
 }

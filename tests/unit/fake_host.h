@@ -30,7 +30,6 @@ class FakeHost : public Host {
   void send_pli(janus_plugin_session*) override { ++plis; }
   void send_remb(janus_plugin_session*, std::uint32_t) override { ++rembs; }
   void close_pc(janus_plugin_session* handle) override;
-  void retain_handle(janus_plugin_session* handle) override;
   void release_handle(janus_plugin_session* handle) override;
 
   // A handle as the core would pass it to create_session: one reference held for the plugin.

@@ -41,12 +41,12 @@ TEST(SessionTable, DuplicateIdOrHandleIsRefused) {
   janus_plugin_session* b = host.new_handle();
   auto first = std::make_shared<MediaSession>(host, a, "same");
   ASSERT_TRUE(table.add(first));
-  host.retain_handle(b);  // the refused session below releases one reference
   auto same_id = std::make_shared<MediaSession>(host, b, "same");
   EXPECT_FALSE(table.add(same_id));
-  host.retain_handle(a);
+  same_id->disown_handle();
   auto same_handle = std::make_shared<MediaSession>(host, a, "other");
   EXPECT_FALSE(table.add(same_handle));
+  same_handle->disown_handle();
   EXPECT_EQ(table.find(std::string("same")), first);
   EXPECT_EQ(table.find(std::string("other")), nullptr);
 }
