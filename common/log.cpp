@@ -6,7 +6,9 @@
 namespace jmedia {
 namespace {
 
+// Without Janus (unit tests, tools): warnings and errors only.
 void stderr_sink(LogLevel level, const char* message) {
+  if (level > LogLevel::kWarn) return;
   std::fprintf(stderr, "[jmedia %d] %s\n", static_cast<int>(level), message);
 }
 

@@ -1,6 +1,6 @@
 // What janus.plugin.media needs from the Janus core, as interfaces. janus_host.cpp implements
-// them over janus_callbacks and sdp-utils; unit tests fake them. The rest of the plugin never
-// calls into the janus executable directly.
+// them over janus_callbacks, sdp-utils and rtcp.h; unit tests fake them. The rest of the
+// plugin never calls into the janus executable directly.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,9 @@
 #include <variant>
 
 #include "../common/janus_api.h"
+#include "device.h"
 #include "errors.h"
-#include "request.h"
+#include "types.h"
 
 namespace jmedia {
 
@@ -27,22 +28,31 @@ class Host {
   virtual void close_pc(janus_plugin_session* handle) = 0;
   // Drops the reference the core took on the janus_plugin_session for us (refcount.h).
   virtual void release_handle(janus_plugin_session* handle) = 0;
+  // RTCP inspection: does the packet ask for a keyframe (PLI or FIR)?
+  virtual bool requests_keyframe(janus_plugin_rtcp* packet) = 0;
 };
 
-struct EchoAnswer {
+// An answer to an offer, and what it accepted.
+struct Answer {
   std::string sdp;
-  bool audio = false;  // what the answer ended up accepting
+  bool audio = false;
   bool video = false;
   bool data = false;
+  PublisherMedia media;  // the codecs negotiated (publisher answers)
 };
 
 class SdpEngine {
  public:
   virtual ~SdpEngine() = default;
-  // Answers an offer so that the client gets back what it sends: the accepted kinds are
-  // sendrecv (or inactive when the client only receives); kinds switched off are rejected.
-  virtual std::variant<EchoAnswer, Error> echo_answer(const std::string& offer_sdp,
-                                                      const MediaFlags& flags) = 0;
+  // Echo: accepted kinds are answered sendrecv (inactive when the client only receives);
+  // kinds switched off are rejected.
+  virtual std::variant<Answer, Error> echo_answer(const std::string& offer_sdp,
+                                                  const MediaFlags& flags) = 0;
+  // Publisher: accepted kinds are answered recvonly; media tells the codecs chosen.
+  virtual std::variant<Answer, Error> publisher_answer(const std::string& offer_sdp,
+                                                       const MediaFlags& flags) = 0;
+  // Viewer: a sendonly offer with the publisher's codecs and payload types.
+  virtual std::variant<std::string, Error> viewer_offer(const PublisherMedia& media) = 0;
 };
 
 }  // namespace jmedia

@@ -18,6 +18,7 @@ class JanusHost final : public Host {
   void send_remb(janus_plugin_session* handle, std::uint32_t bitrate) override;
   void close_pc(janus_plugin_session* handle) override;
   void release_handle(janus_plugin_session* handle) override;
+  bool requests_keyframe(janus_plugin_rtcp* packet) override;
 
  private:
   janus_callbacks* const core_;
@@ -26,8 +27,11 @@ class JanusHost final : public Host {
 
 class JanusSdpEngine final : public SdpEngine {
  public:
-  std::variant<EchoAnswer, Error> echo_answer(const std::string& offer_sdp,
-                                              const MediaFlags& flags) override;
+  std::variant<Answer, Error> echo_answer(const std::string& offer_sdp,
+                                          const MediaFlags& flags) override;
+  std::variant<Answer, Error> publisher_answer(const std::string& offer_sdp,
+                                               const MediaFlags& flags) override;
+  std::variant<std::string, Error> viewer_offer(const PublisherMedia& media) override;
 };
 
 }  // namespace jmedia

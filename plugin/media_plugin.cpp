@@ -27,7 +27,9 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     : host_(host),
       sdp_(sdp),
       config_(config),
+      limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
+      devices_(config.shards),
       queue_(config.worker_threads, config.queue_size) {}
 
 MediaPlugin::~MediaPlugin() { shutdown(); }
@@ -35,7 +37,12 @@ MediaPlugin::~MediaPlugin() { shutdown(); }
 void MediaPlugin::shutdown() {
   if (stopping_.exchange(true)) return;
   queue_.stop();
-  for (auto& session : sessions_.remove_all()) session->mark_destroyed();
+  // Break the session <-> device references before the sessions go.
+  for (auto& session : sessions_.remove_all()) {
+    std::lock_guard lock(session->transition_mutex());
+    session->mark_destroyed();
+  }
+  devices_.clear();
 }
 
 std::string MediaPlugin::new_session_id() const {
@@ -54,22 +61,14 @@ void MediaPlugin::create_session(janus_plugin_session* handle, int* error) {
     *error = -1;
     return;
   }
-  if (!sessions_.reserve_slot(config_.max_sessions)) {
-    log_warn("create_session: max_sessions (%zu) reached, refusing a new handle",
-             config_.max_sessions);
-    *error = -2;
-    return;
-  }
   auto session = std::make_shared<MediaSession>(host_, handle, new_session_id());
-  handle->plugin_handle = session.get();
   if (!sessions_.add(session)) {
-    // The same handle twice would be a core bug; keep the first and refuse this one.
-    handle->plugin_handle = nullptr;
-    sessions_.release_slot();
+    // The same handle twice would be a core bug: refuse, and touch nothing of the handle.
     session->disown_handle();
     *error = -3;
     return;
   }
+  handle->plugin_handle = session.get();
   *error = 0;
   log_verbose("session %s created", session->id().c_str());
 }
@@ -84,25 +83,29 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
   if (!session || session->destroyed()) {
     return sync_error(ErrorCode::kNoSession, "no media session for this handle");
   }
-  ParsedRequest parsed = parse_client_request(message.get(), jsep.get());
+  Parsed<ClientRequest> parsed = parse_client_request(message.get(), jsep.get());
   if (parsed.error && parsed.name.empty()) {
     // Not even a known request: nothing tells us whether it was meant sync or async.
     return Reply{Reply::Kind::kSync, error_event(*parsed.error)};
   }
-  // Every request so far is async; its errors arrive as events, like its results.
+  const bool async = parsed.request ? is_async(*parsed.request)
+                                    : !(parsed.name == "list" || parsed.name == "info" ||
+                                        parsed.name == "devices");
+  if (!async) {
+    if (parsed.error) return Reply{Reply::Kind::kSync, error_event(*parsed.error)};
+    if (auto* r = std::get_if<ListRequest>(&*parsed.request)) return {Reply::Kind::kSync, list(*r)};
+    if (auto* r = std::get_if<InfoRequest>(&*parsed.request)) return {Reply::Kind::kSync, info(*r)};
+    return {Reply::Kind::kSync, devices_page(std::get<DevicesRequest>(*parsed.request))};
+  }
+  // Async requests: results and errors alike arrive as events with the transaction.
   std::string tx = transaction ? transaction : "";
   if (parsed.error) {
     push_error(session, tx, *parsed.error);
     return Reply{Reply::Kind::kAsync, nullptr};
   }
-  WorkQueue::Job job;
-  if (auto* echo = std::get_if<EchoRequest>(&*parsed.request)) {
-    job = [this, session, tx, request = std::move(*echo)]() mutable {
-      run_echo(session, tx, std::move(request));
-    };
-  } else {
-    job = [this, session, tx] { run_hangup(session, tx); };
-  }
+  WorkQueue::Job job = [this, session, tx, request = std::move(*parsed.request)]() mutable {
+    run(session, tx, std::move(request));
+  };
   const std::size_t affinity = std::hash<std::string>{}(session->id());
   switch (queue_.push(affinity, std::move(job))) {
     case WorkQueue::PushResult::kQueued:
@@ -119,55 +122,18 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
   return Reply{Reply::Kind::kAsync, nullptr};
 }
 
-void MediaPlugin::run_echo(const SessionPtr& session, const std::string& transaction,
-                           EchoRequest request) {
-  if (session->destroyed()) return;
-  auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
-  if (auto* error = std::get_if<Error>(&answered)) {
-    push_error(session, transaction, *error);
-    return;
-  }
-  auto& answer = std::get<EchoAnswer>(answered);
-  session->start_negotiation(Role::kEcho, MediaFlags{answer.audio, answer.video, answer.data});
-  JsonPtr event = result_event("echoing");
-  set(event.get(), "media_session", session->id());
-  JsonPtr jsep = adopt(json_object());
-  set(jsep.get(), "type", "answer");
-  set(jsep.get(), "sdp", std::string_view(answer.sdp));
-  push(session, transaction, std::move(event), std::move(jsep));
-}
-
-void MediaPlugin::run_hangup(const SessionPtr& session, const std::string& transaction) {
-  if (session->destroyed()) return;
-  const SessionState state = session->state();
-  if (state == SessionState::kNegotiating || state == SessionState::kUp) {
-    session->set_hangup_reason("request");
-    host_.close_pc(session->handle());
-  }
-  push(session, transaction, result_event("hangingup"));
-}
-
-void MediaPlugin::push(const SessionPtr& session, const std::string& transaction, JsonPtr event,
+void MediaPlugin::push(const SessionPtr& session, const std::string& tx, JsonPtr event,
                        JsonPtr jsep) {
   if (session->destroyed()) return;
-  const int result = host_.push_event(session->handle(),
-                                      transaction.empty() ? nullptr : transaction.c_str(),
+  const int result = host_.push_event(session->handle(), tx.empty() ? nullptr : tx.c_str(),
                                       event.get(), jsep.get());
-  if (result != 0) {
-    log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
-  }
+  if (result != 0) log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
 }
 
-void MediaPlugin::push_error(const SessionPtr& session, const std::string& transaction,
-                             const Error& error) {
+void MediaPlugin::push_error(const SessionPtr& session, const std::string& tx, const Error& error) {
   log_verbose("session %s: error %d: %s", session->id().c_str(), numeric(error.code),
               error.reason.c_str());
-  push(session, transaction, error_event(error));
-}
-
-JsonPtr MediaPlugin::handle_admin_message(const json_t* message) {
-  (void)message;
-  return error_event(Error{ErrorCode::kUnknownRequest, "no admin requests yet"});
+  push(session, tx, error_event(error));
 }
 
 MediaSession* MediaPlugin::live_session(janus_plugin_session* handle) const {
@@ -179,39 +145,28 @@ MediaSession* MediaPlugin::live_session(janus_plugin_session* handle) const {
   return session;
 }
 
+MediaPlugin::SessionPtr MediaPlugin::shared_session(const MediaSession* session) const {
+  return session == nullptr ? nullptr : sessions_.find(session->handle());
+}
+
 void MediaPlugin::setup_media(janus_plugin_session* handle) {
   MediaSession* session = live_session(handle);
   if (session == nullptr) return;
   session->media_up();
-  log_verbose("session %s: WebRTC up", session->id().c_str());
+  log_verbose("session %s: WebRTC up as %s", session->id().c_str(), role_name(session->role()));
+  if (session->role() == Role::kViewer) {
+    // A viewer decodes nothing until the next keyframe: ask for one now.
+    if (Device* device = session->device()) {
+      if (auto publisher = device->publisher()) request_keyframe(*publisher);
+    }
+  } else if (session->role() == Role::kPublisher) {
+    Device* device = session->device();
+    if (device != nullptr && !device->viewers()->empty()) request_keyframe(*session);
+  }
 }
 
-void MediaPlugin::incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) {
-  MediaSession* session = live_session(handle);
-  if (session == nullptr || packet == nullptr) return;
-  session->count_in(packet->length);
-  if (session->role() != Role::kEcho) return;
-  const bool enabled = packet->video ? session->video_enabled() : session->audio_enabled();
-  if (!enabled) return;
-  host_.relay_rtp(handle, packet);
-  session->count_out(packet->length);
-}
-
-void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) {
-  MediaSession* session = live_session(handle);
-  if (session == nullptr || packet == nullptr) return;
-  if (session->role() != Role::kEcho) return;
-  // Echo: the peer's feedback is about the stream we send back, which is its own.
-  host_.relay_rtcp(handle, packet);
-}
-
-void MediaPlugin::incoming_data(janus_plugin_session* handle, janus_plugin_data* packet) {
-  MediaSession* session = live_session(handle);
-  if (session == nullptr || packet == nullptr || packet->buffer == nullptr) return;
-  session->count_in(packet->length);
-  if (session->role() != Role::kEcho || !session->data_enabled()) return;
-  host_.relay_data(handle, packet);
-  session->count_out(packet->length);
+void MediaPlugin::request_keyframe(MediaSession& publisher) {
+  if (publisher.keyframe_request_due(monotonic_ms_now(), 300)) host_.send_pli(publisher.handle());
 }
 
 void MediaPlugin::slow_link(janus_plugin_session* handle, int mindex, bool video, bool uplink) {
@@ -222,26 +177,35 @@ void MediaPlugin::slow_link(janus_plugin_session* handle, int mindex, bool video
 }
 
 void MediaPlugin::hangup_media(janus_plugin_session* handle) {
-  MediaSession* session = live_session(handle);
-  if (session == nullptr || !session->begin_hangup()) return;
+  MediaSession* raw = live_session(handle);
+  if (raw == nullptr || !raw->begin_hangup()) return;
+  SessionPtr session = shared_session(raw);
+  if (!session) return;
   const SessionState before = session->state();
-  session->closed();
+  const Role role = leave_role(session);
   const char* reason = session->take_hangup_reason();
+  // No role left means a hangup request or a kick ended it and told the client already.
+  if (role == Role::kNone) return;
   if (reason == nullptr) reason = before == SessionState::kUp ? "peerconnection closed" : "negotiation ended";
   JsonPtr event = result_event("hangup");
   set(event.get(), "media_session", session->id());
+  set(event.get(), "role", role_name(role));
   set(event.get(), "reason", reason);
-  host_.push_event(handle, nullptr, event.get(), nullptr);
+  push(session, "", std::move(event));
 }
 
 void MediaPlugin::destroy_session(janus_plugin_session* handle, int* error) {
-  SessionPtr session = sessions_.remove(handle);
+  SessionPtr session = sessions_.find(handle);
   if (!session) {
     *error = -2;
     return;
   }
-  session->mark_destroyed();
-  session->closed();
+  leave_role(session);
+  {
+    std::lock_guard lock(session->transition_mutex());
+    session->mark_destroyed();
+  }
+  sessions_.remove(handle);
   handle->plugin_handle = nullptr;
   *error = 0;
   log_verbose("session %s destroyed", session->id().c_str());
@@ -251,6 +215,76 @@ JsonPtr MediaPlugin::query_session(janus_plugin_session* handle) {
   SessionPtr session = sessions_.find(handle);
   if (!session) return nullptr;
   return session->to_json();
+}
+
+namespace {
+
+JsonPtr next_cursor(bool more, const std::string& last) {
+  return more ? adopt(json_stringn(last.data(), last.size())) : adopt(json_null());
+}
+
+}  // namespace
+
+JsonPtr MediaPlugin::list(const ListRequest& request) const {
+  std::vector<SessionPtr> page;
+  bool more = false;
+  if (request.device_id) {
+    // A device has at most one publisher and max_viewers_per_device viewers: small.
+    std::vector<SessionPtr> members;
+    if (auto device = devices_.find(*request.device_id)) {
+      if (auto publisher = device->publisher()) members.push_back(publisher);
+      for (const auto& viewer : *device->viewers()) members.push_back(viewer->session_ptr());
+    }
+    std::sort(members.begin(), members.end(),
+              [](const auto& a, const auto& b) { return a->id() < b->id(); });
+    for (auto& member : members) {
+      if (!request.cursor.empty() && member->id() <= request.cursor) continue;
+      if (request.role && member->role() != *request.role) continue;
+      if (page.size() == request.limit) {
+        more = true;
+        break;
+      }
+      page.push_back(member);
+    }
+  } else {
+    std::tie(page, more) = sessions_.page(request.cursor, request.limit, request.role);
+  }
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "list");
+  JsonPtr array = adopt(json_array());
+  for (const auto& session : page) json_array_append_new(array.get(), session->to_json().release());
+  set(reply.get(), "sessions", std::move(array));
+  set(reply.get(), "next_cursor", next_cursor(more, page.empty() ? "" : page.back()->id()));
+  return reply;
+}
+
+JsonPtr MediaPlugin::info(const InfoRequest& request) const {
+  SessionPtr session = sessions_.find(request.media_session);
+  if (!session) {
+    return error_event(Error{ErrorCode::kSessionNotFound, "no media session '" +
+                                                              request.media_session.substr(0, 64) + "'"});
+  }
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "info");
+  set(reply.get(), "session", session->to_json());
+  return reply;
+}
+
+JsonPtr MediaPlugin::devices_page(const DevicesRequest& request) const {
+  auto [page, more] = devices_.page(request.cursor, request.limit);
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "devices");
+  JsonPtr array = adopt(json_array());
+  for (const auto& summary : page) {
+    JsonPtr device = adopt(json_object());
+    set(device.get(), "device_id", summary.device_id);
+    set(device.get(), "publishing", summary.publishing);
+    set(device.get(), "viewers", static_cast<std::uint64_t>(summary.viewers));
+    json_array_append_new(array.get(), device.release());
+  }
+  set(reply.get(), "devices", std::move(array));
+  set(reply.get(), "next_cursor", next_cursor(more, page.empty() ? "" : page.back().device_id));
+  return reply;
 }
 
 }  // namespace jmedia

@@ -1,5 +1,7 @@
 // janus.plugin.media's behaviour, independent of how Janus calls it: plugin_abi.cpp adapts
 // the C callbacks to these methods, and unit tests call them directly with a fake Host.
+// Implemented across media_plugin.cpp (lifecycle, dispatch), client_requests.cpp,
+// admin_requests.cpp and media_relay.cpp.
 #pragma once
 
 #include <atomic>
@@ -8,8 +10,10 @@
 
 #include "../common/janus_api.h"
 #include "../common/json.h"
+#include "device_registry.h"
 #include "host.h"
 #include "plugin_config.h"
+#include "request.h"
 #include "session_table.h"
 #include "work_queue.h"
 
@@ -19,6 +23,12 @@ namespace jmedia {
 struct Reply {
   enum class Kind { kSync, kAsync } kind;
   JsonPtr body;  // kSync: the reply body; kAsync: null (the answer comes by push_event)
+};
+
+// Limits that operators change live through the admin API.
+struct LiveLimits {
+  std::atomic<std::size_t> max_sessions;
+  std::atomic<std::size_t> max_viewers_per_device;
 };
 
 class MediaPlugin {
@@ -46,27 +56,68 @@ class MediaPlugin {
   void shutdown();
 
   const SessionTable& sessions() const { return sessions_; }
+  const DeviceRegistry& devices() const { return devices_; }
   std::size_t queue_depth() const { return queue_.depth(); }
+  bool draining() const { return draining_.load(); }
 
  private:
   using SessionPtr = std::shared_ptr<MediaSession>;
 
   std::string new_session_id() const;
-  // The async part of a request, run on a worker.
-  void run_echo(const SessionPtr& session, const std::string& transaction, EchoRequest request);
-  void run_hangup(const SessionPtr& session, const std::string& transaction);
-  void push(const SessionPtr& session, const std::string& transaction, JsonPtr event,
-            JsonPtr jsep = nullptr);
-  void push_error(const SessionPtr& session, const std::string& transaction, const Error& error);
+
+  // client_requests.cpp: the async part of each request, run on a worker.
+  void run(const SessionPtr& session, const std::string& tx, ClientRequest request);
+  void run_echo(const SessionPtr& session, const std::string& tx, const EchoRequest& request);
+  void run_publish(const SessionPtr& session, const std::string& tx, const PublishRequest& request);
+  void run_watch(const SessionPtr& session, const std::string& tx, const WatchRequest& request);
+  void run_start(const SessionPtr& session, const std::string& tx);
+  void run_configure(const SessionPtr& session, const std::string& tx,
+                     const ConfigureRequest& request);
+  void run_hangup(const SessionPtr& session, const std::string& tx);
+  // Checks shared by publish/watch/echo: not draining, a free max_sessions slot, no role.
+  std::optional<Error> claim_role_slot(const SessionPtr& session);
+  // Gives a role to a session (transition mutex held) and indexes it.
+  void enter_role(const SessionPtr& session, Role role, const MediaFlags& accepted);
+  // Ends the session's role (hangup, kick, detach): device membership, indexes, slot.
+  // Returns the role it had. Takes the transition mutex.
+  Role leave_role(const SessionPtr& session);
+  void notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
+                             const std::string& device_id);
+  void notify_publisher_joined(const std::shared_ptr<Device>& device,
+                               const std::optional<PublisherMedia>& previous,
+                               const PublisherMedia& media);
+  void request_keyframe(MediaSession& publisher);
+
+  // Sync queries, shared by client and admin requests.
+  JsonPtr list(const ListRequest& request) const;
+  JsonPtr info(const InfoRequest& request) const;
+  JsonPtr devices_page(const DevicesRequest& request) const;
+
+  // admin_requests.cpp
+  JsonPtr kick(const KickRequest& request);
+  JsonPtr drain(const DrainRequest& request);
+  JsonPtr limits(const LimitsRequest& request);
+  std::size_t kick_session(const SessionPtr& session);
+
+  void push(const SessionPtr& session, const std::string& tx, JsonPtr event, JsonPtr jsep = nullptr);
+  void push_error(const SessionPtr& session, const std::string& tx, const Error& error);
   // The session of a handle on its own loop thread (media callbacks), or null.
   MediaSession* live_session(janus_plugin_session* handle) const;
+  SessionPtr shared_session(const MediaSession* session) const;
+
+  // media_relay.cpp
+  void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
+  void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
 
   Host& host_;
   SdpEngine& sdp_;
   const PluginConfig config_;
+  LiveLimits limits_;
   SessionTable sessions_;
+  DeviceRegistry devices_;
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
 };
 
 // {"media":"event","error_code":N,"error":reason}

@@ -4,27 +4,14 @@
 
 namespace jmedia {
 
-const char* role_name(Role role) {
-  switch (role) {
-    case Role::kNone: return "none";
-    case Role::kEcho: return "echo";
-  }
-  return "unknown";
-}
-
-const char* state_name(SessionState state) {
-  switch (state) {
-    case SessionState::kIdle: return "idle";
-    case SessionState::kNegotiating: return "negotiating";
-    case SessionState::kUp: return "up";
-    case SessionState::kClosed: return "closed";
-  }
-  return "unknown";
-}
-
 std::int64_t unix_ms_now() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t monotonic_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
 MediaSession::MediaSession(Host& host, janus_plugin_session* handle, std::string id)
@@ -40,6 +27,7 @@ void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
   data_.store(accepted.data, std::memory_order_relaxed);
   role_.store(role, std::memory_order_release);
   hanging_up_.store(false, std::memory_order_release);
+  up_at_ms_.store(0, std::memory_order_relaxed);
   state_.store(SessionState::kNegotiating, std::memory_order_release);
 }
 
@@ -48,11 +36,47 @@ void MediaSession::media_up() {
   state_.store(SessionState::kUp, std::memory_order_release);
 }
 
+void MediaSession::end_role() {
+  role_.store(Role::kNone, std::memory_order_release);
+  state_.store(SessionState::kClosed, std::memory_order_release);
+}
+
+void MediaSession::bind_device(std::shared_ptr<Device> device) {
+  std::lock_guard lock(links_mutex_);
+  device_raw_.store(device.get(), std::memory_order_release);
+  device_ = std::move(device);
+}
+
+std::shared_ptr<Device> MediaSession::device_ptr() const {
+  std::lock_guard lock(links_mutex_);
+  return device_;
+}
+
+std::shared_ptr<ViewerLink> MediaSession::viewer_link() const {
+  std::lock_guard lock(links_mutex_);
+  return viewer_link_;
+}
+
+void MediaSession::set_viewer_link(std::shared_ptr<ViewerLink> link) {
+  std::lock_guard lock(links_mutex_);
+  viewer_link_ = std::move(link);
+}
+
+bool MediaSession::keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms) {
+  std::int64_t last = last_keyframe_request_ms_.load(std::memory_order_relaxed);
+  if (last != 0 && now_ms - last < interval_ms) return false;
+  return last_keyframe_request_ms_.compare_exchange_strong(last, now_ms);
+}
+
 JsonPtr MediaSession::to_json() const {
   JsonPtr object = adopt(json_object());
   json_t* o = object.get();
   set(o, "media_session", id_);
-  set_null(o, "device_id");  // echo sessions belong to no device
+  if (Device* d = device(); d != nullptr) {
+    set(o, "device_id", d->id());
+  } else {
+    set_null(o, "device_id");
+  }
   set(o, "role", role_name(role()));
   set(o, "state", state_name(state()));
   set(o, "created_at", created_at_ms_);

@@ -1,28 +1,26 @@
 // One media session: the plugin's state for one Janus handle attached to janus.plugin.media.
-// Shared between the core's threads (pool, handle loop, sessions thread) and our workers, so
-// every mutable field is atomic; the lifecycle follows Janus's rules (destroyed flag set once,
-// hangup once via compare-and-swap, the core's handle reference released when the last owner
-// lets go).
+// Shared between the core's threads (pool, handle loop, sessions thread) and our workers:
+// fields read on the media path are atomic; role changes are serialised by a per-session
+// mutex. The lifecycle follows Janus's rules (destroyed flag set once, hangup once per
+// negotiation, the core's handle reference released when the last owner lets go).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "../common/janus_api.h"
 #include "../common/json.h"
+#include "device.h"
 #include "host.h"
+#include "types.h"
 
 namespace jmedia {
 
-enum class Role : int { kNone, kEcho };
-enum class SessionState : int { kIdle, kNegotiating, kUp, kClosed };
-
-const char* role_name(Role role);
-const char* state_name(SessionState state);
-
 std::int64_t unix_ms_now();
+std::int64_t monotonic_ms_now();
 
 class MediaSession {
  public:
@@ -40,21 +38,36 @@ class MediaSession {
   std::int64_t created_at_ms() const { return created_at_ms_; }
 
   bool destroyed() const { return destroyed_.load(std::memory_order_acquire); }
-  // True only for the first caller.
   bool mark_destroyed() { return !destroyed_.exchange(true, std::memory_order_acq_rel); }
   // True only for the first caller after each (re)negotiation.
   bool begin_hangup() { return !hanging_up_.exchange(true, std::memory_order_acq_rel); }
 
-  // A new offer was answered: the session negotiates with these accepted kinds.
+  // Serialises role changes (worker: publish/watch/echo; loop thread: hangup; admin: kick).
+  std::mutex& transition_mutex() { return transition_mutex_; }
+
+  // A new offer/answer exchange began in this role with these kinds.
   void start_negotiation(Role role, const MediaFlags& accepted);
   void media_up();
-  void closed() { state_.store(SessionState::kClosed, std::memory_order_release); }
+  // The role ended (hangup, kick): back to no role, state closed.
+  void end_role();
 
   Role role() const { return role_.load(std::memory_order_acquire); }
   SessionState state() const { return state_.load(std::memory_order_acquire); }
   bool audio_enabled() const { return audio_.load(std::memory_order_relaxed); }
   bool video_enabled() const { return video_.load(std::memory_order_relaxed); }
   bool data_enabled() const { return data_.load(std::memory_order_relaxed); }
+  bool kind_enabled(bool video) const { return video ? video_enabled() : audio_enabled(); }
+  void set_audio(bool on) { audio_.store(on, std::memory_order_relaxed); }
+  void set_video(bool on) { video_.store(on, std::memory_order_relaxed); }
+  std::uint32_t bitrate() const { return bitrate_.load(std::memory_order_relaxed); }
+  void set_bitrate(std::uint32_t bps) { bitrate_.store(bps, std::memory_order_relaxed); }
+
+  // The device this session publishes or watches: set once, kept for the session's life.
+  void bind_device(std::shared_ptr<Device> device);
+  Device* device() const { return device_raw_.load(std::memory_order_acquire); }
+  std::shared_ptr<Device> device_ptr() const;
+  std::shared_ptr<ViewerLink> viewer_link() const;
+  void set_viewer_link(std::shared_ptr<ViewerLink> link);
 
   void count_in(std::size_t bytes) {
     packets_in_.fetch_add(1, std::memory_order_relaxed);
@@ -64,6 +77,9 @@ class MediaSession {
     packets_out_.fetch_add(1, std::memory_order_relaxed);
     bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
   }
+
+  // At most one keyframe request per interval reaches a publisher (viewers ask in bursts).
+  bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
 
   // Why the next hangup happens, when we know better than the core (e.g. "request").
   void set_hangup_reason(const char* reason) { hangup_reason_.store(reason); }
@@ -78,7 +94,13 @@ class MediaSession {
   bool owns_handle_reference_ = true;
   const std::string id_;
   const std::int64_t created_at_ms_;
+  std::mutex transition_mutex_;
+  mutable std::mutex links_mutex_;  // guards device_ and viewer_link_
+  std::shared_ptr<Device> device_;
+  std::shared_ptr<ViewerLink> viewer_link_;
+  std::atomic<Device*> device_raw_{nullptr};
   std::atomic<std::int64_t> up_at_ms_{0};
+  std::atomic<std::int64_t> last_keyframe_request_ms_{0};
   std::atomic<bool> destroyed_{false};
   std::atomic<bool> hanging_up_{false};
   std::atomic<Role> role_{Role::kNone};
@@ -86,6 +108,7 @@ class MediaSession {
   std::atomic<bool> audio_{false};
   std::atomic<bool> video_{false};
   std::atomic<bool> data_{false};
+  std::atomic<std::uint32_t> bitrate_{0};
   std::atomic<std::uint64_t> packets_in_{0};
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> packets_out_{0};

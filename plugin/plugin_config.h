@@ -8,10 +8,11 @@
 namespace jmedia {
 
 struct PluginConfig {
-  std::size_t shards = 32;          // session table shards; 1 = single-lock baseline
-  std::size_t max_sessions = 10000; // media sessions (attached handles) at once
-  std::size_t queue_size = 256;     // async requests waiting or running, over all workers
-  std::size_t worker_threads = 2;   // threads that process async requests
+  std::size_t shards = 32;                   // table shards; 1 = single-lock baseline
+  std::size_t max_sessions = 10000;          // media sessions with a role at once
+  std::size_t max_viewers_per_device = 100;  // viewers of one device
+  std::size_t queue_size = 256;              // async requests waiting or running
+  std::size_t worker_threads = 2;            // threads that process async requests
 };
 
 // Reads general.* from values; every bad value is logged and replaced by its default.

@@ -1,41 +1,103 @@
-// Client requests (the "body" of a Janus message to janus.plugin.media), parsed and validated
-// before anything else happens. Parsing is pure: no session, no Janus, so every error path is
-// unit-tested.
+// Client and admin requests, parsed and validated before anything else happens. Parsing is
+// pure (no session, no Janus), so every error path is unit-tested.
 #pragma once
 
 #include <jansson.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
 
 #include "errors.h"
+#include "types.h"
 
 namespace jmedia {
 
-struct MediaFlags {
-  bool audio = true;
-  bool video = true;
-  bool data = true;
-};
+inline constexpr std::size_t kMaxDeviceIdLength = 128;
+inline constexpr std::size_t kDefaultPageLimit = 100;
+inline constexpr std::size_t kMaxPageLimit = 1000;
 
 // {"request":"echo","audio":bool,"video":bool,"data":bool} + JSEP offer.
 struct EchoRequest {
   MediaFlags flags;
   std::string offer_sdp;
 };
-
-// {"request":"hangup"}
+// {"request":"publish","device_id":D,"audio":..,"video":..,"data":..} + JSEP offer.
+struct PublishRequest {
+  std::string device_id;
+  MediaFlags flags;
+  std::string offer_sdp;
+};
+// {"request":"watch","device_id":D}
+struct WatchRequest {
+  std::string device_id;
+};
+// {"request":"start"} + JSEP answer.
+struct StartRequest {
+  std::string answer_sdp;
+};
+// {"request":"configure","audio":..,"video":..,"bitrate":N,"keyframe":bool} [+ JSEP offer]
+struct ConfigureRequest {
+  std::optional<bool> audio;
+  std::optional<bool> video;
+  std::optional<std::uint32_t> bitrate;
+  bool keyframe = false;
+  std::optional<std::string> offer_sdp;  // renegotiation (publisher and echo)
+};
 struct HangupRequest {};
-
-using ClientRequest = std::variant<EchoRequest, HangupRequest>;
-
-struct ParsedRequest {
-  std::optional<ClientRequest> request;  // set when valid
-  std::optional<Error> error;            // set when not
-  std::string name;                      // the request name, "" when unreadable
+// {"request":"list","device_id":D,"role":R,"limit":N,"cursor":C}
+struct ListRequest {
+  std::optional<std::string> device_id;
+  std::optional<Role> role;
+  std::size_t limit = kDefaultPageLimit;
+  std::string cursor;
+};
+// {"request":"info","media_session":S}
+struct InfoRequest {
+  std::string media_session;
+};
+// {"request":"devices","limit":N,"cursor":C}
+struct DevicesRequest {
+  std::size_t limit = kDefaultPageLimit;
+  std::string cursor;
+};
+// Admin only: {"request":"kick","media_session":S} or {"request":"kick","device_id":D}
+struct KickRequest {
+  std::optional<std::string> media_session;
+  std::optional<std::string> device_id;
+};
+// Admin only: {"request":"drain","enabled":bool}
+struct DrainRequest {
+  bool enabled = false;
+};
+// Admin only: {"request":"limits", optional new values}
+struct LimitsRequest {
+  std::optional<std::size_t> max_sessions;
+  std::optional<std::size_t> max_viewers_per_device;
+  std::optional<std::size_t> queue_size;
 };
 
-ParsedRequest parse_client_request(const json_t* body, const json_t* jsep);
+using ClientRequest = std::variant<EchoRequest, PublishRequest, WatchRequest, StartRequest,
+                                   ConfigureRequest, HangupRequest, ListRequest, InfoRequest,
+                                   DevicesRequest>;
+using AdminRequest =
+    std::variant<ListRequest, InfoRequest, DevicesRequest, KickRequest, DrainRequest,
+                 LimitsRequest>;
+
+// Async requests are answered by events; sync ones in the reply.
+bool is_async(const ClientRequest& request);
+
+template <typename Request>
+struct Parsed {
+  std::optional<Request> request;  // set when valid
+  std::optional<Error> error;      // set when not
+  std::string name;                // the request name when known, "" otherwise
+};
+
+Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jsep);
+Parsed<AdminRequest> parse_admin_request(const json_t* body);
+
+bool valid_device_id(std::string_view id);
 
 }  // namespace jmedia

@@ -2,48 +2,74 @@
 
 namespace jmedia {
 
-bool SessionTable::reserve_slot(std::size_t limit) {
-  std::size_t current = count_.load(std::memory_order_acquire);
-  while (current < limit) {
-    if (count_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) {
-      return true;
-    }
-  }
-  return false;
+SessionTable::SessionTable(std::size_t shards) : by_handle_(shards), by_id_(shards) {
+  for (auto& index : by_role_) index = std::make_unique<Ordered>(shards);
 }
 
-bool SessionTable::add(const std::shared_ptr<MediaSession>& session) {
+bool SessionTable::add(const SessionPtr& session) {
   if (!by_id_.insert(session->id(), session)) return false;
   if (!by_handle_.insert(session->handle(), session)) {
     by_id_.erase(session->id());
     return false;
   }
+  count_.fetch_add(1, std::memory_order_acq_rel);
   return true;
 }
 
-std::shared_ptr<MediaSession> SessionTable::find(const janus_plugin_session* handle) const {
+SessionTable::SessionPtr SessionTable::find(const janus_plugin_session* handle) const {
   auto found = by_handle_.find(handle);
   return found ? std::move(*found) : nullptr;
 }
 
-std::shared_ptr<MediaSession> SessionTable::find(const std::string& id) const {
+SessionTable::SessionPtr SessionTable::find(const std::string& id) const {
   auto found = by_id_.find(id);
   return found ? std::move(*found) : nullptr;
 }
 
-std::shared_ptr<MediaSession> SessionTable::remove(const janus_plugin_session* handle) {
+SessionTable::SessionPtr SessionTable::remove(const janus_plugin_session* handle) {
   auto removed = by_handle_.erase(handle);
   if (!removed) return nullptr;
-  by_id_.erase((*removed)->id());
-  release_slot();
-  return std::move(*removed);
+  SessionPtr session = std::move(*removed);
+  by_id_.erase(session->id());
+  for (auto& index : by_role_) index->erase(session->id());
+  count_.fetch_sub(1, std::memory_order_acq_rel);
+  return session;
 }
 
-std::vector<std::shared_ptr<MediaSession>> SessionTable::remove_all() {
+std::vector<SessionTable::SessionPtr> SessionTable::remove_all() {
   auto sessions = by_handle_.drain();
   by_id_.drain();
+  for (auto& index : by_role_) index->drain();
   count_.fetch_sub(sessions.size(), std::memory_order_acq_rel);
   return sessions;
+}
+
+bool SessionTable::reserve_active(std::size_t limit) {
+  std::size_t current = active_.load(std::memory_order_acquire);
+  while (current < limit) {
+    if (active_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void SessionTable::index_role(const SessionPtr& session, Role from, Role to) {
+  if (from == to) return;
+  by_role_[static_cast<int>(from)]->erase(session->id());
+  // destroy_session marks the session destroyed under the same transition mutex before it
+  // removes it, so a destroyed session is never indexed again.
+  if (to != Role::kNone && !session->destroyed()) {
+    by_role_[static_cast<int>(to)]->insert(session->id(), session);
+  }
+}
+
+std::pair<std::vector<SessionTable::SessionPtr>, bool> SessionTable::page(
+    const std::string& after, std::size_t limit, std::optional<Role> role) const {
+  const Ordered& index = role ? *by_role_[static_cast<int>(*role)] : by_id_;
+  auto [entries, more] = index.page(after, limit);
+  std::vector<SessionPtr> sessions;
+  sessions.reserve(entries.size());
+  for (auto& entry : entries) sessions.push_back(std::move(entry.second));
+  return {std::move(sessions), more};
 }
 
 }  // namespace jmedia

@@ -1,9 +1,13 @@
-// Every media session, reachable by its Janus handle (the request and media paths) and by its
-// media_session id (admin and client lookups). Both indexes are sharded; a session count kept
-// apart from them enforces max_sessions without a global lock.
+// Every media session, reachable by its Janus handle (request and media paths) and by its
+// media_session id (admin and client lookups), plus one index per role for filtered paging.
+// All indexes are sharded; the id and role indexes are ordered within a shard so that a
+// page after a cursor costs O(shards * page), not O(sessions). Counters kept apart from the
+// maps enforce max_sessions without a global lock.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,28 +19,41 @@ namespace jmedia {
 
 class SessionTable {
  public:
-  explicit SessionTable(std::size_t shards) : by_handle_(shards), by_id_(shards) {}
+  using SessionPtr = std::shared_ptr<MediaSession>;
 
-  // Claims a slot under limit; false when the table is full. Pair with add() or release_slot().
-  bool reserve_slot(std::size_t limit);
-  void release_slot() { count_.fetch_sub(1, std::memory_order_acq_rel); }
+  explicit SessionTable(std::size_t shards);
 
-  // Adds a session whose slot is reserved. False when its handle or id is present already.
-  bool add(const std::shared_ptr<MediaSession>& session);
-  std::shared_ptr<MediaSession> find(const janus_plugin_session* handle) const;
-  std::shared_ptr<MediaSession> find(const std::string& id) const;
+  // Adds a session; false when its handle or id is present already.
+  bool add(const SessionPtr& session);
+  SessionPtr find(const janus_plugin_session* handle) const;
+  SessionPtr find(const std::string& id) const;
   bool contains_id(const std::string& id) const { return by_id_.find(id).has_value(); }
-  // Removes the session of handle from both indexes and frees its slot.
-  std::shared_ptr<MediaSession> remove(const janus_plugin_session* handle);
-  std::vector<std::shared_ptr<MediaSession>> remove_all();
+  // Removes the session of handle from every index.
+  SessionPtr remove(const janus_plugin_session* handle);
+  std::vector<SessionPtr> remove_all();
+
+  // A session takes one of max_sessions slots while it has a role (echo, publisher, viewer).
+  bool reserve_active(std::size_t limit);
+  void release_active() { active_.fetch_sub(1, std::memory_order_acq_rel); }
+  std::size_t active() const { return active_.load(std::memory_order_acquire); }
+  // Moves the session between role indexes (call with its transition mutex held).
+  void index_role(const SessionPtr& session, Role from, Role to);
+
+  // Sessions after cursor in id order, all or those of one role; more = another page exists.
+  std::pair<std::vector<SessionPtr>, bool> page(const std::string& after, std::size_t limit,
+                                                std::optional<Role> role) const;
 
   std::size_t size() const { return count_.load(std::memory_order_acquire); }
   std::size_t shard_count() const { return by_id_.shard_count(); }
 
  private:
-  ShardedMap<const janus_plugin_session*, std::shared_ptr<MediaSession>> by_handle_;
-  ShardedMap<std::string, std::shared_ptr<MediaSession>> by_id_;
+  using Ordered = ShardedMap<std::string, SessionPtr, std::hash<std::string>,
+                             std::map<std::string, SessionPtr>>;
+  ShardedMap<const janus_plugin_session*, SessionPtr> by_handle_;
+  Ordered by_id_;
+  std::array<std::unique_ptr<Ordered>, kRoleCount> by_role_;
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> active_{0};
 };
 
 }  // namespace jmedia

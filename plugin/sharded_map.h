@@ -8,11 +8,16 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <algorithm>
+#include <map>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace jmedia {
 
-template <typename Key, typename Value, typename Hash = std::hash<Key>>
+template <typename Key, typename Value, typename Hash = std::hash<Key>,
+          typename Map = std::unordered_map<Key, Value, Hash>>
 class ShardedMap {
  public:
   explicit ShardedMap(std::size_t shards)
@@ -63,6 +68,35 @@ class ShardedMap {
     }
   }
 
+  // Runs fn(value-or-null) on key's slot under the shard's exclusive lock: the one way to
+  // make a check and a change atomic. fn gets a reference to the map of the shard.
+  template <typename Fn>
+  auto with_shard(const Key& key, Fn&& fn) {
+    Shard& shard = shard_for(key);
+    std::unique_lock lock(shard.mutex);
+    return fn(shard.map);
+  }
+
+  // Ordered maps only: up to limit entries with keys after `after` ("" = from the start), in
+  // key order across shards, plus whether more follow. Costs O(shards * limit * log n).
+  std::pair<std::vector<std::pair<Key, Value>>, bool> page(const Key& after,
+                                                           std::size_t limit) const {
+    std::vector<std::pair<Key, Value>> merged;
+    for (std::size_t i = 0; i < count_; ++i) {
+      std::shared_lock lock(shards_[i].mutex);
+      const Map& map = shards_[i].map;
+      auto it = after == Key{} ? map.begin() : map.upper_bound(after);
+      for (std::size_t taken = 0; it != map.end() && taken <= limit; ++it, ++taken) {
+        merged.emplace_back(it->first, it->second);
+      }
+    }
+    std::sort(merged.begin(), merged.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const bool more = merged.size() > limit;
+    if (more) merged.resize(limit);
+    return {std::move(merged), more};
+  }
+
   // Removes and returns every value (shutdown).
   std::vector<Value> drain() {
     std::vector<Value> values;
@@ -78,7 +112,7 @@ class ShardedMap {
   // Cache-line aligned so that neighbouring shard locks do not false-share.
   struct alignas(64) Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<Key, Value, Hash> map;
+    Map map;
   };
 
   Shard& shard_for(const Key& key) { return shards_[index_for(key)]; }

@@ -14,7 +14,46 @@ int FakeHost::push_event(janus_plugin_session* handle, const char* transaction, 
   return push_result.load();
 }
 
-void FakeHost::relay_rtp(janus_plugin_session*, janus_plugin_rtp*) { ++relayed_rtp; }
+void FakeHost::send_pli(janus_plugin_session* handle) {
+  ++plis;
+  std::lock_guard lock(mutex_);
+  pli_targets_.push_back(handle);
+}
+
+std::vector<janus_plugin_session*> FakeHost::pli_targets() {
+  std::lock_guard lock(mutex_);
+  return pli_targets_;
+}
+
+void FakeHost::relay_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) {
+  ++relayed_rtp;
+  if (packet->length < 12) return;
+  auto byte = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(packet->buffer[i])); };
+  RelayedRtp relayed{handle, packet->video != FALSE,
+                     static_cast<std::uint16_t>((byte(2) << 8) | byte(3)),
+                     (byte(4) << 24) | (byte(5) << 16) | (byte(6) << 8) | byte(7),
+                     (byte(8) << 24) | (byte(9) << 16) | (byte(10) << 8) | byte(11)};
+  std::lock_guard lock(mutex_);
+  relayed_.push_back(relayed);
+}
+
+std::vector<RelayedRtp> FakeHost::relayed_to(janus_plugin_session* handle) {
+  std::lock_guard lock(mutex_);
+  std::vector<RelayedRtp> out;
+  for (const auto& r : relayed_) {
+    if (r.handle == handle) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<PushedEvent> FakeHost::events_for(janus_plugin_session* handle) {
+  std::lock_guard lock(mutex_);
+  std::vector<PushedEvent> out;
+  for (const auto& e : events_) {
+    if (e.handle == handle) out.push_back(e);
+  }
+  return out;
+}
 void FakeHost::relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) { ++relayed_rtcp; }
 void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) { ++relayed_data; }
 void FakeHost::close_pc(janus_plugin_session*) { ++closed_pcs; }
@@ -58,20 +97,38 @@ std::string fake_offer(bool audio, bool video, bool data) {
   return sdp;
 }
 
-std::variant<EchoAnswer, Error> FakeSdp::echo_answer(const std::string& offer_sdp,
-                                                     const MediaFlags& flags) {
+std::variant<Answer, Error> FakeSdp::echo_answer(const std::string& offer_sdp,
+                                                 const MediaFlags& flags) {
   ++calls;
   if (before_answer) before_answer();
   if (offer_sdp.rfind("v=0", 0) != 0) return Error{ErrorCode::kInvalidSdp, "fake: not an SDP"};
-  EchoAnswer answer;
+  Answer answer;
   answer.audio = flags.audio && offer_sdp.find("m=audio") != std::string::npos;
   answer.video = flags.video && offer_sdp.find("m=video") != std::string::npos;
   answer.data = flags.data && offer_sdp.find("m=application") != std::string::npos;
   if (!answer.audio && !answer.video && !answer.data) {
-    return Error{ErrorCode::kInvalidSdp, "fake: nothing to echo"};
+    return Error{ErrorCode::kInvalidSdp, "fake: nothing to answer"};
   }
   answer.sdp = "v=0\r\nanswer\r\n";
   return answer;
+}
+
+std::variant<Answer, Error> FakeSdp::publisher_answer(const std::string& offer_sdp,
+                                                      const MediaFlags& flags) {
+  auto answered = echo_answer(offer_sdp, flags);
+  if (auto* answer = std::get_if<Answer>(&answered)) {
+    if (answer->audio) answer->media.audio_codec = "opus";
+    answer->media.audio_payload_type = 111;
+    if (answer->video) answer->media.video_codec = video_codec;
+    answer->media.video_payload_type = 96;
+    answer->media.data = answer->data;
+  }
+  return answered;
+}
+
+std::variant<std::string, Error> FakeSdp::viewer_offer(const PublisherMedia& media) {
+  ++calls;
+  return "v=0\r\noffer " + media.audio_codec + " " + media.video_codec + "\r\n";
 }
 
 }  // namespace jmedia::testing

@@ -13,6 +13,14 @@
 
 namespace jmedia::testing {
 
+struct RelayedRtp {
+  janus_plugin_session* handle;
+  bool video;
+  std::uint16_t seq;
+  std::uint32_t timestamp;
+  std::uint32_t ssrc;
+};
+
 struct PushedEvent {
   janus_plugin_session* handle;
   std::string transaction;  // "" when none
@@ -27,10 +35,11 @@ class FakeHost : public Host {
   void relay_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) override;
   void relay_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) override;
   void relay_data(janus_plugin_session* handle, janus_plugin_data* packet) override;
-  void send_pli(janus_plugin_session*) override { ++plis; }
+  void send_pli(janus_plugin_session* handle) override;
   void send_remb(janus_plugin_session*, std::uint32_t) override { ++rembs; }
   void close_pc(janus_plugin_session* handle) override;
   void release_handle(janus_plugin_session* handle) override;
+  bool requests_keyframe(janus_plugin_rtcp*) override { return keyframe_rtcp.load(); }
 
   // A handle as the core would pass it to create_session: one reference held for the plugin.
   janus_plugin_session* new_handle();
@@ -43,17 +52,29 @@ class FakeHost : public Host {
   std::atomic<int> relayed_rtp{0}, relayed_rtcp{0}, relayed_data{0}, plis{0}, rembs{0};
   std::atomic<int> closed_pcs{0};
   std::atomic<int> push_result{0};
+  std::atomic<bool> keyframe_rtcp{false};  // what requests_keyframe answers
+  std::vector<janus_plugin_session*> pli_targets();
+  std::vector<RelayedRtp> relayed_to(janus_plugin_session* handle);
+  // Events pushed to one handle, in order.
+  std::vector<PushedEvent> events_for(janus_plugin_session* handle);
 
  private:
   std::mutex mutex_;
   std::vector<PushedEvent> events_;
+  std::vector<janus_plugin_session*> pli_targets_;
+  std::vector<RelayedRtp> relayed_;
   std::deque<janus_plugin_session> handles_;
 };
 
 class FakeSdp : public SdpEngine {
  public:
-  std::variant<EchoAnswer, Error> echo_answer(const std::string& offer_sdp,
-                                              const MediaFlags& flags) override;
+  std::variant<Answer, Error> echo_answer(const std::string& offer_sdp,
+                                          const MediaFlags& flags) override;
+  std::variant<Answer, Error> publisher_answer(const std::string& offer_sdp,
+                                               const MediaFlags& flags) override;
+  std::variant<std::string, Error> viewer_offer(const PublisherMedia& media) override;
+  // Codec the fake publisher answers choose for video (tests change it to force renegotiation).
+  std::string video_codec = "vp8";
   std::atomic<int> calls{0};
   // Runs at the start of each call (on the worker): lets a test hold a worker.
   std::function<void()> before_answer;

@@ -168,7 +168,7 @@ TEST_F(MediaPluginTest, AsyncErrorsArriveAsEventsWithTheTransaction) {
   ASSERT_EQ(events.size(), 3u);
   std::map<std::string, std::int64_t> codes;
   for (const auto& e : events) codes[e.transaction] = error_code_of(e.event);
-  EXPECT_EQ(codes["t-missing"], numeric(ErrorCode::kMissingOffer));
+  EXPECT_EQ(codes["t-missing"], numeric(ErrorCode::kMissingJsep));
   EXPECT_EQ(codes["t-field"], numeric(ErrorCode::kInvalidField));
   EXPECT_EQ(codes["t-sdp"], numeric(ErrorCode::kInvalidSdp));
   detach(handle);
@@ -186,22 +186,33 @@ TEST_F(MediaPluginTest, UnknownHandleGetsNoSession) {
   EXPECT_NE(error, 0);
 }
 
-TEST_F(MediaPluginTest, MaxSessionsRefusesNewHandles) {
+TEST_F(MediaPluginTest, MaxSessionsRefusesNewMediaSessions) {
   PluginConfig config;
   config.max_sessions = 2;
   make_plugin(config);
   janus_plugin_session* a = attach();
   janus_plugin_session* b = attach();
-  janus_plugin_session* c = host.new_handle();
-  int error = 0;
-  plugin->create_session(c, &error);
-  EXPECT_NE(error, 0);
-  EXPECT_EQ(host.references(c), 1) << "a refused handle keeps the core's reference";
+  janus_plugin_session* c = attach();
+  send(a, R"({"request":"echo"})", offer_jsep(), "a");
+  send(b, R"({"request":"echo"})", offer_jsep(), "b");
+  ASSERT_EQ(host.wait_events(2).size(), 2u);
+  send(c, R"({"request":"echo"})", offer_jsep(), "c");
+  auto events = host.wait_events(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].transaction, "c");
+  EXPECT_EQ(error_code_of(events[2].event), numeric(ErrorCode::kTooManySessions));
+  EXPECT_EQ(plugin->sessions().active(), 2u);
+  // Ending one media session frees its slot.
+  plugin->hangup_media(a);
+  EXPECT_EQ(plugin->sessions().active(), 1u);
+  send(c, R"({"request":"echo"})", offer_jsep(), "c2");
+  events = host.wait_events(5);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(field(events[4].event, "result"), "echoing");
   detach(a);
-  plugin->create_session(c, &error);
-  EXPECT_EQ(error, 0);
   detach(b);
   detach(c);
+  EXPECT_EQ(plugin->sessions().active(), 0u);
 }
 
 TEST_F(MediaPluginTest, FullQueueAnswersBusyAtOnce) {
@@ -337,11 +348,16 @@ TEST_F(MediaPluginTest, ManySessionsCreatedAndDestroyedLeaveNothing) {
   EXPECT_EQ(plugin->queue_depth(), 0u);
 }
 
-TEST_F(MediaPluginTest, AdminRequestsAreAnsweredWithAnError) {
-  JsonPtr message = parse(R"({"request":"list"})");
+TEST_F(MediaPluginTest, AdminErrorsCarryCodes) {
+  JsonPtr message = parse(R"({"request":"launch"})");
   JsonPtr reply = plugin->handle_admin_message(message.get());
   ASSERT_NE(reply, nullptr);
-  EXPECT_TRUE(json_is_integer(json_object_get(reply.get(), "error_code")));
+  EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+            numeric(ErrorCode::kUnknownRequest));
+  message = parse(R"({"request":"info","media_session":"0000000000000000"})");
+  reply = plugin->handle_admin_message(message.get());
+  EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+            numeric(ErrorCode::kSessionNotFound));
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ TEST_P(BadRequest, GetsItsErrorCode) {
   const BadCase& c = GetParam();
   JsonPtr body = parse(c.body);
   JsonPtr jsep = c.jsep ? parse(c.jsep) : nullptr;
-  ParsedRequest parsed = parse_client_request(body.get(), jsep.get());
+  Parsed<ClientRequest> parsed = parse_client_request(body.get(), jsep.get());
   ASSERT_TRUE(parsed.error.has_value()) << c.body;
   EXPECT_FALSE(parsed.request.has_value());
   EXPECT_EQ(parsed.error->code, c.code) << c.body << " -> " << parsed.error->reason;
@@ -56,7 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
                 ErrorCode::kInvalidField},
         BadCase{R"({"request":"echo","data":null})", R"({"type":"offer","sdp":"v=0"})",
                 ErrorCode::kInvalidField},
-        BadCase{R"({"request":"echo"})", nullptr, ErrorCode::kMissingOffer},
+        BadCase{R"({"request":"echo"})", nullptr, ErrorCode::kMissingJsep},
         BadCase{R"({"request":"echo"})", R"({"type":"answer","sdp":"v=0"})",
                 ErrorCode::kWrongJsepType},
         BadCase{R"({"request":"echo"})", R"({"type":7,"sdp":"v=0"})", ErrorCode::kWrongJsepType},
@@ -65,6 +65,48 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"request":"echo"})", R"({"type":"offer"})", ErrorCode::kInvalidSdp},
         BadCase{R"({"request":"echo"})", R"({"type":"offer","sdp":""})", ErrorCode::kInvalidSdp},
         BadCase{R"({"request":"hangup"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kUnexpectedJsep},
+        // publish
+        BadCase{R"({"request":"publish"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"publish","device_id":""})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"publish","device_id":"cam 1"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"publish","device_id":"caméra"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"publish","device_id":42})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"publish","device_id":"cam1"})", nullptr, ErrorCode::kMissingJsep},
+        BadCase{R"({"request":"publish","device_id":"cam1"})", R"({"type":"answer","sdp":"v=0"})",
+                ErrorCode::kWrongJsepType},
+        BadCase{R"({"request":"publish","device_id":"cam1","video":"no"})",
+                R"({"type":"offer","sdp":"v=0"})", ErrorCode::kInvalidField},
+        // watch / start
+        BadCase{R"({"request":"watch"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"watch","device_id":["cam1"]})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"watch","device_id":"cam1"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kUnexpectedJsep},
+        BadCase{R"({"request":"start"})", nullptr, ErrorCode::kMissingJsep},
+        BadCase{R"({"request":"start"})", R"({"type":"offer","sdp":"v=0"})",
+                ErrorCode::kWrongJsepType},
+        // configure
+        BadCase{R"({"request":"configure","bitrate":-1})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"configure","bitrate":"fast"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"configure","keyframe":1})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"configure"})", R"({"type":"answer","sdp":"v=0"})",
+                ErrorCode::kWrongJsepType},
+        // list / info / devices
+        BadCase{R"({"request":"list","limit":0})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","limit":1001})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","limit":"ten"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","role":"admin"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":5})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","device_id":"a/b"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"info"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"info","media_session":7})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","limit":-5})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list"})", R"({"type":"offer","sdp":"v=0"})",
                 ErrorCode::kUnexpectedJsep}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) {
       return "case" + std::to_string(param_info.index) + "_code" +
@@ -74,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Request, EchoDefaultsToEverything) {
   JsonPtr body = parse(R"({"request":"echo"})");
   JsonPtr jsep = offer();
-  ParsedRequest parsed = parse_client_request(body.get(), jsep.get());
+  Parsed<ClientRequest> parsed = parse_client_request(body.get(), jsep.get());
   ASSERT_FALSE(parsed.error.has_value());
   const auto& echo = std::get<EchoRequest>(*parsed.request);
   EXPECT_TRUE(echo.flags.audio);
@@ -87,7 +129,7 @@ TEST(Request, EchoDefaultsToEverything) {
 TEST(Request, EchoFlagsAreRead) {
   JsonPtr body = parse(R"({"request":"echo","audio":false,"video":true,"data":false})");
   JsonPtr jsep = offer();
-  ParsedRequest parsed = parse_client_request(body.get(), jsep.get());
+  Parsed<ClientRequest> parsed = parse_client_request(body.get(), jsep.get());
   ASSERT_FALSE(parsed.error.has_value());
   const auto& echo = std::get<EchoRequest>(*parsed.request);
   EXPECT_FALSE(echo.flags.audio);
@@ -97,15 +139,110 @@ TEST(Request, EchoFlagsAreRead) {
 
 TEST(Request, HangupIsValidWithoutJsep) {
   JsonPtr body = parse(R"({"request":"hangup"})");
-  ParsedRequest parsed = parse_client_request(body.get(), nullptr);
+  Parsed<ClientRequest> parsed = parse_client_request(body.get(), nullptr);
   ASSERT_FALSE(parsed.error.has_value());
   EXPECT_TRUE(std::holds_alternative<HangupRequest>(*parsed.request));
 }
 
 TEST(Request, NullBodyIsInvalid) {
-  ParsedRequest parsed = parse_client_request(nullptr, nullptr);
+  Parsed<ClientRequest> parsed = parse_client_request(nullptr, nullptr);
   ASSERT_TRUE(parsed.error.has_value());
   EXPECT_EQ(parsed.error->code, ErrorCode::kInvalidBody);
+}
+
+TEST(Request, DeviceIdRules) {
+  EXPECT_TRUE(valid_device_id("cam-1.front_door:2"));
+  EXPECT_TRUE(valid_device_id(std::string(128, 'x')));
+  EXPECT_FALSE(valid_device_id(std::string(129, 'x')));
+  EXPECT_FALSE(valid_device_id(""));
+  EXPECT_FALSE(valid_device_id("a b"));
+  EXPECT_FALSE(valid_device_id("a/b"));
+  EXPECT_FALSE(valid_device_id("\xc3\xa9"));
+}
+
+TEST(Request, OversizedDeviceIdIsRejected) {
+  JsonPtr body = adopt(json_object());
+  set(body.get(), "request", "watch");
+  set(body.get(), "device_id", std::string_view(std::string(129, 'a')));
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_TRUE(parsed.error.has_value());
+  EXPECT_EQ(parsed.error->code, ErrorCode::kInvalidField);
+}
+
+TEST(Request, ListReadsEveryField) {
+  JsonPtr body = parse(R"({"request":"list","device_id":"cam1","role":"viewer","limit":10,"cursor":"00ff"})");
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  const auto& list = std::get<ListRequest>(*parsed.request);
+  EXPECT_EQ(list.device_id, "cam1");
+  EXPECT_EQ(list.role, Role::kViewer);
+  EXPECT_EQ(list.limit, 10u);
+  EXPECT_EQ(list.cursor, "00ff");
+  EXPECT_FALSE(is_async(*parsed.request));
+}
+
+TEST(Request, ConfigureReadsEveryField) {
+  JsonPtr body = parse(R"({"request":"configure","audio":false,"video":true,"bitrate":256000,"keyframe":true})");
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value());
+  const auto& configure = std::get<ConfigureRequest>(*parsed.request);
+  EXPECT_EQ(configure.audio, false);
+  EXPECT_EQ(configure.video, true);
+  EXPECT_EQ(configure.bitrate, 256000u);
+  EXPECT_TRUE(configure.keyframe);
+  EXPECT_FALSE(configure.offer_sdp.has_value());
+  EXPECT_TRUE(is_async(*parsed.request));
+}
+
+struct AdminCase {
+  const char* body;
+  ErrorCode code;
+};
+void PrintTo(const AdminCase& c, std::ostream* out) { *out << c.body; }
+class BadAdminRequest : public ::testing::TestWithParam<AdminCase> {};
+
+TEST_P(BadAdminRequest, GetsItsErrorCode) {
+  JsonPtr body = parse(GetParam().body);
+  auto parsed = parse_admin_request(body.get());
+  ASSERT_TRUE(parsed.error.has_value()) << GetParam().body;
+  EXPECT_EQ(parsed.error->code, GetParam().code) << parsed.error->reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllErrors, BadAdminRequest,
+    ::testing::Values(AdminCase{"[]", ErrorCode::kInvalidBody},
+                      AdminCase{"{}", ErrorCode::kMissingRequest},
+                      AdminCase{R"({"request":"echo"})", ErrorCode::kUnknownRequest},
+                      AdminCase{R"({"request":"kick"})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"kick","media_session":"a","device_id":"b"})",
+                                ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"kick","device_id":"no way"})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"drain"})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"drain","enabled":"yes"})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"limits","max_sessions":0})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"limits","queue_size":"big"})", ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"limits","max_viewers_per_device":-1})",
+                                ErrorCode::kInvalidField},
+                      AdminCase{R"({"request":"info","media_session":null})", ErrorCode::kInvalidField}),
+    [](const ::testing::TestParamInfo<AdminCase>& param_info) {
+      return "case" + std::to_string(param_info.index);
+    });
+
+TEST(Request, AdminRequestsParse) {
+  JsonPtr kick = parse(R"({"request":"kick","device_id":"cam1"})");
+  auto parsed = parse_admin_request(kick.get());
+  ASSERT_FALSE(parsed.error.has_value());
+  EXPECT_EQ(std::get<KickRequest>(*parsed.request).device_id, "cam1");
+  JsonPtr limits = parse(R"({"request":"limits","max_sessions":5,"queue_size":9})");
+  parsed = parse_admin_request(limits.get());
+  ASSERT_FALSE(parsed.error.has_value());
+  EXPECT_EQ(std::get<LimitsRequest>(*parsed.request).max_sessions, 5u);
+  EXPECT_EQ(std::get<LimitsRequest>(*parsed.request).queue_size, 9u);
+  EXPECT_FALSE(std::get<LimitsRequest>(*parsed.request).max_viewers_per_device.has_value());
+  JsonPtr drain = parse(R"({"request":"drain","enabled":true})");
+  parsed = parse_admin_request(drain.get());
+  ASSERT_FALSE(parsed.error.has_value());
+  EXPECT_TRUE(std::get<DrainRequest>(*parsed.request).enabled);
 }
 
 TEST(Request, LongUnknownNameIsCutOnAUtf8Boundary) {
@@ -113,7 +250,7 @@ TEST(Request, LongUnknownNameIsCutOnAUtf8Boundary) {
   name += "\xc3\xa9\xc3\xa9";  // "éé": byte 64 falls inside the first é
   JsonPtr body = adopt(json_object());
   set(body.get(), "request", std::string_view(name));
-  ParsedRequest parsed = parse_client_request(body.get(), nullptr);
+  Parsed<ClientRequest> parsed = parse_client_request(body.get(), nullptr);
   ASSERT_TRUE(parsed.error.has_value());
   EXPECT_EQ(parsed.error->code, ErrorCode::kUnknownRequest);
   JsonPtr reason = adopt(json_string(parsed.error->reason.c_str()));

@@ -3,6 +3,9 @@
 #include "../../plugin/session_table.h"
 #include "fake_host.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace jmedia {
 namespace {
 
@@ -12,7 +15,6 @@ TEST(SessionTable, AddFindRemove) {
   FakeHost host;
   SessionTable table(4);
   janus_plugin_session* handle = host.new_handle();
-  ASSERT_TRUE(table.reserve_slot(10));
   auto session = std::make_shared<MediaSession>(host, handle, "abc");
   ASSERT_TRUE(table.add(session));
   EXPECT_EQ(table.size(), 1u);
@@ -27,11 +29,11 @@ TEST(SessionTable, AddFindRemove) {
 
 TEST(SessionTable, SlotsEnforceTheLimit) {
   SessionTable table(2);
-  EXPECT_TRUE(table.reserve_slot(2));
-  EXPECT_TRUE(table.reserve_slot(2));
-  EXPECT_FALSE(table.reserve_slot(2));
-  table.release_slot();
-  EXPECT_TRUE(table.reserve_slot(2));
+  EXPECT_TRUE(table.reserve_active(2));
+  EXPECT_TRUE(table.reserve_active(2));
+  EXPECT_FALSE(table.reserve_active(2));
+  table.release_active();
+  EXPECT_TRUE(table.reserve_active(2));
 }
 
 TEST(SessionTable, DuplicateIdOrHandleIsRefused) {
@@ -56,7 +58,6 @@ TEST(SessionTable, SessionReleasesTheCoreReferenceWhenFreed) {
   janus_plugin_session* handle = host.new_handle();
   {
     SessionTable table(8);
-    ASSERT_TRUE(table.reserve_slot(1));
     ASSERT_TRUE(table.add(std::make_shared<MediaSession>(host, handle, "x")));
     EXPECT_EQ(host.references(handle), 1);
     auto all = table.remove_all();
@@ -65,6 +66,51 @@ TEST(SessionTable, SessionReleasesTheCoreReferenceWhenFreed) {
     EXPECT_EQ(host.references(handle), 1);
   }
   EXPECT_EQ(host.references(handle), 0);
+}
+
+TEST(SessionTable, PagesInIdOrderWithAStableCursor) {
+  FakeHost host;
+  SessionTable table(7);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 250; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016x", (i * 7919) % 100003);
+    ids.push_back(id);
+    ASSERT_TRUE(table.add(std::make_shared<MediaSession>(host, host.new_handle(), id)));
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto [page, more] = table.page(cursor, 40, std::nullopt);
+    for (const auto& session : page) seen.push_back(session->id());
+    if (!more) break;
+    ASSERT_FALSE(page.empty());
+    cursor = page.back()->id();
+  }
+  EXPECT_EQ(seen, ids);
+}
+
+TEST(SessionTable, RoleIndexFiltersAndFollowsChanges) {
+  FakeHost host;
+  SessionTable table(4);
+  std::vector<std::shared_ptr<MediaSession>> sessions;
+  for (int i = 0; i < 10; ++i) {
+    auto session = std::make_shared<MediaSession>(host, host.new_handle(), "s" + std::to_string(i));
+    ASSERT_TRUE(table.add(session));
+    sessions.push_back(session);
+  }
+  for (int i = 0; i < 10; i += 2) table.index_role(sessions[i], Role::kNone, Role::kViewer);
+  auto [viewers, more] = table.page("", 100, Role::kViewer);
+  EXPECT_EQ(viewers.size(), 5u);
+  EXPECT_FALSE(more);
+  table.index_role(sessions[0], Role::kViewer, Role::kNone);
+  table.remove(sessions[2]->handle());
+  auto [after, more2] = table.page("", 100, Role::kViewer);
+  EXPECT_EQ(after.size(), 3u);
+  auto [limited, more3] = table.page("", 2, Role::kViewer);
+  EXPECT_EQ(limited.size(), 2u);
+  EXPECT_TRUE(more3);
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+// Admin API requests (message_plugin to janus.plugin.media): list, info, devices, kick,
+// drain, limits. Answered synchronously on the caller's thread.
+#include "../common/log.h"
+#include "media_plugin.h"
+
+namespace jmedia {
+
+JsonPtr MediaPlugin::handle_admin_message(const json_t* message) {
+  if (stopping_.load()) return error_event(Error{ErrorCode::kShuttingDown, "the plugin is stopping"});
+  Parsed<AdminRequest> parsed = parse_admin_request(message);
+  if (parsed.error) return error_event(*parsed.error);
+  return std::visit(
+      [&](const auto& r) -> JsonPtr {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, ListRequest>) return list(r);
+        if constexpr (std::is_same_v<T, InfoRequest>) return info(r);
+        if constexpr (std::is_same_v<T, DevicesRequest>) return devices_page(r);
+        if constexpr (std::is_same_v<T, KickRequest>) return kick(r);
+        if constexpr (std::is_same_v<T, DrainRequest>) return drain(r);
+        if constexpr (std::is_same_v<T, LimitsRequest>) return limits(r);
+      },
+      *parsed.request);
+}
+
+std::size_t MediaPlugin::kick_session(const SessionPtr& session) {
+  if (session->destroyed()) return 0;
+  log_info("admin: kicking session %s (%s)", session->id().c_str(), role_name(session->role()));
+  JsonPtr event = result_event("kicked");
+  set(event.get(), "media_session", session->id());
+  push(session, "", std::move(event));
+  const SessionState state = session->state();
+  if (state == SessionState::kUp || state == SessionState::kNegotiating) {
+    session->set_hangup_reason("kicked");
+    host_.close_pc(session->handle());
+  }
+  if (state != SessionState::kUp && leave_role(session) != Role::kNone) {
+    JsonPtr hangup = result_event("hangup");
+    set(hangup.get(), "media_session", session->id());
+    set(hangup.get(), "reason", "kicked");
+    push(session, "", std::move(hangup));
+  }
+  return 1;
+}
+
+JsonPtr MediaPlugin::kick(const KickRequest& request) {
+  std::size_t kicked = 0;
+  if (request.media_session) {
+    SessionPtr session = sessions_.find(*request.media_session);
+    if (!session) {
+      return error_event(Error{ErrorCode::kSessionNotFound,
+                               "no media session '" + request.media_session->substr(0, 64) + "'"});
+    }
+    kicked = kick_session(session);
+  } else {
+    auto device = devices_.find(*request.device_id);
+    if (!device) {
+      return error_event(
+          Error{ErrorCode::kNoSuchDevice, "no device '" + *request.device_id + "'"});
+    }
+    std::vector<SessionPtr> members;
+    if (auto publisher = device->publisher()) members.push_back(publisher);
+    for (const auto& viewer : *device->viewers()) members.push_back(viewer->session_ptr());
+    for (const auto& member : members) kicked += kick_session(member);
+  }
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "kick");
+  set(reply.get(), "kicked", static_cast<std::uint64_t>(kicked));
+  return reply;
+}
+
+JsonPtr MediaPlugin::drain(const DrainRequest& request) {
+  const bool before = draining_.exchange(request.enabled);
+  if (before != request.enabled) {
+    log_info("admin: drain %s", request.enabled ? "on: new media sessions are refused" : "off");
+  }
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "drain");
+  set(reply.get(), "enabled", request.enabled);
+  set(reply.get(), "active_sessions", static_cast<std::uint64_t>(sessions_.active()));
+  return reply;
+}
+
+JsonPtr MediaPlugin::limits(const LimitsRequest& request) {
+  if (request.max_sessions) limits_.max_sessions.store(*request.max_sessions);
+  if (request.max_viewers_per_device) {
+    limits_.max_viewers_per_device.store(*request.max_viewers_per_device);
+  }
+  if (request.queue_size) queue_.set_capacity(*request.queue_size);
+  if (request.max_sessions || request.max_viewers_per_device || request.queue_size) {
+    log_info("admin: limits now max_sessions=%zu max_viewers_per_device=%zu queue_size=%zu",
+             limits_.max_sessions.load(), limits_.max_viewers_per_device.load(), queue_.capacity());
+  }
+  JsonPtr reply = adopt(json_object());
+  set(reply.get(), "media", "limits");
+  set(reply.get(), "max_sessions", static_cast<std::uint64_t>(limits_.max_sessions.load()));
+  set(reply.get(), "max_viewers_per_device",
+      static_cast<std::uint64_t>(limits_.max_viewers_per_device.load()));
+  set(reply.get(), "queue_size", static_cast<std::uint64_t>(queue_.capacity()));
+  return reply;
+}
+
+}  // namespace jmedia

@@ -1,0 +1,293 @@
+// The async client requests (echo, publish, watch, start, configure, hangup), run on a
+// worker in the order each session sent them.
+#include "../common/log.h"
+#include "media_plugin.h"
+
+namespace jmedia {
+
+void MediaPlugin::run(const SessionPtr& session, const std::string& tx, ClientRequest request) {
+  if (session->destroyed()) return;
+  std::visit(
+      [&](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, EchoRequest>) {
+          run_echo(session, tx, r);
+        } else if constexpr (std::is_same_v<T, PublishRequest>) {
+          run_publish(session, tx, r);
+        } else if constexpr (std::is_same_v<T, WatchRequest>) {
+          run_watch(session, tx, r);
+        } else if constexpr (std::is_same_v<T, StartRequest>) {
+          run_start(session, tx);
+        } else if constexpr (std::is_same_v<T, ConfigureRequest>) {
+          run_configure(session, tx, r);
+        } else if constexpr (std::is_same_v<T, HangupRequest>) {
+          run_hangup(session, tx);
+        } else {
+          push_error(session, tx, Error{ErrorCode::kInternal, "sync request queued"});
+        }
+      },
+      request);
+}
+
+std::optional<Error> MediaPlugin::claim_role_slot(const SessionPtr& session) {
+  if (session->role() != Role::kNone) {
+    return Error{ErrorCode::kWrongState, std::string("the session is already a ") +
+                                             role_name(session->role()) + "; hang up first"};
+  }
+  if (draining_.load()) {
+    return Error{ErrorCode::kDraining, "the server is draining: no new media sessions"};
+  }
+  const std::size_t limit = limits_.max_sessions.load();
+  if (!sessions_.reserve_active(limit)) {
+    return Error{ErrorCode::kTooManySessions,
+                 "max_sessions (" + std::to_string(limit) + ") media sessions are active"};
+  }
+  return std::nullopt;
+}
+
+void MediaPlugin::enter_role(const SessionPtr& session, Role role, const MediaFlags& accepted) {
+  const Role before = session->role();
+  session->start_negotiation(role, accepted);
+  sessions_.index_role(session, before, role);
+}
+
+Role MediaPlugin::leave_role(const SessionPtr& session) {
+  std::shared_ptr<const ViewerList> orphans;
+  Role role;
+  {
+    std::lock_guard lock(session->transition_mutex());
+    role = session->role();
+    if (role == Role::kNone) return role;
+    auto device = session->device_ptr();
+    if (role == Role::kPublisher && device) {
+      orphans = devices_.release_publisher(device, session.get());
+    } else if (role == Role::kViewer && device) {
+      if (auto link = devices_.remove_viewer(device, session.get())) link->started = false;
+      session->set_viewer_link(nullptr);
+    }
+    session->end_role();
+    sessions_.index_role(session, role, Role::kNone);
+    sessions_.release_active();
+  }
+  if (orphans && !orphans->empty()) notify_publisher_left(orphans, session->device()->id());
+  return role;
+}
+
+void MediaPlugin::notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
+                                        const std::string& device_id) {
+  for (const auto& viewer : *viewers) {
+    JsonPtr event = result_event("publisher_left");
+    set(event.get(), "device_id", device_id);
+    push(viewer->session_ptr(), "", std::move(event));
+  }
+}
+
+void MediaPlugin::notify_publisher_joined(const std::shared_ptr<Device>& device,
+                                          const std::optional<PublisherMedia>& previous,
+                                          const PublisherMedia& media) {
+  auto viewers = device->viewers();
+  if (viewers->empty()) return;
+  const bool same = previous && previous->same_codecs(media);
+  std::optional<std::string> offer;
+  if (!same) {
+    auto made = sdp_.viewer_offer(media);
+    if (auto* sdp = std::get_if<std::string>(&made)) offer = std::move(*sdp);
+  }
+  for (const auto& viewer : *viewers) {
+    const SessionPtr& session = viewer->session_ptr();
+    JsonPtr event = result_event(same ? "publisher_joined" : "offer");
+    set(event.get(), "device_id", device->id());
+    set(event.get(), "media_session", session->id());
+    JsonPtr jsep;
+    if (!same && offer) {
+      // Different codecs: the viewer renegotiates and answers with "start" again.
+      viewer->started = false;
+      jsep = adopt(json_object());
+      set(jsep.get(), "type", "offer");
+      set(jsep.get(), "sdp", std::string_view(*offer));
+    }
+    push(session, "", std::move(event), std::move(jsep));
+  }
+}
+
+namespace {
+
+JsonPtr answer_jsep(const std::string& sdp, const char* type = "answer") {
+  JsonPtr jsep = adopt(json_object());
+  set(jsep.get(), "type", type);
+  set(jsep.get(), "sdp", std::string_view(sdp));
+  return jsep;
+}
+
+}  // namespace
+
+void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
+                           const EchoRequest& request) {
+  if (session->role() == Role::kEcho) {
+    // Renegotiation of an existing echo: same role, new answer.
+    auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
+    if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+    auto& answer = std::get<Answer>(answered);
+    {
+      std::lock_guard lock(session->transition_mutex());
+      enter_role(session, Role::kEcho, MediaFlags{answer.audio, answer.video, answer.data});
+    }
+    JsonPtr event = result_event("echoing");
+    set(event.get(), "media_session", session->id());
+    return push(session, tx, std::move(event), answer_jsep(answer.sdp));
+  }
+  auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
+  if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+  auto& answer = std::get<Answer>(answered);
+  {
+    std::lock_guard lock(session->transition_mutex());
+    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+    enter_role(session, Role::kEcho, MediaFlags{answer.audio, answer.video, answer.data});
+  }
+  JsonPtr event = result_event("echoing");
+  set(event.get(), "media_session", session->id());
+  push(session, tx, std::move(event), answer_jsep(answer.sdp));
+}
+
+void MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
+                              const PublishRequest& request) {
+  auto answered = sdp_.publisher_answer(request.offer_sdp, request.flags);
+  if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+  auto& answer = std::get<Answer>(answered);
+  std::shared_ptr<Device> device;
+  std::optional<PublisherMedia> previous;
+  {
+    std::lock_guard lock(session->transition_mutex());
+    if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
+      return push_error(session, tx,
+                        Error{ErrorCode::kWrongState, "this handle belongs to device '" +
+                                                          bound->id() + "'; attach a new handle"});
+    }
+    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+    auto claimed = devices_.claim_publisher(request.device_id, session, answer.media);
+    if (auto* error = std::get_if<Error>(&claimed)) {
+      sessions_.release_active();
+      return push_error(session, tx, *error);
+    }
+    device = std::get<DeviceRegistry::Claimed>(claimed).device;
+    previous = std::get<DeviceRegistry::Claimed>(claimed).previous_media;
+    session->bind_device(device);
+    enter_role(session, Role::kPublisher, MediaFlags{answer.audio, answer.video, answer.data});
+  }
+  JsonPtr event = result_event("publishing");
+  set(event.get(), "media_session", session->id());
+  set(event.get(), "device_id", request.device_id);
+  push(session, tx, std::move(event), answer_jsep(answer.sdp));
+  notify_publisher_joined(device, previous, answer.media);
+}
+
+void MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
+                            const WatchRequest& request) {
+  std::string offer;
+  {
+    std::lock_guard lock(session->transition_mutex());
+    if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
+      return push_error(session, tx,
+                        Error{ErrorCode::kWrongState, "this handle belongs to device '" +
+                                                          bound->id() + "'; attach a new handle"});
+    }
+    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+    auto link = std::make_shared<ViewerLink>(session);
+    auto added = devices_.add_viewer(request.device_id, link, limits_.max_viewers_per_device.load());
+    if (auto* error = std::get_if<Error>(&added)) {
+      sessions_.release_active();
+      return push_error(session, tx, *error);
+    }
+    auto device = std::get<std::shared_ptr<Device>>(added);
+    // The device has a publisher (add_viewer checked), so its media is known.
+    const PublisherMedia media = device->media().value_or(PublisherMedia{});
+    auto offered = sdp_.viewer_offer(media);
+    if (auto* error = std::get_if<Error>(&offered)) {
+      devices_.remove_viewer(device, session.get());
+      sessions_.release_active();
+      return push_error(session, tx, *error);
+    }
+    offer = std::move(std::get<std::string>(offered));
+    session->bind_device(device);
+    session->set_viewer_link(link);
+    enter_role(session, Role::kViewer,
+               MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
+  }
+  JsonPtr event = result_event("offer");
+  set(event.get(), "media_session", session->id());
+  set(event.get(), "device_id", request.device_id);
+  push(session, tx, std::move(event), answer_jsep(offer, "offer"));
+}
+
+void MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
+  auto link = session->viewer_link();
+  if (session->role() != Role::kViewer || !link) {
+    return push_error(session, tx, Error{ErrorCode::kWrongState, "start needs a watch first"});
+  }
+  link->started = true;
+  push(session, tx, result_event("watching"));
+  if (Device* device = session->device()) {
+    if (auto publisher = device->publisher()) request_keyframe(*publisher);
+  }
+}
+
+void MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx,
+                                const ConfigureRequest& request) {
+  const Role role = session->role();
+  if (role == Role::kNone) {
+    return push_error(session, tx, Error{ErrorCode::kWrongState, "nothing to configure yet"});
+  }
+  if (request.bitrate && role == Role::kViewer) {
+    return push_error(session, tx, Error{ErrorCode::kWrongState, "bitrate caps a publisher or an echo; a viewer cannot set it"});
+  }
+  if (request.offer_sdp && role == Role::kViewer) {
+    return push_error(session, tx, Error{ErrorCode::kUnexpectedJsep, "a viewer renegotiates with watch/start, not configure"});
+  }
+  JsonPtr jsep;
+  if (request.offer_sdp) {
+    MediaFlags wanted{request.audio.value_or(session->audio_enabled()),
+                      request.video.value_or(session->video_enabled()), session->data_enabled()};
+    auto answered = role == Role::kEcho ? sdp_.echo_answer(*request.offer_sdp, wanted)
+                                        : sdp_.publisher_answer(*request.offer_sdp, wanted);
+    if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+    jsep = answer_jsep(std::get<Answer>(answered).sdp);
+  }
+  if (request.audio) session->set_audio(*request.audio);
+  if (request.video) session->set_video(*request.video);
+  if (request.bitrate) {
+    session->set_bitrate(*request.bitrate);
+    // 0 lifts the cap (Janus's convention: a very high REMB).
+    host_.send_remb(session->handle(), *request.bitrate ? *request.bitrate : 10000000);
+  }
+  const bool video_resumed = request.video.value_or(false);
+  if (request.keyframe || video_resumed) {
+    if (role == Role::kViewer) {
+      if (Device* device = session->device()) {
+        if (auto publisher = device->publisher()) request_keyframe(*publisher);
+      }
+    } else {
+      request_keyframe(*session);
+    }
+  }
+  push(session, tx, result_event("configured"), std::move(jsep));
+}
+
+void MediaPlugin::run_hangup(const SessionPtr& session, const std::string& tx) {
+  const SessionState state = session->state();
+  if (state == SessionState::kNegotiating || state == SessionState::kUp) {
+    session->set_hangup_reason("request");
+    host_.close_pc(session->handle());
+  }
+  push(session, tx, result_event("hangingup"));
+  if (state != SessionState::kUp) {
+    // No PeerConnection may ever report back: end the role here.
+    if (leave_role(session) != Role::kNone) {
+      JsonPtr event = result_event("hangup");
+      set(event.get(), "media_session", session->id());
+      set(event.get(), "reason", "request");
+      push(session, "", std::move(event));
+    }
+  }
+}
+
+}  // namespace jmedia

@@ -1,0 +1,91 @@
+#include "device.h"
+
+#include <random>
+
+#include "media_session.h"
+
+namespace jmedia {
+namespace {
+
+std::uint32_t random_ssrc() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  std::uint32_t ssrc = 0;
+  while (ssrc == 0) ssrc = generator();
+  return ssrc;
+}
+
+}  // namespace
+
+// 20 ms of Opus at 48 kHz; one frame of 30 fps video at 90 kHz.
+ViewerLink::ViewerLink(std::shared_ptr<MediaSession> session)
+    : audio(random_ssrc(), 960), video(random_ssrc(), 3000), session_(std::move(session)) {}
+
+bool Device::has_publisher() const {
+  std::lock_guard lock(mutex_);
+  return publisher_ != nullptr;
+}
+
+std::shared_ptr<MediaSession> Device::publisher() const {
+  std::lock_guard lock(mutex_);
+  return publisher_;
+}
+
+std::optional<PublisherMedia> Device::media() const {
+  std::lock_guard lock(mutex_);
+  return media_;
+}
+
+void Device::set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media) {
+  std::lock_guard lock(mutex_);
+  publisher_raw_.store(session.get(), std::memory_order_release);
+  publisher_ = std::move(session);
+  media_ = std::move(media);
+}
+
+bool Device::clear_publisher(const MediaSession* session) {
+  std::lock_guard lock(mutex_);
+  if (publisher_.get() != session || session == nullptr) return false;
+  publisher_raw_.store(nullptr, std::memory_order_release);
+  publisher_.reset();
+  return true;
+}
+
+std::size_t Device::viewer_count() const { return viewers()->size(); }
+
+void Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
+  std::lock_guard lock(mutex_);
+  auto next = std::make_shared<ViewerList>(*viewers());
+  next->push_back(std::move(viewer));
+  viewers_.store(std::move(next), std::memory_order_release);
+}
+
+std::shared_ptr<ViewerLink> Device::remove_viewer(const MediaSession* session) {
+  std::lock_guard lock(mutex_);
+  auto current = viewers();
+  auto next = std::make_shared<ViewerList>();
+  next->reserve(current->size());
+  std::shared_ptr<ViewerLink> removed;
+  for (const auto& viewer : *current) {
+    if (&viewer->session() == session) {
+      removed = viewer;
+    } else {
+      next->push_back(viewer);
+    }
+  }
+  if (removed) viewers_.store(std::move(next), std::memory_order_release);
+  return removed;
+}
+
+std::shared_ptr<ViewerLink> Device::find_viewer(const MediaSession* session) const {
+  for (const auto& viewer : *viewers()) {
+    if (&viewer->session() == session) return viewer;
+  }
+  return nullptr;
+}
+
+bool Device::empty() const {
+  std::lock_guard lock(mutex_);
+  return publisher_ == nullptr && viewers()->empty();
+}
+
+}  // namespace jmedia

@@ -1,0 +1,91 @@
+// A device: at most one publisher and any number of viewers, keyed by device_id.
+// Membership changes (publish, watch, leave) lock the device; the media path does not: it
+// reads the viewer list through an atomic copy-on-write pointer, so viewers joining or
+// leaving never stall forwarding, and devices never contend with each other.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rtp_rewriter.h"
+
+namespace jmedia {
+
+class MediaSession;
+
+// What a publisher sends, as negotiated: viewer offers are built from it.
+struct PublisherMedia {
+  std::string audio_codec;  // "" when the publisher sends no audio
+  int audio_payload_type = -1;
+  std::string video_codec;  // "" when no video
+  int video_payload_type = -1;
+  std::string video_fmtp;
+  bool data = false;
+
+  bool same_codecs(const PublisherMedia& other) const {
+    return audio_codec == other.audio_codec && video_codec == other.video_codec &&
+           video_fmtp == other.video_fmtp && data == other.data;
+  }
+};
+
+// One viewer's forwarding state, shared by the device's viewer list.
+class ViewerLink {
+ public:
+  explicit ViewerLink(std::shared_ptr<MediaSession> session);
+  MediaSession& session() const { return *session_; }
+  const std::shared_ptr<MediaSession>& session_ptr() const { return session_; }
+
+  // The viewer answered and may receive media.
+  std::atomic<bool> started{false};
+  // Held while a packet is rewritten and relayed: only two publishers overlapping during a
+  // hand-over ever contend for it.
+  std::mutex relay_mutex;
+  RtpRewriter audio;
+  RtpRewriter video;
+
+ private:
+  std::shared_ptr<MediaSession> session_;
+};
+
+using ViewerList = std::vector<std::shared_ptr<ViewerLink>>;
+
+class Device {
+ public:
+  explicit Device(std::string id) : id_(std::move(id)) {}
+  const std::string& id() const { return id_; }
+
+  // Media path: lock-free reads.
+  std::shared_ptr<const ViewerList> viewers() const { return viewers_.load(std::memory_order_acquire); }
+  bool is_publisher(const MediaSession* session) const {
+    return publisher_raw_.load(std::memory_order_acquire) == session;
+  }
+
+  // Membership: the caller holds the registry's shard lock (see DeviceRegistry).
+  bool has_publisher() const;
+  std::shared_ptr<MediaSession> publisher() const;
+  // The media the current viewers' offers were built from (the last publisher's).
+  std::optional<PublisherMedia> media() const;
+  void set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media);
+  // Clears the publisher if it is session; true when it was.
+  bool clear_publisher(const MediaSession* session);
+  std::size_t viewer_count() const;
+  void add_viewer(std::shared_ptr<ViewerLink> viewer);
+  std::shared_ptr<ViewerLink> remove_viewer(const MediaSession* session);
+  std::shared_ptr<ViewerLink> find_viewer(const MediaSession* session) const;
+  bool empty() const;
+
+ private:
+  const std::string id_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<MediaSession> publisher_;
+  std::optional<PublisherMedia> media_;
+  std::atomic<const MediaSession*> publisher_raw_{nullptr};
+  std::atomic<std::shared_ptr<const ViewerList>> viewers_{std::make_shared<const ViewerList>()};
+};
+
+}  // namespace jmedia

@@ -1,0 +1,80 @@
+#include "device_registry.h"
+
+namespace jmedia {
+
+void DeviceRegistry::drop_if_empty(Map& map, const std::shared_ptr<Device>& device) {
+  if (!device->empty()) return;
+  auto it = map.find(device->id());
+  if (it != map.end() && it->second == device) map.erase(it);
+}
+
+std::variant<DeviceRegistry::Claimed, Error> DeviceRegistry::claim_publisher(
+    const std::string& device_id, const std::shared_ptr<MediaSession>& session,
+    const PublisherMedia& media) {
+  return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Claimed, Error> {
+    auto& slot = map[device_id];
+    if (!slot) slot = std::make_shared<Device>(device_id);
+    if (slot->has_publisher()) {
+      return Error{ErrorCode::kDeviceBusy, "device '" + device_id + "' has a publisher already"};
+    }
+    Claimed claimed{slot, slot->media()};
+    slot->set_publisher(session, media);
+    return claimed;
+  });
+}
+
+std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::add_viewer(
+    const std::string& device_id, const std::shared_ptr<ViewerLink>& viewer,
+    std::size_t max_viewers) {
+  return devices_.with_shard(device_id,
+                             [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
+    auto it = map.find(device_id);
+    if (it == map.end() || !it->second->has_publisher()) {
+      return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
+    }
+    if (it->second->viewer_count() >= max_viewers) {
+      return Error{ErrorCode::kTooManyViewers,
+                   "device '" + device_id + "' has max_viewers_per_device (" +
+                       std::to_string(max_viewers) + ") viewers"};
+    }
+    it->second->add_viewer(viewer);
+    return it->second;
+  });
+}
+
+std::shared_ptr<const ViewerList> DeviceRegistry::release_publisher(
+    const std::shared_ptr<Device>& device, const MediaSession* session) {
+  return devices_.with_shard(device->id(), [&](Map& map) -> std::shared_ptr<const ViewerList> {
+    if (!device->clear_publisher(session)) return nullptr;
+    auto viewers = device->viewers();
+    drop_if_empty(map, device);
+    return viewers;
+  });
+}
+
+std::shared_ptr<ViewerLink> DeviceRegistry::remove_viewer(const std::shared_ptr<Device>& device,
+                                                          const MediaSession* session) {
+  return devices_.with_shard(device->id(), [&](Map& map) {
+    auto removed = device->remove_viewer(session);
+    drop_if_empty(map, device);
+    return removed;
+  });
+}
+
+std::shared_ptr<Device> DeviceRegistry::find(const std::string& device_id) const {
+  auto found = devices_.find(device_id);
+  return found ? *found : nullptr;
+}
+
+std::pair<std::vector<DeviceRegistry::Summary>, bool> DeviceRegistry::page(
+    const std::string& after, std::size_t limit) const {
+  auto [entries, more] = devices_.page(after, limit);
+  std::vector<Summary> summaries;
+  summaries.reserve(entries.size());
+  for (const auto& [id, device] : entries) {
+    summaries.push_back(Summary{id, device->has_publisher(), device->viewer_count()});
+  }
+  return {std::move(summaries), more};
+}
+
+}  // namespace jmedia

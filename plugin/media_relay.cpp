@@ -1,0 +1,101 @@
+// The media path: RTP, RTCP and data from the core. Runs on each handle's loop thread and
+// takes no lock shared with other devices: a publisher reads its device's viewer list
+// through an atomic snapshot and relays to each started viewer.
+#include "media_plugin.h"
+
+namespace jmedia {
+
+void MediaPlugin::incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) {
+  MediaSession* session = live_session(handle);
+  if (session == nullptr || packet == nullptr) return;
+  session->count_in(packet->length);
+  switch (session->role()) {
+    case Role::kEcho:
+      if (!session->kind_enabled(packet->video)) return;
+      host_.relay_rtp(handle, packet);
+      session->count_out(packet->length);
+      return;
+    case Role::kPublisher:
+      if (session->kind_enabled(packet->video)) relay_to_viewers(*session, packet);
+      return;
+    default:
+      return;  // viewers send nothing we forward
+  }
+}
+
+void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet) {
+  Device* device = publisher.device();
+  if (device == nullptr || !device->is_publisher(&publisher)) return;
+  auto viewers = device->viewers();
+  if (viewers->empty()) return;
+  RtpRewriter::Header original;
+  if (!RtpRewriter::save(packet->buffer, packet->length, original)) return;
+  const int mindex = packet->mindex;
+  packet->mindex = -1;  // the viewer's first m-line of this kind
+  for (const auto& viewer : *viewers) {
+    MediaSession& target = viewer->session();
+    if (!viewer->started.load(std::memory_order_acquire) || target.destroyed() ||
+        !target.kind_enabled(packet->video)) {
+      continue;
+    }
+    {
+      std::lock_guard lock(viewer->relay_mutex);
+      RtpRewriter& rewriter = packet->video ? viewer->video : viewer->audio;
+      rewriter.rewrite(packet->buffer, packet->length);
+      host_.relay_rtp(target.handle(), packet);
+    }
+    RtpRewriter::restore(packet->buffer, original);
+    target.count_out(packet->length);
+  }
+  packet->mindex = mindex;
+}
+
+void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) {
+  MediaSession* session = live_session(handle);
+  if (session == nullptr || packet == nullptr) return;
+  switch (session->role()) {
+    case Role::kEcho:
+      // The peer's feedback is about the stream we send back, which is its own.
+      host_.relay_rtcp(handle, packet);
+      return;
+    case Role::kViewer:
+      // Keyframe requests go to the device's publisher; the core answers the rest (NACKs).
+      if (packet->video && host_.requests_keyframe(packet)) {
+        if (Device* device = session->device()) {
+          if (auto publisher = device->publisher()) request_keyframe(*publisher);
+        }
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+void MediaPlugin::incoming_data(janus_plugin_session* handle, janus_plugin_data* packet) {
+  MediaSession* session = live_session(handle);
+  if (session == nullptr || packet == nullptr || packet->buffer == nullptr) return;
+  session->count_in(packet->length);
+  if (!session->data_enabled()) return;
+  if (session->role() == Role::kEcho) {
+    host_.relay_data(handle, packet);
+    session->count_out(packet->length);
+  } else if (session->role() == Role::kPublisher) {
+    relay_data_to_viewers(*session, packet);
+  }
+}
+
+void MediaPlugin::relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet) {
+  Device* device = publisher.device();
+  if (device == nullptr || !device->is_publisher(&publisher)) return;
+  for (const auto& viewer : *device->viewers()) {
+    MediaSession& target = viewer->session();
+    if (!viewer->started.load(std::memory_order_acquire) || target.destroyed() ||
+        !target.data_enabled()) {
+      continue;
+    }
+    host_.relay_data(target.handle(), packet);
+    target.count_out(packet->length);
+  }
+}
+
+}  // namespace jmedia

@@ -1,0 +1,32 @@
+#include "types.h"
+
+namespace jmedia {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kNone: return "none";
+    case Role::kEcho: return "echo";
+    case Role::kPublisher: return "publisher";
+    case Role::kViewer: return "viewer";
+  }
+  return "unknown";
+}
+
+std::optional<Role> role_from_name(std::string_view name) {
+  if (name == "publisher") return Role::kPublisher;
+  if (name == "viewer") return Role::kViewer;
+  if (name == "echo") return Role::kEcho;
+  return std::nullopt;
+}
+
+const char* state_name(SessionState state) {
+  switch (state) {
+    case SessionState::kIdle: return "idle";
+    case SessionState::kNegotiating: return "negotiating";
+    case SessionState::kUp: return "up";
+    case SessionState::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+}  // namespace jmedia

@@ -1,0 +1,338 @@
+// Publish and watch through MediaPlugin against a fake core: the device lifecycle, the
+// relay to viewers with continuity across publishers, limits, drain, kick and queries.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+
+#include "../../common/json.h"
+#include "../../plugin/media_plugin.h"
+#include "fake_host.h"
+
+namespace jmedia {
+namespace {
+
+using testing::FakeHost;
+using testing::FakeSdp;
+using testing::fake_offer;
+using testing::PushedEvent;
+
+JsonPtr parse(const std::string& text) {
+  json_error_t error;
+  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
+}
+
+JsonPtr jsep(const char* type, const std::string& sdp = fake_offer()) {
+  JsonPtr j = adopt(json_object());
+  set(j.get(), "type", type);
+  set(j.get(), "sdp", std::string_view(sdp));
+  return j;
+}
+
+std::string str(const std::string& json, const char* key) {
+  JsonPtr value = parse(json);
+  const json_t* v = json_object_get(value.get(), key);
+  return json_is_string(v) ? json_string_value(v) : "";
+}
+
+std::int64_t code(const std::string& json) {
+  JsonPtr value = parse(json);
+  return json_integer_value(json_object_get(value.get(), "error_code"));
+}
+
+class DevicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_plugin({}); }
+  void make_plugin(PluginConfig config) {
+    plugin.reset();
+    plugin = std::make_unique<MediaPlugin>(host, sdp, config);
+  }
+
+  janus_plugin_session* attach() {
+    janus_plugin_session* handle = host.new_handle();
+    int error = 1;
+    plugin->create_session(handle, &error);
+    EXPECT_EQ(error, 0);
+    return handle;
+  }
+  void detach(janus_plugin_session* handle) {
+    int error = 1;
+    plugin->destroy_session(handle, &error);
+    EXPECT_EQ(error, 0);
+  }
+  // Sends an async request and waits for the event with its transaction.
+  PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
+    const std::string tx = "tx" + std::to_string(++counter);
+    Reply reply = plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
+    EXPECT_EQ(reply.kind, Reply::Kind::kAsync) << body;
+    for (int i = 0; i < 5000; ++i) {
+      for (const auto& e : host.events()) {
+        if (e.transaction == tx) return e;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "no event for " << body;
+    return {};
+  }
+  JsonPtr sync(janus_plugin_session* handle, const std::string& body) {
+    Reply reply = plugin->handle_message(handle, "sync", parse(body), nullptr);
+    EXPECT_EQ(reply.kind, Reply::Kind::kSync) << body;
+    return std::move(reply.body);
+  }
+  JsonPtr admin(const std::string& body) {
+    JsonPtr message = parse(body);
+    return plugin->handle_admin_message(message.get());
+  }
+  janus_plugin_session* publisher(const std::string& device) {
+    janus_plugin_session* handle = attach();
+    auto e = request(handle, R"({"request":"publish","device_id":")" + device + R"("})",
+                     jsep("offer"));
+    EXPECT_EQ(str(e.event, "result"), "publishing") << e.event;
+    plugin->setup_media(handle);
+    return handle;
+  }
+  janus_plugin_session* viewer(const std::string& device) {
+    janus_plugin_session* handle = attach();
+    auto offer = request(handle, R"({"request":"watch","device_id":")" + device + R"("})");
+    EXPECT_EQ(str(offer.event, "result"), "offer") << offer.event;
+    EXPECT_EQ(str(offer.jsep, "type"), "offer");
+    auto started = request(handle, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
+    EXPECT_EQ(str(started.event, "result"), "watching") << started.event;
+    plugin->setup_media(handle);
+    return handle;
+  }
+  void send_rtp(janus_plugin_session* from, bool video, std::uint16_t seq, std::uint32_t ts,
+                std::uint32_t ssrc) {
+    std::array<char, 20> bytes{};
+    bytes[0] = static_cast<char>(0x80);
+    bytes[1] = 96;
+    bytes[2] = static_cast<char>(seq >> 8);
+    bytes[3] = static_cast<char>(seq & 0xff);
+    for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(ts >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<char>(ssrc >> (24 - 8 * i));
+    const auto original = bytes;
+    janus_plugin_rtp packet{};
+    packet.mindex = video ? 1 : 0;
+    packet.video = video;
+    packet.buffer = bytes.data();
+    packet.length = bytes.size();
+    plugin->incoming_rtp(from, &packet);
+    EXPECT_EQ(bytes, original) << "the publisher's packet must be left intact";
+    EXPECT_EQ(packet.mindex, video ? 1 : 0);
+  }
+
+  FakeHost host;
+  FakeSdp sdp;
+  std::unique_ptr<MediaPlugin> plugin;
+  int counter = 0;
+};
+
+TEST_F(DevicesTest, PublishAnswersAndASecondPublisherIsRefused) {
+  janus_plugin_session* cam = attach();
+  auto e = request(cam, R"({"request":"publish","device_id":"cam1"})", jsep("offer"));
+  EXPECT_EQ(str(e.event, "result"), "publishing");
+  EXPECT_EQ(str(e.event, "device_id"), "cam1");
+  EXPECT_EQ(str(e.event, "media_session").size(), 16u);
+  EXPECT_EQ(str(e.jsep, "type"), "answer");
+  janus_plugin_session* other = attach();
+  auto busy = request(other, R"({"request":"publish","device_id":"cam1"})", jsep("offer"));
+  EXPECT_EQ(code(busy.event), numeric(ErrorCode::kDeviceBusy));
+  auto twice = request(cam, R"({"request":"publish","device_id":"cam1"})", jsep("offer"));
+  EXPECT_EQ(code(twice.event), numeric(ErrorCode::kWrongState));
+  EXPECT_EQ(plugin->sessions().active(), 1u);
+  detach(cam);
+  detach(other);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+}
+
+TEST_F(DevicesTest, WatchNeedsAPublisherAndStartNeedsAWatch) {
+  janus_plugin_session* v = attach();
+  auto none = request(v, R"({"request":"watch","device_id":"ghost"})");
+  EXPECT_EQ(code(none.event), numeric(ErrorCode::kNoSuchDevice));
+  auto early = request(v, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
+  EXPECT_EQ(code(early.event), numeric(ErrorCode::kWrongState));
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  detach(v);
+}
+
+TEST_F(DevicesTest, PublisherMediaReachesStartedViewersOnly) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = viewer("cam1");
+  janus_plugin_session* pending = attach();
+  request(pending, R"({"request":"watch","device_id":"cam1"})");  // no start yet
+  // Each viewer's start and WebRTC-up asked the publisher for a keyframe.
+  auto plis = host.pli_targets();
+  ASSERT_FALSE(plis.empty());
+  for (auto* target : plis) EXPECT_EQ(target, cam);
+  send_rtp(cam, true, 1000, 90000, 0x5555);
+  send_rtp(cam, false, 2000, 48000, 0x6666);
+  EXPECT_EQ(host.relayed_to(v1).size(), 2u);
+  EXPECT_EQ(host.relayed_to(v2).size(), 2u);
+  EXPECT_EQ(host.relayed_to(pending).size(), 0u);
+  EXPECT_EQ(host.relayed_to(cam).size(), 0u);
+  // Each viewer gets its own SSRC, not the publisher's.
+  auto r1 = host.relayed_to(v1);
+  auto r2 = host.relayed_to(v2);
+  EXPECT_NE(r1[0].ssrc, 0x5555u);
+  EXPECT_NE(r1[0].ssrc, r2[0].ssrc);
+  // A viewer pauses video: it keeps receiving audio only.
+  auto configured = request(v1, R"({"request":"configure","video":false})");
+  EXPECT_EQ(str(configured.event, "result"), "configured");
+  send_rtp(cam, true, 1001, 93000, 0x5555);
+  send_rtp(cam, false, 2001, 48960, 0x6666);
+  EXPECT_EQ(host.relayed_to(v1).size(), 3u);
+  EXPECT_EQ(host.relayed_to(v2).size(), 4u);
+  auto listed = sync(cam, R"({"request":"list","device_id":"cam1"})");
+  EXPECT_EQ(json_array_size(json_object_get(listed.get(), "sessions")), 4u);
+  auto devices = sync(cam, R"({"request":"devices"})");
+  const json_t* first = json_array_get(json_object_get(devices.get(), "devices"), 0);
+  EXPECT_STREQ(json_string_value(json_object_get(first, "device_id")), "cam1");
+  EXPECT_TRUE(json_is_true(json_object_get(first, "publishing")));
+  EXPECT_EQ(json_integer_value(json_object_get(first, "viewers")), 3);
+  for (auto* h : {v1, v2, pending, cam}) detach(h);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+}
+
+TEST_F(DevicesTest, ViewersSurviveAPublisherChangeWithContinuousStreams) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  for (std::uint16_t i = 0; i < 5; ++i) send_rtp(cam, true, 100 + i, 3000u * i, 0xAAAA);
+  plugin->hangup_media(cam);
+  auto left = host.events_for(v).back();
+  EXPECT_EQ(str(left.event, "result"), "publisher_left");
+  EXPECT_EQ(str(left.event, "device_id"), "cam1");
+  EXPECT_EQ(plugin->devices().size(), 1u) << "the viewer keeps the device";
+  send_rtp(cam, true, 105, 15000, 0xAAAA);  // the old publisher no longer relays
+  EXPECT_EQ(host.relayed_to(v).size(), 5u);
+  janus_plugin_session* cam2 = publisher("cam1");
+  auto joined = host.events_for(v).back();
+  EXPECT_EQ(str(joined.event, "result"), "publisher_joined") << joined.event;
+  send_rtp(cam2, true, 40000, 777777, 0xBBBB);
+  auto relayed = host.relayed_to(v);
+  ASSERT_EQ(relayed.size(), 6u);
+  EXPECT_EQ(relayed[5].ssrc, relayed[4].ssrc);
+  EXPECT_EQ(relayed[5].seq, static_cast<std::uint16_t>(relayed[4].seq + 1));
+  EXPECT_EQ(relayed[5].timestamp, relayed[4].timestamp + 3000);
+  for (auto* h : {v, cam, cam2}) detach(h);
+}
+
+TEST_F(DevicesTest, APublisherWithOtherCodecsSendsViewersANewOffer) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  plugin->hangup_media(cam);
+  sdp.video_codec = "h264";
+  janus_plugin_session* cam2 = publisher("cam1");
+  auto offer = host.events_for(v).back();
+  EXPECT_EQ(str(offer.event, "result"), "offer") << offer.event;
+  EXPECT_EQ(str(offer.jsep, "type"), "offer");
+  send_rtp(cam2, true, 1, 1, 0xCCCC);
+  EXPECT_EQ(host.relayed_to(v).size(), 0u) << "no media until the viewer answers";
+  auto restarted = request(v, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
+  EXPECT_EQ(str(restarted.event, "result"), "watching");
+  send_rtp(cam2, true, 2, 3001, 0xCCCC);
+  EXPECT_EQ(host.relayed_to(v).size(), 1u);
+  for (auto* h : {v, cam, cam2}) detach(h);
+}
+
+TEST_F(DevicesTest, MaxViewersPerDeviceAndLiveLimits) {
+  PluginConfig config;
+  config.max_viewers_per_device = 1;
+  make_plugin(config);
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = attach();
+  auto refused = request(v2, R"({"request":"watch","device_id":"cam1"})");
+  EXPECT_EQ(code(refused.event), numeric(ErrorCode::kTooManyViewers));
+  auto limits = admin(R"({"request":"limits","max_viewers_per_device":2})");
+  EXPECT_EQ(json_integer_value(json_object_get(limits.get(), "max_viewers_per_device")), 2);
+  auto accepted = request(v2, R"({"request":"watch","device_id":"cam1"})");
+  EXPECT_EQ(str(accepted.event, "result"), "offer");
+  auto current = admin(R"({"request":"limits"})");
+  EXPECT_EQ(json_integer_value(json_object_get(current.get(), "max_sessions")), 10000);
+  EXPECT_EQ(json_integer_value(json_object_get(current.get(), "queue_size")), 256);
+  for (auto* h : {v1, v2, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, DrainRefusesNewSessionsAndKeepsExistingOnes) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  auto on = admin(R"({"request":"drain","enabled":true})");
+  EXPECT_TRUE(json_is_true(json_object_get(on.get(), "enabled")));
+  EXPECT_TRUE(plugin->draining());
+  janus_plugin_session* late = attach();
+  EXPECT_EQ(code(request(late, R"({"request":"watch","device_id":"cam1"})").event),
+            numeric(ErrorCode::kDraining));
+  EXPECT_EQ(code(request(late, R"({"request":"publish","device_id":"cam2"})", jsep("offer")).event),
+            numeric(ErrorCode::kDraining));
+  EXPECT_EQ(code(request(late, R"({"request":"echo"})", jsep("offer")).event),
+            numeric(ErrorCode::kDraining));
+  send_rtp(cam, true, 1, 1, 1);
+  EXPECT_EQ(host.relayed_to(v).size(), 1u);
+  admin(R"({"request":"drain","enabled":false})");
+  EXPECT_EQ(str(request(late, R"({"request":"watch","device_id":"cam1"})").event, "result"), "offer");
+  for (auto* h : {v, late, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, KickByDeviceEndsPublisherAndViewers) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  auto reply = admin(R"({"request":"kick","device_id":"cam1"})");
+  EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "kicked")), 2);
+  EXPECT_EQ(host.closed_pcs.load(), 2);
+  for (auto* h : {cam, v}) {
+    bool kicked = false;
+    for (const auto& e : host.events_for(h)) kicked |= str(e.event, "result") == "kicked";
+    EXPECT_TRUE(kicked);
+  }
+  // The core then reports each PeerConnection gone.
+  plugin->hangup_media(v);
+  plugin->hangup_media(cam);
+  EXPECT_EQ(str(host.events_for(cam).back().event, "reason"), "kicked");
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+  auto missing = admin(R"({"request":"kick","media_session":"ffffffffffffffff"})");
+  EXPECT_EQ(json_integer_value(json_object_get(missing.get(), "error_code")),
+            numeric(ErrorCode::kSessionNotFound));
+  for (auto* h : {v, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  JsonPtr viewers = admin(R"({"request":"list","role":"viewer"})");
+  const json_t* sessions = json_object_get(viewers.get(), "sessions");
+  ASSERT_EQ(json_array_size(sessions), 1u);
+  const std::string id = json_string_value(json_object_get(json_array_get(sessions, 0), "media_session"));
+  EXPECT_TRUE(json_is_null(json_object_get(viewers.get(), "next_cursor")));
+  JsonPtr info = sync(cam, R"({"request":"info","media_session":")" + id + R"("})");
+  const json_t* session = json_object_get(info.get(), "session");
+  EXPECT_STREQ(json_string_value(json_object_get(session, "role")), "viewer");
+  EXPECT_STREQ(json_string_value(json_object_get(session, "device_id")), "cam1");
+  EXPECT_STREQ(json_string_value(json_object_get(session, "state")), "up");
+  JsonPtr one = admin(R"({"request":"list","limit":1})");
+  EXPECT_TRUE(json_is_string(json_object_get(one.get(), "next_cursor")));
+  for (auto* h : {v, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = attach();
+  request(v, R"({"request":"watch","device_id":"cam1"})");
+  auto hung = request(v, R"({"request":"hangup"})");
+  EXPECT_EQ(str(hung.event, "result"), "hangingup");
+  for (int i = 0; i < 5000 && str(host.events_for(v).back().event, "result") != "hangup"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(str(host.events_for(v).back().event, "result"), "hangup");
+  EXPECT_EQ(plugin->sessions().active(), 1u);
+  auto listed = admin(R"({"request":"devices"})");
+  const json_t* first = json_array_get(json_object_get(listed.get(), "devices"), 0);
+  EXPECT_EQ(json_integer_value(json_object_get(first, "viewers")), 0);
+  for (auto* h : {v, cam}) detach(h);
+}
+
+}  // namespace
+}  // namespace jmedia
