@@ -41,6 +41,11 @@ void MediaPlugin::shutdown() {
   for (auto& session : sessions_.remove_all()) {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
+    if (auto device = session->device_ptr()) {
+      device->clear_publisher(session.get());
+      device->remove_viewer(session.get());
+    }
+    session->set_viewer_link(nullptr);
   }
   devices_.clear();
 }

@@ -334,5 +334,14 @@ TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {
   for (auto* h : {v, cam}) detach(h);
 }
 
+TEST_F(DevicesTest, ShutdownWithLiveDevicesReleasesEverything) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = viewer("cam1");
+  plugin->shutdown();
+  for (auto* h : {cam, v1, v2}) EXPECT_EQ(host.references(h), 0);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+}
+
 }  // namespace
 }  // namespace jmedia
