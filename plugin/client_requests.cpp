@@ -126,7 +126,7 @@ void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
   if (session->role() == Role::kEcho) {
     // Renegotiation of an existing echo: same role, new answer.
     auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
-    if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+    if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
     auto& answer = std::get<Answer>(answered);
     {
       std::lock_guard lock(session->transition_mutex());
@@ -137,11 +137,11 @@ void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
     return push(session, tx, std::move(event), answer_jsep(answer.sdp));
   }
   auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
-  if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+  if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
   auto& answer = std::get<Answer>(answered);
   {
     std::lock_guard lock(session->transition_mutex());
-    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+    if (auto error = claim_role_slot(session)) return refuse_offer(session, tx, *error);
     enter_role(session, Role::kEcho, MediaFlags{answer.audio, answer.video, answer.data});
   }
   JsonPtr event = result_event("echoing");
@@ -152,22 +152,22 @@ void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
 void MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
                               const PublishRequest& request) {
   auto answered = sdp_.publisher_answer(request.offer_sdp, request.flags);
-  if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+  if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
   auto& answer = std::get<Answer>(answered);
   std::shared_ptr<Device> device;
   std::optional<PublisherMedia> previous;
   {
     std::lock_guard lock(session->transition_mutex());
     if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
-      return push_error(session, tx,
+      return refuse_offer(session, tx,
                         Error{ErrorCode::kWrongState, "this handle belongs to device '" +
                                                           bound->id() + "'; attach a new handle"});
     }
-    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+    if (auto error = claim_role_slot(session)) return refuse_offer(session, tx, *error);
     auto claimed = devices_.claim_publisher(request.device_id, session, answer.media);
     if (auto* error = std::get_if<Error>(&claimed)) {
       sessions_.release_active();
-      return push_error(session, tx, *error);
+      return refuse_offer(session, tx, *error);
     }
     device = std::get<DeviceRegistry::Claimed>(claimed).device;
     previous = std::get<DeviceRegistry::Claimed>(claimed).previous_media;

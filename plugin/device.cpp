@@ -56,7 +56,7 @@ void Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
   std::lock_guard lock(mutex_);
   auto next = std::make_shared<ViewerList>(*viewers());
   next->push_back(std::move(viewer));
-  viewers_.store(std::move(next), std::memory_order_release);
+  publish_viewers(std::move(next));
 }
 
 std::shared_ptr<ViewerLink> Device::remove_viewer(const MediaSession* session) {
@@ -72,7 +72,7 @@ std::shared_ptr<ViewerLink> Device::remove_viewer(const MediaSession* session) {
       next->push_back(viewer);
     }
   }
-  if (removed) viewers_.store(std::move(next), std::memory_order_release);
+  if (removed) publish_viewers(std::move(next));
   return removed;
 }
 
@@ -81,6 +81,16 @@ std::shared_ptr<ViewerLink> Device::find_viewer(const MediaSession* session) con
     if (&viewer->session() == session) return viewer;
   }
   return nullptr;
+}
+
+void Device::publish_viewers(std::shared_ptr<const ViewerList> next) {
+  std::shared_ptr<const ViewerList> previous;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    previous = std::move(viewers_);
+    viewers_ = std::move(next);
+  }
+  // previous (and any viewer only it held) is released here, outside the snapshot lock.
 }
 
 bool Device::empty() const {

@@ -1,7 +1,10 @@
 // A device: at most one publisher and any number of viewers, keyed by device_id.
-// Membership changes (publish, watch, leave) lock the device; the media path does not: it
-// reads the viewer list through an atomic copy-on-write pointer, so viewers joining or
-// leaving never stall forwarding, and devices never contend with each other.
+// Membership changes (publish, watch, leave) lock the device. The media path reads the
+// viewer list as a copy-on-write snapshot: it holds the device's snapshot lock only to copy
+// one shared_ptr, while writers build the next list outside it and swap it in, so viewers
+// joining or leaving never stall forwarding, and devices never contend with each other.
+// (Not std::atomic<std::shared_ptr>: GCC 12's lock-bit implementation of it is invisible to
+// ThreadSanitizer, which then reports races that are not there.)
 #pragma once
 
 #include <atomic>
@@ -60,7 +63,10 @@ class Device {
   const std::string& id() const { return id_; }
 
   // Media path: lock-free reads.
-  std::shared_ptr<const ViewerList> viewers() const { return viewers_.load(std::memory_order_acquire); }
+  std::shared_ptr<const ViewerList> viewers() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return viewers_;
+  }
   bool is_publisher(const MediaSession* session) const {
     return publisher_raw_.load(std::memory_order_acquire) == session;
   }
@@ -85,7 +91,9 @@ class Device {
   std::shared_ptr<MediaSession> publisher_;
   std::optional<PublisherMedia> media_;
   std::atomic<const MediaSession*> publisher_raw_{nullptr};
-  std::atomic<std::shared_ptr<const ViewerList>> viewers_{std::make_shared<const ViewerList>()};
+  mutable std::mutex snapshot_mutex_;  // guards the viewers_ pointer only
+  std::shared_ptr<const ViewerList> viewers_{std::make_shared<const ViewerList>()};
+  void publish_viewers(std::shared_ptr<const ViewerList> next);
 };
 
 }  // namespace jmedia

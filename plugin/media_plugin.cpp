@@ -105,7 +105,12 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
   // Async requests: results and errors alike arrive as events with the transaction.
   std::string tx = transaction ? transaction : "";
   if (parsed.error) {
-    push_error(session, tx, *parsed.error);
+    const json_t* type = json_is_object(jsep.get()) ? json_object_get(jsep.get(), "type") : nullptr;
+    if (json_is_string(type) && std::string_view(json_string_value(type)) == "offer") {
+      refuse_offer(session, tx, *parsed.error);
+    } else {
+      push_error(session, tx, *parsed.error);
+    }
     return Reply{Reply::Kind::kAsync, nullptr};
   }
   WorkQueue::Job job = [this, session, tx, request = std::move(*parsed.request)]() mutable {
@@ -139,6 +144,12 @@ void MediaPlugin::push_error(const SessionPtr& session, const std::string& tx, c
   log_verbose("session %s: error %d: %s", session->id().c_str(), numeric(error.code),
               error.reason.c_str());
   push(session, tx, error_event(error));
+}
+
+void MediaPlugin::refuse_offer(const SessionPtr& session, const std::string& tx,
+                               const Error& error) {
+  push_error(session, tx, error);
+  if (session->state() != SessionState::kUp) host_.close_pc(session->handle());
 }
 
 MediaSession* MediaPlugin::live_session(janus_plugin_session* handle) const {

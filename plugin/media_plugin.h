@@ -101,6 +101,9 @@ class MediaPlugin {
 
   void push(const SessionPtr& session, const std::string& tx, JsonPtr event, JsonPtr jsep = nullptr);
   void push_error(const SessionPtr& session, const std::string& tx, const Error& error);
+  // push_error for a refused offer: the core built an ICE agent for it before asking us, and
+  // would refuse the next offer on this handle, so a handle without media is reset as well.
+  void refuse_offer(const SessionPtr& session, const std::string& tx, const Error& error);
   // The session of a handle on its own loop thread (media callbacks), or null.
   MediaSession* live_session(janus_plugin_session* handle) const;
   SessionPtr shared_session(const MediaSession* session) const;

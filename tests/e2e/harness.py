@@ -4,6 +4,8 @@ Run everything with /usr/bin/python3 (Debian's aiortc/websockets).
 
 Contents:
   free_port(), free_ports(n)      loopback TCP ports nobody listens on
+  process_sockets(pid, proto)     local addresses of a process's udp/tcp sockets
+  loopback_shim_path()            LD_PRELOAD shim making janus gather on lo
   JanusProcess                    a private janus (-F <tmp>/conf -o) on free
                                   127.0.0.1 ports, readiness polled, stopped
                                   by pid

@@ -59,11 +59,6 @@ PROFILE = dict(PROFILES.get(PLUGIN, PROFILES[MEDIA_PLUGIN]))
 if os.environ.get("JMEDIA_ECHO_BODY"):
     PROFILE["body"] = json.loads(os.environ["JMEDIA_ECHO_BODY"])
 
-# Decorator for tests that only make sense against our own plugin (the
-# media plugin's error-code tests).  Skipped for any other plugin.
-media_plugin_only = unittest.skipUnless(
-    PLUGIN == MEDIA_PLUGIN, "only for %s (testing %s)" % (MEDIA_PLUGIN, PLUGIN))
-
 TEST_TIMEOUT = 45.0          # hard bound on one test's async body
 TONE_HZ = 440.0
 TONE_AMPLITUDE = 8000
@@ -410,31 +405,25 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
         asyncio.get_running_loop().slow_callback_duration = 2.0
 
     async def test_sigterm_with_echo_session(self):
-        """SIGTERM with an audio+video echo PeerConnection up."""
-        await self._run_sigterm(with_data=False)
+        """SIGTERM with an audio+video echo PeerConnection up.
 
-    @unittest.skipUnless(
-        os.environ.get("JMEDIA_SIGTERM_DATA") == "1",
-        "stock Janus 1.1.2 races on SIGTERM when an SCTP association is up "
-        "(janus_sctp_deinit frees sctp_ids while the handle loop still runs "
-        "janus_sctp_association_destroy -> SIGFPE in g_hash_table_remove, "
-        "~1 run in 20-40; fixed upstream after 1.1.2 by bcc5b328); set "
-        "JMEDIA_SIGTERM_DATA=1 to run")
-    async def test_sigterm_with_echo_session_and_datachannel(self):
-        """Same with a data channel too (exposes the core SCTP race)."""
-        await self._run_sigterm(with_data=True)
-
-    async def _run_sigterm(self, with_data):
+        No data channel on purpose: stock Janus 1.1.2 races on SIGTERM when
+        an SCTP association is up (janus_sctp_deinit frees sctp_ids while
+        the handle loop still runs janus_sctp_association_destroy -> SIGFPE
+        in g_hash_table_remove, about 1 run in 10-40; fixed upstream after
+        1.1.2 by bcc5b328).  That is a core bug we cannot fix from a
+        module, so it is not part of the suite (see tests/e2e/README.md).
+        """
         try:
-            await asyncio.wait_for(self._sigterm(with_data), TEST_TIMEOUT)
+            await asyncio.wait_for(self._sigterm(), TEST_TIMEOUT)
         except BaseException:
             log("janus log tail:\n" + self.janus.log_tail(80))
             raise
 
-    async def _sigterm(self, with_data):
+    async def _sigterm(self):
         s = EchoSession(self.janus)
         try:
-            await s.open(self, with_data=with_data)
+            await s.open(self, with_data=False)
             await s.client.wait_event(s.handle, "webrtcup", timeout=10)
             await wait_until(lambda: s.frames["audio"] > 0 and s.frames["video"] > 0,
                              15, lambda: "media flowing (%r)" % s.frames)
@@ -442,9 +431,8 @@ class SigtermTest(unittest.IsolatedAsyncioTestCase):
             loop = asyncio.get_running_loop()
             # stop() blocks: run it in a thread so the client keeps reading
             code, took = await loop.run_in_executor(None, self.janus.stop, 10.0)
-            log("SIGTERM to janus pid %d with an echo session up (data "
-                "channel: %s): exit code %s after %.2f s"
-                % (pid, with_data, code, took))
+            log("SIGTERM to janus pid %d with an audio+video echo session "
+                "up: exit code %s after %.2f s" % (pid, code, took))
             self.assertLess(took, 10.0, "janus took %.1f s to exit" % took)
             self.assertEqual(code, 0, "janus exit code %s after SIGTERM" % code)
             self.assertFalse(self.janus.alive())

@@ -171,6 +171,8 @@ TEST_F(MediaPluginTest, AsyncErrorsArriveAsEventsWithTheTransaction) {
   EXPECT_EQ(codes["t-missing"], numeric(ErrorCode::kMissingJsep));
   EXPECT_EQ(codes["t-field"], numeric(ErrorCode::kInvalidField));
   EXPECT_EQ(codes["t-sdp"], numeric(ErrorCode::kInvalidSdp));
+  // The two refused offers reset the handle so that the client may offer again.
+  EXPECT_EQ(host.closed_pcs.load(), 2);
   detach(handle);
 }
 
