@@ -249,7 +249,7 @@ void MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
                       request.video.value_or(session->video_enabled()), session->data_enabled()};
     auto answered = role == Role::kEcho ? sdp_.echo_answer(*request.offer_sdp, wanted)
                                         : sdp_.publisher_answer(*request.offer_sdp, wanted);
-    if (auto* error = std::get_if<Error>(&answered)) return push_error(session, tx, *error);
+    if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
     jsep = answer_jsep(std::get<Answer>(answered).sdp);
   }
   if (request.audio) session->set_audio(*request.audio);
