@@ -249,7 +249,7 @@ class JanusProcess:
         self.conf_dir = None
         self.log_path = None
         self.config_info = None
-        self.http_port = self.ws_port = self.admin_port = None
+        self.http_port = self.ws_port = self.admin_port = self.metrics_port = None
         self.returncode = None
         self.server_info = None
         self._log_file = None
@@ -266,6 +266,11 @@ class JanusProcess:
     @property
     def admin_url(self):
         return "http://%s:%d/admin" % (LOOPBACK, self.admin_port)
+
+    @property
+    def metrics_url(self):
+        """Base URL of janus.transport.prometheus (when built and loaded)."""
+        return "http://%s:%d" % (LOOPBACK, self.metrics_port)
 
     @property
     def ws_url(self):
@@ -313,7 +318,9 @@ class JanusProcess:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def _start_once(self, attempt):
-        self.http_port, self.ws_port, self.admin_port = free_ports(3)
+        # The metrics transport gets a free port too, so that tests never collide with
+        # each other or with a `scripts/run` on the default port.
+        self.http_port, self.ws_port, self.admin_port, self.metrics_port = free_ports(4)
         self.conf_dir = os.path.join(self.tmpdir, "conf%d" % attempt)
         self.log_path = os.path.join(self.tmpdir, "janus%d.log" % attempt)
         self.config_info = janus_conf.write_config(
@@ -323,7 +330,8 @@ class JanusProcess:
             rtp_port_range=self.rtp_port_range,
             events_broadcast=self.events_broadcast,
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
-            overrides=self.overrides, extra=self.extra)
+            overrides=self.overrides, extra=self.extra,
+            metrics_port=self.metrics_port)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()

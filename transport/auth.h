@@ -1,0 +1,46 @@
+// Optional authentication of scrapes: a bearer token and/or HTTP basic credentials. Secrets are
+// compared in constant time. Pure code (no HTTP library), so it is unit-tested directly.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jmedia::transport {
+
+struct AuthConfig {
+  std::string bearer_token;  // empty: bearer auth off
+  std::string basic_user;    // both empty: basic auth off
+  std::string basic_password;
+};
+
+// "none", "bearer", "basic" or "bearer+basic" (for logs; never the secrets).
+std::string describe(const AuthConfig& config);
+
+// True when both are equal. The time taken depends on given.size() only, never on the contents
+// of either string or on where they differ. expected must not be empty.
+bool constant_time_equals(std::string_view expected, std::string_view given) noexcept;
+
+// Strict RFC 4648 base64 (standard alphabet, padded); nullopt on anything else.
+std::optional<std::string> decode_base64(std::string_view text);
+
+class Authenticator {
+ public:
+  explicit Authenticator(AuthConfig config);
+
+  bool required() const { return bearer_ || basic_; }
+  // authorization: the request's Authorization header, nullptr when absent. With both schemes
+  // configured, either one is accepted.
+  bool allows(const char* authorization) const;
+  // WWW-Authenticate values for a 401, one per configured scheme.
+  const std::vector<std::string>& challenges() const { return challenges_; }
+
+ private:
+  AuthConfig config_;
+  bool bearer_;
+  bool basic_;
+  std::vector<std::string> challenges_;
+};
+
+}  // namespace jmedia::transport
