@@ -1,14 +1,26 @@
 // Admin API requests (message_plugin to janus.plugin.media): list, info, devices, kick,
 // drain, limits. Answered synchronously on the caller's thread.
+#include <chrono>
+
 #include "../common/log.h"
 #include "media_plugin.h"
 
 namespace jmedia {
 
 JsonPtr MediaPlugin::handle_admin_message(const json_t* message) {
-  if (stopping_.load()) return error_event(Error{ErrorCode::kShuttingDown, "the plugin is stopping"});
+  const auto received = std::chrono::steady_clock::now();
   Parsed<AdminRequest> parsed = parse_admin_request(message);
-  if (parsed.error) return error_event(*parsed.error);
+  const std::size_t label = request_label_index(parsed.name, !parsed.name.empty());
+  JsonPtr reply = stopping_.load() ? error_reply(Error{ErrorCode::kShuttingDown, "the plugin is stopping"})
+                  : parsed.error   ? error_reply(*parsed.error)
+                                   : answer_admin(*parsed.request);
+  const bool ok = json_object_get(reply.get(), "error_code") == nullptr;
+  metrics_->request_done(
+      label, ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+  return reply;
+}
+
+JsonPtr MediaPlugin::answer_admin(const AdminRequest& request) {
   return std::visit(
       [&](const auto& r) -> JsonPtr {
         using T = std::decay_t<decltype(r)>;
@@ -19,7 +31,7 @@ JsonPtr MediaPlugin::handle_admin_message(const json_t* message) {
         if constexpr (std::is_same_v<T, DrainRequest>) return drain(r);
         if constexpr (std::is_same_v<T, LimitsRequest>) return limits(r);
       },
-      *parsed.request);
+      request);
 }
 
 std::size_t MediaPlugin::kick_session(const SessionPtr& session) {
@@ -30,14 +42,18 @@ std::size_t MediaPlugin::kick_session(const SessionPtr& session) {
   push(session, "", std::move(event));
   const SessionState state = session->state();
   if (state == SessionState::kUp || state == SessionState::kNegotiating) {
-    session->set_hangup_reason("kicked");
+    session->set_pending_end(EndReason::kKicked);
     host_.close_pc(session->handle());
   }
-  if (state != SessionState::kUp && leave_role(session) != Role::kNone) {
-    JsonPtr hangup = result_event("hangup");
-    set(hangup.get(), "media_session", session->id());
-    set(hangup.get(), "reason", "kicked");
-    push(session, "", std::move(hangup));
+  if (state != SessionState::kUp) {
+    const Role role = leave_role(session, EndReason::kKicked);
+    if (role != Role::kNone) {
+      JsonPtr hangup = result_event("hangup");
+      set(hangup.get(), "media_session", session->id());
+      set(hangup.get(), "role", role_name(role));
+      set(hangup.get(), "reason", end_reason_text(EndReason::kKicked));
+      push(session, "", std::move(hangup));
+    }
   }
   return 1;
 }
@@ -47,14 +63,14 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
   if (request.media_session) {
     SessionPtr session = sessions_.find(*request.media_session);
     if (!session) {
-      return error_event(Error{ErrorCode::kSessionNotFound,
+      return error_reply(Error{ErrorCode::kSessionNotFound,
                                "no media session '" + request.media_session->substr(0, 64) + "'"});
     }
     kicked = kick_session(session);
   } else {
     auto device = devices_.find(*request.device_id);
     if (!device) {
-      return error_event(
+      return error_reply(
           Error{ErrorCode::kNoSuchDevice, "no device '" + *request.device_id + "'"});
     }
     std::vector<SessionPtr> members;

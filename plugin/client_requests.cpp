@@ -5,25 +5,25 @@
 
 namespace jmedia {
 
-void MediaPlugin::run(const SessionPtr& session, const std::string& tx, ClientRequest request) {
-  if (session->destroyed()) return;
-  std::visit(
-      [&](auto& r) {
+bool MediaPlugin::run(const SessionPtr& session, const std::string& tx, ClientRequest request) {
+  if (session->destroyed()) return false;
+  return std::visit(
+      [&](auto& r) -> bool {
         using T = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<T, EchoRequest>) {
-          run_echo(session, tx, r);
+          return run_echo(session, tx, r);
         } else if constexpr (std::is_same_v<T, PublishRequest>) {
-          run_publish(session, tx, r);
+          return run_publish(session, tx, r);
         } else if constexpr (std::is_same_v<T, WatchRequest>) {
-          run_watch(session, tx, r);
+          return run_watch(session, tx, r);
         } else if constexpr (std::is_same_v<T, StartRequest>) {
-          run_start(session, tx);
+          return run_start(session, tx);
         } else if constexpr (std::is_same_v<T, ConfigureRequest>) {
-          run_configure(session, tx, r);
+          return run_configure(session, tx, r);
         } else if constexpr (std::is_same_v<T, HangupRequest>) {
-          run_hangup(session, tx);
+          return run_hangup(session, tx);
         } else {
-          push_error(session, tx, Error{ErrorCode::kInternal, "sync request queued"});
+          return push_error(session, tx, Error{ErrorCode::kInternal, "sync request queued"});
         }
       },
       request);
@@ -39,6 +39,7 @@ std::optional<Error> MediaPlugin::claim_role_slot(const SessionPtr& session) {
   }
   const std::size_t limit = limits_.max_sessions.load();
   if (!sessions_.reserve_active(limit)) {
+    metrics_->limit_rejected(LimitKind::kMaxSessions);
     return Error{ErrorCode::kTooManySessions,
                  "max_sessions (" + std::to_string(limit) + ") media sessions are active"};
   }
@@ -49,9 +50,10 @@ void MediaPlugin::enter_role(const SessionPtr& session, Role role, const MediaFl
   const Role before = session->role();
   session->start_negotiation(role, accepted);
   sessions_.index_role(session, before, role);
+  if (before == Role::kNone) metrics_->session_created(role);
 }
 
-Role MediaPlugin::leave_role(const SessionPtr& session) {
+Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
   std::shared_ptr<const ViewerList> orphans;
   Role role;
   {
@@ -65,6 +67,8 @@ Role MediaPlugin::leave_role(const SessionPtr& session) {
       if (auto link = devices_.remove_viewer(device, session.get())) link->started = false;
       session->set_viewer_link(nullptr);
     }
+    if (session->state() != SessionState::kUp) metrics_->peerconnection_failed(role, reason);
+    metrics_->session_ended(role, reason);
     session->end_role();
     sessions_.index_role(session, role, Role::kNone);
     sessions_.release_active();
@@ -121,20 +125,20 @@ JsonPtr answer_jsep(const std::string& sdp, const char* type = "answer") {
 
 }  // namespace
 
-void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
+bool MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
                            const EchoRequest& request) {
   if (session->role() == Role::kEcho) {
     // Renegotiation of an existing echo: same role, new answer.
     auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
     if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
     auto& answer = std::get<Answer>(answered);
-    {
-      std::lock_guard lock(session->transition_mutex());
-      enter_role(session, Role::kEcho, MediaFlags{answer.audio, answer.video, answer.data});
-    }
+    // The PeerConnection stays up (the core calls setup_media only once): only the kinds
+    // may change.
+    session->renegotiated(MediaFlags{answer.audio, answer.video, answer.data});
     JsonPtr event = result_event("echoing");
     set(event.get(), "media_session", session->id());
-    return push(session, tx, std::move(event), answer_jsep(answer.sdp));
+    push(session, tx, std::move(event), answer_jsep(answer.sdp));
+    return true;
   }
   auto answered = sdp_.echo_answer(request.offer_sdp, request.flags);
   if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
@@ -147,9 +151,10 @@ void MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
   JsonPtr event = result_event("echoing");
   set(event.get(), "media_session", session->id());
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
+  return true;
 }
 
-void MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
+bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
                               const PublishRequest& request) {
   auto answered = sdp_.publisher_answer(request.offer_sdp, request.flags);
   if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
@@ -179,9 +184,10 @@ void MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
   notify_publisher_joined(device, previous, answer.media);
+  return true;
 }
 
-void MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
+bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
                             const WatchRequest& request) {
   std::string offer;
   {
@@ -195,6 +201,9 @@ void MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
     auto link = std::make_shared<ViewerLink>(session);
     auto added = devices_.add_viewer(request.device_id, link, limits_.max_viewers_per_device.load());
     if (auto* error = std::get_if<Error>(&added)) {
+      if (error->code == ErrorCode::kTooManyViewers) {
+        metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
+      }
       sessions_.release_active();
       return push_error(session, tx, *error);
     }
@@ -217,9 +226,10 @@ void MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
   set(event.get(), "media_session", session->id());
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(offer, "offer"));
+  return true;
 }
 
-void MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
+bool MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
   auto link = session->viewer_link();
   if (session->role() != Role::kViewer || !link) {
     return push_error(session, tx, Error{ErrorCode::kWrongState, "start needs a watch first"});
@@ -229,9 +239,10 @@ void MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
   if (Device* device = session->device()) {
     if (auto publisher = device->publisher()) request_keyframe(*publisher);
   }
+  return true;
 }
 
-void MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx,
+bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx,
                                 const ConfigureRequest& request) {
   const Role role = session->role();
   if (role == Role::kNone) {
@@ -270,24 +281,28 @@ void MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     }
   }
   push(session, tx, result_event("configured"), std::move(jsep));
+  return true;
 }
 
-void MediaPlugin::run_hangup(const SessionPtr& session, const std::string& tx) {
+bool MediaPlugin::run_hangup(const SessionPtr& session, const std::string& tx) {
   const SessionState state = session->state();
   if (state == SessionState::kNegotiating || state == SessionState::kUp) {
-    session->set_hangup_reason("request");
+    session->set_pending_end(EndReason::kRequest);
     host_.close_pc(session->handle());
   }
   push(session, tx, result_event("hangingup"));
   if (state != SessionState::kUp) {
     // No PeerConnection may ever report back: end the role here.
-    if (leave_role(session) != Role::kNone) {
+    const Role role = leave_role(session, EndReason::kRequest);
+    if (role != Role::kNone) {
       JsonPtr event = result_event("hangup");
       set(event.get(), "media_session", session->id());
-      set(event.get(), "reason", "request");
+      set(event.get(), "role", role_name(role));
+      set(event.get(), "reason", end_reason_text(EndReason::kRequest));
       push(session, "", std::move(event));
     }
   }
+  return true;
 }
 
 }  // namespace jmedia

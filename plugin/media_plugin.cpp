@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <chrono>
 #include <random>
 
 #include "../common/log.h"
@@ -30,17 +31,32 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
       limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
       devices_(config.shards),
-      queue_(config.worker_threads, config.queue_size) {}
+      queue_(config.worker_threads, config.queue_size) {
+  metrics_->set_snapshot_source([this] {
+    PluginMetrics::Snapshot snapshot;
+    for (int role = 1; role < kRoleCount; ++role) {
+      snapshot.active[role] = sessions_.role_count(static_cast<Role>(role));
+    }
+    snapshot.handles = sessions_.size();
+    snapshot.devices = devices_.size();
+    snapshot.queue_depth = queue_.depth();
+    snapshot.queue_capacity = queue_.capacity();
+    snapshot.draining = draining_.load();
+    return snapshot;
+  });
+}
 
 MediaPlugin::~MediaPlugin() { shutdown(); }
 
 void MediaPlugin::shutdown() {
   if (stopping_.exchange(true)) return;
+  metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
   queue_.stop();
   // Break the session <-> device references before the sessions go.
   for (auto& session : sessions_.remove_all()) {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
+    if (session->role() != Role::kNone) metrics_->session_ended(session->role(), EndReason::kShutdown);
     if (auto device = session->device_ptr()) {
       device->clear_publisher(session.get());
       device->remove_viewer(session.get());
@@ -78,56 +94,86 @@ void MediaPlugin::create_session(janus_plugin_session* handle, int* error) {
   log_verbose("session %s created", session->id().c_str());
 }
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* transaction,
                                   JsonPtr message, JsonPtr jsep) {
-  auto sync_error = [](ErrorCode code, std::string reason) {
-    return Reply{Reply::Kind::kSync, error_event(Error{code, std::move(reason)})};
+  const auto received = std::chrono::steady_clock::now();
+  const std::size_t invalid = request_label_index("", false);
+  auto sync_error = [&](std::size_t label, const Error& error) {
+    metrics_->request_done(label, false, seconds_since(received));
+    return Reply{Reply::Kind::kSync, error_reply(error)};
   };
-  if (stopping_.load()) return sync_error(ErrorCode::kShuttingDown, "the plugin is stopping");
+  if (stopping_.load()) {
+    return sync_error(invalid, Error{ErrorCode::kShuttingDown, "the plugin is stopping"});
+  }
   SessionPtr session = sessions_.find(handle);
   if (!session || session->destroyed()) {
-    return sync_error(ErrorCode::kNoSession, "no media session for this handle");
+    return sync_error(invalid, Error{ErrorCode::kNoSession, "no media session for this handle"});
   }
   Parsed<ClientRequest> parsed = parse_client_request(message.get(), jsep.get());
   if (parsed.error && parsed.name.empty()) {
     // Not even a known request: nothing tells us whether it was meant sync or async.
-    return Reply{Reply::Kind::kSync, error_event(*parsed.error)};
+    return sync_error(invalid, *parsed.error);
   }
+  const std::size_t label = request_label_index(parsed.name, false);
   const bool async = parsed.request ? is_async(*parsed.request)
                                     : !(parsed.name == "list" || parsed.name == "info" ||
                                         parsed.name == "devices");
   if (!async) {
-    if (parsed.error) return Reply{Reply::Kind::kSync, error_event(*parsed.error)};
-    if (auto* r = std::get_if<ListRequest>(&*parsed.request)) return {Reply::Kind::kSync, list(*r)};
-    if (auto* r = std::get_if<InfoRequest>(&*parsed.request)) return {Reply::Kind::kSync, info(*r)};
-    return {Reply::Kind::kSync, devices_page(std::get<DevicesRequest>(*parsed.request))};
+    if (parsed.error) return sync_error(label, *parsed.error);
+    JsonPtr body;
+    if (auto* list_request = std::get_if<ListRequest>(&*parsed.request)) {
+      body = list(*list_request);
+    } else if (auto* info_request = std::get_if<InfoRequest>(&*parsed.request)) {
+      body = info(*info_request);
+    } else {
+      body = devices_page(std::get<DevicesRequest>(*parsed.request));
+    }
+    const bool ok = json_object_get(body.get(), "error_code") == nullptr;
+    metrics_->request_done(label, ok, seconds_since(received));
+    return Reply{Reply::Kind::kSync, std::move(body)};
   }
   // Async requests: results and errors alike arrive as events with the transaction.
   std::string tx = transaction ? transaction : "";
+  auto async_error = [&](const Error& error, bool offer) {
+    if (offer) {
+      refuse_offer(session, tx, error);
+    } else {
+      push_error(session, tx, error);
+    }
+    metrics_->request_done(label, false, seconds_since(received));
+    return Reply{Reply::Kind::kAsync, nullptr};
+  };
   if (parsed.error) {
     const json_t* type = json_is_object(jsep.get()) ? json_object_get(jsep.get(), "type") : nullptr;
-    if (json_is_string(type) && std::string_view(json_string_value(type)) == "offer") {
-      refuse_offer(session, tx, *parsed.error);
-    } else {
-      push_error(session, tx, *parsed.error);
-    }
-    return Reply{Reply::Kind::kAsync, nullptr};
+    const bool offer = json_is_string(type) && std::string_view(json_string_value(type)) == "offer";
+    return async_error(*parsed.error, offer);
   }
-  WorkQueue::Job job = [this, session, tx, request = std::move(*parsed.request)]() mutable {
-    run(session, tx, std::move(request));
+  const std::int64_t received_ms = monotonic_ms_now();
+  WorkQueue::Job job = [this, session, tx, label, received, received_ms,
+                        request = std::move(*parsed.request)]() mutable {
+    session->set_request_received_ms(received_ms);
+    const bool ok = run(session, tx, std::move(request));
+    metrics_->request_done(label, ok, seconds_since(received));
   };
   const std::size_t affinity = std::hash<std::string>{}(session->id());
   switch (queue_.push(affinity, std::move(job))) {
     case WorkQueue::PushResult::kQueued:
       break;
     case WorkQueue::PushResult::kFull:
-      push_error(session, tx,
-                 Error{ErrorCode::kBusy, "too many pending requests (queue_size " +
-                                             std::to_string(queue_.capacity()) + "); retry"});
-      break;
+      metrics_->limit_rejected(LimitKind::kQueueSize);
+      return async_error(Error{ErrorCode::kBusy, "too many pending requests (queue_size " +
+                                                     std::to_string(queue_.capacity()) + "); retry"},
+                         false);
     case WorkQueue::PushResult::kStopped:
-      push_error(session, tx, Error{ErrorCode::kShuttingDown, "the plugin is stopping"});
-      break;
+      return async_error(Error{ErrorCode::kShuttingDown, "the plugin is stopping"}, false);
   }
   return Reply{Reply::Kind::kAsync, nullptr};
 }
@@ -140,16 +186,23 @@ void MediaPlugin::push(const SessionPtr& session, const std::string& tx, JsonPtr
   if (result != 0) log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
 }
 
-void MediaPlugin::push_error(const SessionPtr& session, const std::string& tx, const Error& error) {
-  log_verbose("session %s: error %d: %s", session->id().c_str(), numeric(error.code),
-              error.reason.c_str());
-  push(session, tx, error_event(error));
+JsonPtr MediaPlugin::error_reply(const Error& error) {
+  metrics_->request_error(error.code);
+  return error_event(error);
 }
 
-void MediaPlugin::refuse_offer(const SessionPtr& session, const std::string& tx,
+bool MediaPlugin::push_error(const SessionPtr& session, const std::string& tx, const Error& error) {
+  log_verbose("session %s: error %d: %s", session->id().c_str(), numeric(error.code),
+              error.reason.c_str());
+  push(session, tx, error_reply(error));
+  return false;
+}
+
+bool MediaPlugin::refuse_offer(const SessionPtr& session, const std::string& tx,
                                const Error& error) {
   push_error(session, tx, error);
   if (session->state() != SessionState::kUp) host_.close_pc(session->handle());
+  return false;
 }
 
 MediaSession* MediaPlugin::live_session(janus_plugin_session* handle) const {
@@ -168,6 +221,11 @@ MediaPlugin::SessionPtr MediaPlugin::shared_session(const MediaSession* session)
 void MediaPlugin::setup_media(janus_plugin_session* handle) {
   MediaSession* session = live_session(handle);
   if (session == nullptr) return;
+  const std::int64_t started = session->negotiation_started_ms();
+  if (session->state() == SessionState::kNegotiating && session->role() != Role::kNone) {
+    metrics_->peerconnection_up(session->role(),
+                                static_cast<double>(monotonic_ms_now() - started) / 1000.0);
+  }
   session->media_up();
   log_verbose("session %s: WebRTC up as %s", session->id().c_str(), role_name(session->role()));
   if (session->role() == Role::kViewer) {
@@ -182,7 +240,10 @@ void MediaPlugin::setup_media(janus_plugin_session* handle) {
 }
 
 void MediaPlugin::request_keyframe(MediaSession& publisher) {
-  if (publisher.keyframe_request_due(monotonic_ms_now(), 300)) host_.send_pli(publisher.handle());
+  if (publisher.keyframe_request_due(monotonic_ms_now(), 300)) {
+    host_.send_pli(publisher.handle());
+    metrics_->keyframe_requested();
+  }
 }
 
 void MediaPlugin::slow_link(janus_plugin_session* handle, int mindex, bool video, bool uplink) {
@@ -198,15 +259,15 @@ void MediaPlugin::hangup_media(janus_plugin_session* handle) {
   SessionPtr session = shared_session(raw);
   if (!session) return;
   const SessionState before = session->state();
-  const Role role = leave_role(session);
-  const char* reason = session->take_hangup_reason();
+  const EndReason reason = session->take_pending_end().value_or(
+      before == SessionState::kUp ? EndReason::kPeerConnectionClosed : EndReason::kNegotiationEnded);
+  const Role role = leave_role(session, reason);
   // No role left means a hangup request or a kick ended it and told the client already.
   if (role == Role::kNone) return;
-  if (reason == nullptr) reason = before == SessionState::kUp ? "peerconnection closed" : "negotiation ended";
   JsonPtr event = result_event("hangup");
   set(event.get(), "media_session", session->id());
   set(event.get(), "role", role_name(role));
-  set(event.get(), "reason", reason);
+  set(event.get(), "reason", end_reason_text(reason));
   push(session, "", std::move(event));
 }
 
@@ -216,7 +277,7 @@ void MediaPlugin::destroy_session(janus_plugin_session* handle, int* error) {
     *error = -2;
     return;
   }
-  leave_role(session);
+  leave_role(session, EndReason::kDetached);
   {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
@@ -274,10 +335,10 @@ JsonPtr MediaPlugin::list(const ListRequest& request) const {
   return reply;
 }
 
-JsonPtr MediaPlugin::info(const InfoRequest& request) const {
+JsonPtr MediaPlugin::info(const InfoRequest& request) {
   SessionPtr session = sessions_.find(request.media_session);
   if (!session) {
-    return error_event(Error{ErrorCode::kSessionNotFound, "no media session '" +
+    return error_reply(Error{ErrorCode::kSessionNotFound, "no media session '" +
                                                               request.media_session.substr(0, 64) + "'"});
   }
   JsonPtr reply = adopt(json_object());

@@ -13,6 +13,7 @@
 #include "device_registry.h"
 #include "host.h"
 #include "plugin_config.h"
+#include "plugin_metrics.h"
 #include "request.h"
 #include "session_table.h"
 #include "work_queue.h"
@@ -59,6 +60,8 @@ class MediaPlugin {
   const DeviceRegistry& devices() const { return devices_; }
   std::size_t queue_depth() const { return queue_.depth(); }
   bool draining() const { return draining_.load(); }
+  // The plugin's janus_media_* metrics; registered with the process registry by the module.
+  const std::shared_ptr<PluginMetrics>& metrics() const { return metrics_; }
 
  private:
   using SessionPtr = std::shared_ptr<MediaSession>;
@@ -66,21 +69,22 @@ class MediaPlugin {
   std::string new_session_id() const;
 
   // client_requests.cpp: the async part of each request, run on a worker.
-  void run(const SessionPtr& session, const std::string& tx, ClientRequest request);
-  void run_echo(const SessionPtr& session, const std::string& tx, const EchoRequest& request);
-  void run_publish(const SessionPtr& session, const std::string& tx, const PublishRequest& request);
-  void run_watch(const SessionPtr& session, const std::string& tx, const WatchRequest& request);
-  void run_start(const SessionPtr& session, const std::string& tx);
-  void run_configure(const SessionPtr& session, const std::string& tx,
+  // Each returns whether the request succeeded (its error, if any, is pushed already).
+  bool run(const SessionPtr& session, const std::string& tx, ClientRequest request);
+  bool run_echo(const SessionPtr& session, const std::string& tx, const EchoRequest& request);
+  bool run_publish(const SessionPtr& session, const std::string& tx, const PublishRequest& request);
+  bool run_watch(const SessionPtr& session, const std::string& tx, const WatchRequest& request);
+  bool run_start(const SessionPtr& session, const std::string& tx);
+  bool run_configure(const SessionPtr& session, const std::string& tx,
                      const ConfigureRequest& request);
-  void run_hangup(const SessionPtr& session, const std::string& tx);
+  bool run_hangup(const SessionPtr& session, const std::string& tx);
   // Checks shared by publish/watch/echo: not draining, a free max_sessions slot, no role.
   std::optional<Error> claim_role_slot(const SessionPtr& session);
   // Gives a role to a session (transition mutex held) and indexes it.
   void enter_role(const SessionPtr& session, Role role, const MediaFlags& accepted);
-  // Ends the session's role (hangup, kick, detach): device membership, indexes, slot.
-  // Returns the role it had. Takes the transition mutex.
-  Role leave_role(const SessionPtr& session);
+  // Ends the session's role (hangup, kick, detach): device membership, indexes, slot,
+  // metrics. Returns the role it had. Takes the transition mutex.
+  Role leave_role(const SessionPtr& session, EndReason reason);
   void notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
                              const std::string& device_id);
   void notify_publisher_joined(const std::shared_ptr<Device>& device,
@@ -90,20 +94,24 @@ class MediaPlugin {
 
   // Sync queries, shared by client and admin requests.
   JsonPtr list(const ListRequest& request) const;
-  JsonPtr info(const InfoRequest& request) const;
+  JsonPtr info(const InfoRequest& request);
   JsonPtr devices_page(const DevicesRequest& request) const;
 
   // admin_requests.cpp
+  JsonPtr answer_admin(const AdminRequest& request);
   JsonPtr kick(const KickRequest& request);
   JsonPtr drain(const DrainRequest& request);
   JsonPtr limits(const LimitsRequest& request);
   std::size_t kick_session(const SessionPtr& session);
 
   void push(const SessionPtr& session, const std::string& tx, JsonPtr event, JsonPtr jsep = nullptr);
-  void push_error(const SessionPtr& session, const std::string& tx, const Error& error);
+  // Both return false, so that a failing request can `return push_error(...)`.
+  bool push_error(const SessionPtr& session, const std::string& tx, const Error& error);
   // push_error for a refused offer: the core built an ICE agent for it before asking us, and
   // would refuse the next offer on this handle, so a handle without media is reset as well.
-  void refuse_offer(const SessionPtr& session, const std::string& tx, const Error& error);
+  bool refuse_offer(const SessionPtr& session, const std::string& tx, const Error& error);
+  // An error answer (sync reply or event body), counted by code.
+  JsonPtr error_reply(const Error& error);
   // The session of a handle on its own loop thread (media callbacks), or null.
   MediaSession* live_session(janus_plugin_session* handle) const;
   SessionPtr shared_session(const MediaSession* session) const;
@@ -112,6 +120,7 @@ class MediaPlugin {
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
   void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
 
+  std::shared_ptr<PluginMetrics> metrics_ = std::make_shared<PluginMetrics>();
   Host& host_;
   SdpEngine& sdp_;
   const PluginConfig config_;

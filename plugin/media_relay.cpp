@@ -14,6 +14,7 @@ void MediaPlugin::incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* p
       if (!session->kind_enabled(packet->video)) return;
       host_.relay_rtp(handle, packet);
       session->count_out(packet->length);
+      metrics_->rtp_relayed(packet->video, packet->length);
       return;
     case Role::kPublisher:
       if (session->kind_enabled(packet->video)) relay_to_viewers(*session, packet);
@@ -46,6 +47,7 @@ void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* pa
     }
     RtpRewriter::restore(packet->buffer, original);
     target.count_out(packet->length);
+    metrics_->rtp_relayed(packet->video, packet->length);
   }
   packet->mindex = mindex;
 }
@@ -79,6 +81,7 @@ void MediaPlugin::incoming_data(janus_plugin_session* handle, janus_plugin_data*
   if (session->role() == Role::kEcho) {
     host_.relay_data(handle, packet);
     session->count_out(packet->length);
+    metrics_->data_relayed(packet->length);
   } else if (session->role() == Role::kPublisher) {
     relay_data_to_viewers(*session, packet);
   }
@@ -95,6 +98,7 @@ void MediaPlugin::relay_data_to_viewers(MediaSession& publisher, janus_plugin_da
     }
     host_.relay_data(target.handle(), packet);
     target.count_out(packet->length);
+    metrics_->data_relayed(packet->length);
   }
 }
 

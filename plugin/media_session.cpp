@@ -28,7 +28,16 @@ void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
   role_.store(role, std::memory_order_release);
   hanging_up_.store(false, std::memory_order_release);
   up_at_ms_.store(0, std::memory_order_relaxed);
+  const std::int64_t received = request_received_ms_.load(std::memory_order_relaxed);
+  negotiation_started_ms_.store(received != 0 ? received : monotonic_ms_now(),
+                                std::memory_order_relaxed);
   state_.store(SessionState::kNegotiating, std::memory_order_release);
+}
+
+void MediaSession::renegotiated(const MediaFlags& accepted) {
+  audio_.store(accepted.audio, std::memory_order_relaxed);
+  video_.store(accepted.video, std::memory_order_relaxed);
+  data_.store(accepted.data, std::memory_order_relaxed);
 }
 
 void MediaSession::media_up() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "../common/janus_api.h"
@@ -48,6 +49,8 @@ class MediaSession {
   // A new offer/answer exchange began in this role with these kinds.
   void start_negotiation(Role role, const MediaFlags& accepted);
   void media_up();
+  // A renegotiation of a live PeerConnection: new kinds, same state.
+  void renegotiated(const MediaFlags& accepted);
   // The role ended (hangup, kick): back to no role, state closed.
   void end_role();
 
@@ -81,9 +84,18 @@ class MediaSession {
   // At most one keyframe request per interval reaches a publisher (viewers ask in bursts).
   bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
 
-  // Why the next hangup happens, when we know better than the core (e.g. "request").
-  void set_hangup_reason(const char* reason) { hangup_reason_.store(reason); }
-  const char* take_hangup_reason() { return hangup_reason_.exchange(nullptr); }
+  // Why the next hangup happens, when we know better than the core (request, kick).
+  void set_pending_end(EndReason reason) { pending_end_.store(static_cast<int>(reason)); }
+  std::optional<EndReason> take_pending_end() {
+    const int reason = pending_end_.exchange(-1);
+    if (reason < 0) return std::nullopt;
+    return static_cast<EndReason>(reason);
+  }
+
+  // When the request now being processed arrived (monotonic ms): a negotiation it starts
+  // is timed from there (setup latency).
+  void set_request_received_ms(std::int64_t ms) { request_received_ms_.store(ms, std::memory_order_relaxed); }
+  std::int64_t negotiation_started_ms() const { return negotiation_started_ms_.load(std::memory_order_relaxed); }
 
   // The session object of the API (info, list, query_session).
   JsonPtr to_json() const;
@@ -113,7 +125,9 @@ class MediaSession {
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> packets_out_{0};
   std::atomic<std::uint64_t> bytes_out_{0};
-  std::atomic<const char*> hangup_reason_{nullptr};  // static strings only
+  std::atomic<int> pending_end_{-1};  // an EndReason, -1 when none
+  std::atomic<std::int64_t> request_received_ms_{0};
+  std::atomic<std::int64_t> negotiation_started_ms_{0};
 };
 
 }  // namespace jmedia

@@ -44,6 +44,8 @@ class SessionTable {
                                                 std::optional<Role> role) const;
 
   std::size_t size() const { return count_.load(std::memory_order_acquire); }
+  // Sessions in one role (O(shards): for scrapes, not hot paths).
+  std::size_t role_count(Role role) const { return by_role_[static_cast<int>(role)]->size(); }
   std::size_t shard_count() const { return by_id_.shard_count(); }
 
  private:

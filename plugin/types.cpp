@@ -2,6 +2,26 @@
 
 namespace jmedia {
 
+const char* end_reason_label(EndReason reason) {
+  switch (reason) {
+    case EndReason::kRequest: return "request";
+    case EndReason::kKicked: return "kicked";
+    case EndReason::kPeerConnectionClosed: return "peerconnection_closed";
+    case EndReason::kNegotiationEnded: return "negotiation_ended";
+    case EndReason::kDetached: return "detached";
+    case EndReason::kShutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+const char* end_reason_text(EndReason reason) {
+  switch (reason) {
+    case EndReason::kPeerConnectionClosed: return "peerconnection closed";
+    case EndReason::kNegotiationEnded: return "negotiation ended";
+    default: return end_reason_label(reason);
+  }
+}
+
 const char* role_name(Role role) {
   switch (role) {
     case Role::kNone: return "none";

@@ -16,6 +16,20 @@ enum class Role : int { kNone = 0, kEcho = 1, kPublisher = 2, kViewer = 3 };
 inline constexpr int kRoleCount = 4;
 enum class SessionState : int { kIdle, kNegotiating, kUp, kClosed };
 
+// Why a media session's role ended.
+enum class EndReason : int {
+  kRequest,
+  kKicked,
+  kPeerConnectionClosed,
+  kNegotiationEnded,
+  kDetached,
+  kShutdown
+};
+inline constexpr int kEndReasonCount = 6;
+// As a metric label ("peerconnection_closed") and as event text ("peerconnection closed").
+const char* end_reason_label(EndReason reason);
+const char* end_reason_text(EndReason reason);
+
 const char* role_name(Role role);
 std::optional<Role> role_from_name(std::string_view name);  // publisher/viewer/echo only
 const char* state_name(SessionState state);

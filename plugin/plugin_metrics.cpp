@@ -1,0 +1,212 @@
+#include "plugin_metrics.h"
+
+#include <string>
+
+namespace jmedia {
+namespace {
+
+using prometheus::MetricType;
+
+constexpr std::array<ErrorCode, 19> kAllErrors = {
+    ErrorCode::kInvalidBody,     ErrorCode::kMissingRequest, ErrorCode::kUnknownRequest,
+    ErrorCode::kInvalidField,    ErrorCode::kMissingJsep,    ErrorCode::kWrongJsepType,
+    ErrorCode::kInvalidSdp,      ErrorCode::kBusy,           ErrorCode::kNoSession,
+    ErrorCode::kShuttingDown,    ErrorCode::kTooManySessions, ErrorCode::kWrongState,
+    ErrorCode::kUnexpectedJsep,  ErrorCode::kDeviceBusy,     ErrorCode::kNoSuchDevice,
+    ErrorCode::kTooManyViewers,  ErrorCode::kDraining,       ErrorCode::kSessionNotFound,
+    ErrorCode::kInternal};
+
+constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
+    "max_sessions", "max_viewers_per_device", "queue_size"};
+
+// Roles that take part in media (kNone never negotiates).
+constexpr std::array<Role, 3> kMediaRoles = {Role::kEcho, Role::kPublisher, Role::kViewer};
+
+}  // namespace
+
+std::size_t request_label_index(std::string_view name, bool admin) {
+  for (std::size_t i = 0; i < kRequestLabels.size(); ++i) {
+    std::string_view label = kRequestLabels[i];
+    const bool is_admin_label = label.substr(0, 6) == "admin_";
+    if (admin != is_admin_label) continue;
+    if ((admin ? label.substr(6) : label) == name) return i;
+  }
+  return kRequestLabels.size() - 1;  // "invalid"
+}
+
+PluginMetrics::PluginMetrics() {
+  for (std::size_t i = 0; i < kRequestLabels.size(); ++i) {
+    request_seconds_.push_back(std::make_unique<metrics::Histogram>(metrics::latency_buckets()));
+  }
+  for (int role = 0; role < kRoleCount; ++role) {
+    setup_seconds_.push_back(std::make_unique<metrics::Histogram>(
+        std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30}));
+  }
+}
+
+void PluginMetrics::set_snapshot_source(SnapshotSource source) {
+  std::lock_guard lock(source_mutex_);
+  source_ = std::move(source);
+}
+
+void PluginMetrics::request_done(std::size_t request, bool ok, double seconds) {
+  if (request >= kRequestLabels.size()) request = kRequestLabels.size() - 1;
+  requests_[request][ok ? 0 : 1].add();
+  request_seconds_[request]->observe(seconds);
+}
+
+void PluginMetrics::request_error(ErrorCode code) {
+  for (std::size_t i = 0; i < kAllErrors.size(); ++i) {
+    if (kAllErrors[i] == code) return errors_[i].add();
+  }
+}
+
+void PluginMetrics::peerconnection_up(Role role, double setup_seconds) {
+  up_[index(role)].add();
+  setup_seconds_[index(role)]->observe(setup_seconds);
+}
+
+std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
+  using namespace metrics;
+  std::vector<prometheus::MetricFamily> out;
+
+  Snapshot snapshot;
+  bool have_snapshot = false;
+  {
+    std::lock_guard lock(source_mutex_);
+    if (source_) {
+      snapshot = source_();
+      have_snapshot = true;
+    }
+  }
+  if (have_snapshot) {
+    auto active = family("janus_media_sessions_active", "Media sessions with a role, by role.",
+                         MetricType::Gauge);
+    for (Role role : kMediaRoles) {
+      add_gauge(active, {{"role", role_name(role)}}, static_cast<double>(snapshot.active[index(role)]));
+    }
+    out.push_back(std::move(active));
+    auto handles = family("janus_media_handles", "Janus handles attached to janus.plugin.media.",
+                          MetricType::Gauge);
+    add_gauge(handles, {}, static_cast<double>(snapshot.handles));
+    out.push_back(std::move(handles));
+    auto devices = family("janus_media_devices", "Devices with a publisher or viewers.",
+                          MetricType::Gauge);
+    add_gauge(devices, {}, static_cast<double>(snapshot.devices));
+    out.push_back(std::move(devices));
+    auto depth = family("janus_media_queue_depth", "Async requests waiting or running.",
+                        MetricType::Gauge);
+    add_gauge(depth, {}, static_cast<double>(snapshot.queue_depth));
+    out.push_back(std::move(depth));
+    auto capacity = family("janus_media_queue_capacity",
+                           "Async requests allowed at once (queue_size).", MetricType::Gauge);
+    add_gauge(capacity, {}, static_cast<double>(snapshot.queue_capacity));
+    out.push_back(std::move(capacity));
+    auto draining = family("janus_media_draining",
+                           "1 while drain is on (new media sessions refused), else 0.",
+                           MetricType::Gauge);
+    add_gauge(draining, {}, snapshot.draining ? 1 : 0);
+    out.push_back(std::move(draining));
+  }
+
+  auto created = family("janus_media_sessions_created_total",
+                        "Media sessions that took a role, by role.", MetricType::Counter);
+  for (Role role : kMediaRoles) {
+    add_counter(created, {{"role", role_name(role)}}, static_cast<double>(created_[index(role)].value()));
+  }
+  out.push_back(std::move(created));
+
+  auto ended = family("janus_media_sessions_ended_total",
+                      "Media sessions whose role ended, by role and reason.", MetricType::Counter);
+  for (Role role : kMediaRoles) {
+    for (int r = 0; r < kEndReasonCount; ++r) {
+      add_counter(ended, {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
+                  static_cast<double>(ended_[index(role)][r].value()));
+    }
+  }
+  out.push_back(std::move(ended));
+
+  auto requests = family("janus_media_requests_total",
+                         "Requests handled, by request and result (ok or error).",
+                         MetricType::Counter);
+  auto seconds = family("janus_media_request_duration_seconds",
+                        "Time from a request's arrival to its answer, by request.",
+                        MetricType::Histogram);
+  for (std::size_t i = 0; i < kRequestLabels.size(); ++i) {
+    const std::string name(kRequestLabels[i]);
+    add_counter(requests, {{"request", name}, {"result", "ok"}}, static_cast<double>(requests_[i][0].value()));
+    add_counter(requests, {{"request", name}, {"result", "error"}}, static_cast<double>(requests_[i][1].value()));
+    add_histogram(seconds, {{"request", name}}, *request_seconds_[i]);
+  }
+  out.push_back(std::move(requests));
+  out.push_back(std::move(seconds));
+
+  auto errors = family("janus_media_request_errors_total",
+                       "Error answers, by error code (see docs/API.md).", MetricType::Counter);
+  for (std::size_t i = 0; i < kAllErrors.size(); ++i) {
+    add_counter(errors, {{"code", std::to_string(numeric(kAllErrors[i]))}},
+                static_cast<double>(errors_[i].value()));
+  }
+  out.push_back(std::move(errors));
+
+  auto up = family("janus_media_peerconnections_up_total",
+                   "PeerConnections that came up (WebRTC media flowing), by role.",
+                   MetricType::Counter);
+  auto failed = family("janus_media_peerconnections_failed_total",
+                       "Negotiations that ended before media came up, by role and reason.",
+                       MetricType::Counter);
+  auto setup = family("janus_media_setup_duration_seconds",
+                      "Time from the offer's arrival to WebRTC up, by role.",
+                      MetricType::Histogram);
+  for (Role role : kMediaRoles) {
+    add_counter(up, {{"role", role_name(role)}}, static_cast<double>(up_[index(role)].value()));
+    for (int r = 0; r < kEndReasonCount; ++r) {
+      add_counter(failed, {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
+                  static_cast<double>(failed_[index(role)][r].value()));
+    }
+    add_histogram(setup, {{"role", role_name(role)}}, *setup_seconds_[index(role)]);
+  }
+  out.push_back(std::move(up));
+  out.push_back(std::move(failed));
+  out.push_back(std::move(setup));
+
+  auto packets = family("janus_media_rtp_relayed_packets_total",
+                        "RTP packets sent on to viewers or back to echo clients, by kind.",
+                        MetricType::Counter);
+  auto bytes = family("janus_media_rtp_relayed_bytes_total",
+                      "RTP bytes sent on to viewers or back to echo clients, by kind.",
+                      MetricType::Counter);
+  for (int kind = 0; kind < 2; ++kind) {
+    const char* name = kind == 0 ? "audio" : "video";
+    add_counter(packets, {{"kind", name}}, static_cast<double>(rtp_packets_[kind].value()));
+    add_counter(bytes, {{"kind", name}}, static_cast<double>(rtp_bytes_[kind].value()));
+  }
+  out.push_back(std::move(packets));
+  out.push_back(std::move(bytes));
+
+  auto data_messages = family("janus_media_data_relayed_messages_total",
+                              "Data channel messages sent on or back.", MetricType::Counter);
+  add_counter(data_messages, {}, static_cast<double>(data_messages_.value()));
+  out.push_back(std::move(data_messages));
+  auto data_bytes = family("janus_media_data_relayed_bytes_total",
+                           "Data channel bytes sent on or back.", MetricType::Counter);
+  add_counter(data_bytes, {}, static_cast<double>(data_bytes_.value()));
+  out.push_back(std::move(data_bytes));
+
+  auto keyframes = family("janus_media_keyframe_requests_total",
+                          "Keyframe requests (PLI) sent to publishers and echo clients.",
+                          MetricType::Counter);
+  add_counter(keyframes, {}, static_cast<double>(keyframe_requests_.value()));
+  out.push_back(std::move(keyframes));
+
+  auto limits = family("janus_media_limit_rejections_total",
+                       "Requests refused because a limit was reached, by limit.",
+                       MetricType::Counter);
+  for (int l = 0; l < kLimitKindCount; ++l) {
+    add_counter(limits, {{"limit", kLimitNames[l]}}, static_cast<double>(limit_rejections_[l].value()));
+  }
+  out.push_back(std::move(limits));
+  return out;
+}
+
+}  // namespace jmedia

@@ -1,0 +1,100 @@
+// janus.plugin.media's Prometheus metrics (janus_media_*). Updated on the request and media
+// paths with striped atomics (no lock), summed at scrape time by Collect(). Every labelled
+// series is known up front: roles, request names, error codes, reasons and limits are closed
+// sets, so a scrape's size does not grow with sessions or devices.
+#pragma once
+
+#include <prometheus/collectable.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "../common/metrics.h"
+#include "errors.h"
+#include "types.h"
+
+namespace jmedia {
+
+enum class LimitKind : int { kMaxSessions, kMaxViewersPerDevice, kQueueSize };
+inline constexpr int kLimitKindCount = 3;
+
+// Request names as labels: client requests, admin requests, and "invalid" for bodies that
+// name no request.
+inline constexpr std::array<std::string_view, 16> kRequestLabels = {
+    "echo",       "publish",    "watch",         "start",      "configure",   "hangup",
+    "list",       "info",       "devices",       "admin_list", "admin_info",  "admin_devices",
+    "admin_kick", "admin_drain", "admin_limits", "invalid"};
+std::size_t request_label_index(std::string_view name, bool admin);
+
+class PluginMetrics final : public prometheus::Collectable {
+ public:
+  // Point-in-time values read at scrape.
+  struct Snapshot {
+    std::array<std::size_t, kRoleCount> active{};
+    std::size_t handles = 0;
+    std::size_t devices = 0;
+    std::size_t queue_depth = 0;
+    std::size_t queue_capacity = 0;
+    bool draining = false;
+  };
+  using SnapshotSource = std::function<Snapshot()>;
+
+  PluginMetrics();
+  // Set by the plugin at start, cleared (nullptr) before it goes away.
+  void set_snapshot_source(SnapshotSource source);
+
+  void session_created(Role role) { created_[index(role)].add(); }
+  void session_ended(Role role, EndReason reason) {
+    ended_[index(role)][static_cast<int>(reason)].add();
+  }
+  void request_done(std::size_t request, bool ok, double seconds);
+  void request_error(ErrorCode code);
+  void peerconnection_up(Role role, double setup_seconds);
+  void peerconnection_failed(Role role, EndReason reason) {
+    failed_[index(role)][static_cast<int>(reason)].add();
+  }
+  void rtp_relayed(bool video, std::size_t bytes) {
+    rtp_packets_[video ? 1 : 0].add();
+    rtp_bytes_[video ? 1 : 0].add(bytes);
+  }
+  void data_relayed(std::size_t bytes) {
+    data_messages_.add();
+    data_bytes_.add(bytes);
+  }
+  void keyframe_requested() { keyframe_requests_.add(); }
+  void limit_rejected(LimitKind limit) { limit_rejections_[static_cast<int>(limit)].add(); }
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // For tests: the value of a counter series as Collect() would expose it.
+  std::uint64_t requests(std::size_t request, bool ok) const {
+    return requests_[request][ok ? 0 : 1].value();
+  }
+
+ private:
+  static std::size_t index(Role role) { return static_cast<std::size_t>(role); }
+
+  mutable std::mutex source_mutex_;
+  SnapshotSource source_;
+  std::array<metrics::Counter, kRoleCount> created_;
+  std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> ended_;
+  std::array<std::array<metrics::Counter, 2>, kRequestLabels.size()> requests_;
+  std::vector<std::unique_ptr<metrics::Histogram>> request_seconds_;  // one per request label
+  std::array<metrics::Counter, 19> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
+  std::array<metrics::Counter, kRoleCount> up_;
+  std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> failed_;
+  std::vector<std::unique_ptr<metrics::Histogram>> setup_seconds_;  // one per role
+  std::array<metrics::Counter, 2> rtp_packets_;     // audio, video
+  std::array<metrics::Counter, 2> rtp_bytes_;
+  metrics::Counter data_messages_;
+  metrics::Counter data_bytes_;
+  metrics::Counter keyframe_requests_;
+  std::array<metrics::Counter, kLimitKindCount> limit_rejections_;
+};
+
+}  // namespace jmedia
