@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "../common/log.h"
+#include "../runtime/runtime.h"
 #include "media_plugin.h"
 
 namespace jmedia {
@@ -86,6 +87,7 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
 
 JsonPtr MediaPlugin::drain(const DrainRequest& request) {
   const bool before = draining_.exchange(request.enabled);
+  runtime::set_plugin_draining(request.enabled);  // /readyz of janus.transport.prometheus
   if (before != request.enabled) {
     log_info("admin: drain %s", request.enabled ? "on: new media sessions are refused" : "off");
   }

@@ -10,6 +10,7 @@
 #include "../common/glib_ptr.h"
 #include "../common/janus_log_sink.h"
 #include "janus_host.h"
+#include "../runtime/runtime.h"
 #include "media_plugin.h"
 #include "plugin_config.h"
 #include "version.h"
@@ -24,15 +25,15 @@ constexpr const char* kDescription =
 constexpr const char* kAuthor = "janus-media contributors";
 
 // Everything init() creates; destroy() tears it down in reverse order.
-struct Runtime {
+struct ModuleState {
   JanusHost host;
   JanusSdpEngine sdp;
   MediaPlugin plugin;
-  Runtime(janus_callbacks* core, janus_plugin* self, const PluginConfig& config)
+  ModuleState(janus_callbacks* core, janus_plugin* self, const PluginConfig& config)
       : host(core, self), plugin(host, sdp, config) {}
 };
 
-std::unique_ptr<Runtime> runtime;
+std::unique_ptr<ModuleState> module;
 // Read by every callback, written only by init/destroy (when no media flows).
 std::atomic<MediaPlugin*> active{nullptr};
 
@@ -46,8 +47,9 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
     if (core == nullptr || config_path == nullptr) return -1;
     ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
     PluginConfig config = load_plugin_config(values);
-    runtime = std::make_unique<Runtime>(core, self(), config);
-    active.store(&runtime->plugin, std::memory_order_release);
+    module = std::make_unique<ModuleState>(core, self(), config);
+    runtime::add_collectable(module->plugin.metrics());
+    active.store(&module->plugin, std::memory_order_release);
     log_info("%s %s initialized", kName, kVersionString);
     return 0;
   });
@@ -56,8 +58,11 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
 void destroy() noexcept {
   guarded_void("destroy", [] {
     active.store(nullptr, std::memory_order_release);
-    if (runtime) runtime->plugin.shutdown();
-    runtime.reset();
+    if (module) {
+      runtime::remove_collectable(module->plugin.metrics().get());
+      module->plugin.shutdown();
+    }
+    module.reset();
     log_info("%s destroyed", kName);
   });
 }
