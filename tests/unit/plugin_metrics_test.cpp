@@ -1,0 +1,203 @@
+// janus_media_* metrics: what the plugin records, and that a scrape's shape is fixed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <thread>
+
+#include "../../common/metrics.h"
+#include "../../plugin/media_plugin.h"
+#include "fake_host.h"
+
+namespace jmedia {
+namespace {
+
+using testing::FakeHost;
+using testing::FakeSdp;
+using testing::fake_offer;
+
+// name{label=value,...} -> value, for counters and gauges (histograms: _count and _sum).
+std::map<std::string, double> flatten(const std::vector<prometheus::MetricFamily>& families) {
+  std::map<std::string, double> out;
+  for (const auto& family : families) {
+    for (const auto& metric : family.metric) {
+      std::string labels;
+      for (const auto& label : metric.label) {
+        labels += (labels.empty() ? "" : ",") + label.name + "=" + label.value;
+      }
+      const std::string key = labels.empty() ? "" : "{" + labels + "}";
+      switch (family.type) {
+        case prometheus::MetricType::Counter: out[family.name + key] = metric.counter.value; break;
+        case prometheus::MetricType::Gauge: out[family.name + key] = metric.gauge.value; break;
+        case prometheus::MetricType::Histogram:
+          out[family.name + "_count" + key] = static_cast<double>(metric.histogram.sample_count);
+          out[family.name + "_sum" + key] = metric.histogram.sample_sum;
+          break;
+        default: break;
+      }
+    }
+  }
+  return out;
+}
+
+JsonPtr parse(const std::string& text) {
+  json_error_t error;
+  return adopt(json_loads(text.c_str(), 0, &error));
+}
+
+JsonPtr offer() {
+  JsonPtr j = adopt(json_object());
+  set(j.get(), "type", "offer");
+  set(j.get(), "sdp", std::string_view(fake_offer()));
+  return j;
+}
+
+std::size_t series(const std::vector<prometheus::MetricFamily>& families) {
+  std::size_t n = 0;
+  for (const auto& f : families) n += f.metric.size();
+  return n;
+}
+
+TEST(MetricsPrimitives, CounterSumsAcrossThreads) {
+  metrics::Counter counter;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) counter.add();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(counter.value(), 40000u);
+}
+
+TEST(MetricsPrimitives, HistogramBucketsAreCumulativeWithInf) {
+  metrics::Histogram histogram({0.1, 1.0});
+  histogram.observe(0.05);
+  histogram.observe(0.1);  // on the bound: counts in le=0.1
+  histogram.observe(0.5);
+  histogram.observe(7);
+  prometheus::ClientMetric metric;
+  histogram.fill(metric);
+  ASSERT_EQ(metric.histogram.bucket.size(), 3u);
+  EXPECT_EQ(metric.histogram.bucket[0].cumulative_count, 2u);
+  EXPECT_EQ(metric.histogram.bucket[1].cumulative_count, 3u);
+  EXPECT_EQ(metric.histogram.bucket[2].cumulative_count, 4u);
+  EXPECT_TRUE(std::isinf(metric.histogram.bucket[2].upper_bound));
+  EXPECT_EQ(metric.histogram.sample_count, 4u);
+  EXPECT_NEAR(metric.histogram.sample_sum, 7.65, 1e-6);
+}
+
+TEST(PluginMetrics, RecordsASessionLifecycle) {
+  FakeHost host;
+  FakeSdp sdp;
+  MediaPlugin plugin(host, sdp, PluginConfig{});
+  auto before = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(before["janus_media_sessions_active{role=echo}"], 0);
+
+  janus_plugin_session* handle = host.new_handle();
+  int error = 1;
+  plugin.create_session(handle, &error);
+  plugin.handle_message(handle, "t", parse(R"({"request":"echo"})"), offer());
+  host.wait_events(1);
+  for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto negotiating = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(negotiating["janus_media_sessions_active{role=echo}"], 1);
+  EXPECT_EQ(negotiating["janus_media_sessions_created_total{role=echo}"], 1);
+  EXPECT_EQ(negotiating["janus_media_requests_total{request=echo,result=ok}"], 1);
+  EXPECT_EQ(negotiating["janus_media_request_duration_seconds_count{request=echo}"], 1);
+  EXPECT_EQ(negotiating["janus_media_handles"], 1);
+
+  plugin.setup_media(handle);
+  char buffer[12] = {};
+  janus_plugin_rtp rtp{};
+  rtp.video = TRUE;
+  rtp.buffer = buffer;
+  rtp.length = sizeof buffer;
+  plugin.incoming_rtp(handle, &rtp);
+  plugin.hangup_media(handle);
+  auto after = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(after["janus_media_peerconnections_up_total{role=echo}"], 1);
+  EXPECT_EQ(after["janus_media_setup_duration_seconds_count{role=echo}"], 1);
+  EXPECT_EQ(after["janus_media_rtp_relayed_packets_total{kind=video}"], 1);
+  EXPECT_EQ(after["janus_media_rtp_relayed_bytes_total{kind=video}"], 12);
+  EXPECT_EQ(after["janus_media_sessions_active{role=echo}"], 0);
+  EXPECT_EQ(after["janus_media_sessions_ended_total{role=echo,reason=peerconnection_closed}"], 1);
+
+  // A negotiation that never comes up counts as failed, with its reason.
+  plugin.handle_message(handle, "t2", parse(R"({"request":"echo"})"), offer());
+  host.wait_events(3);
+  for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  plugin.destroy_session(handle, &error);
+  auto failed = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(failed["janus_media_peerconnections_failed_total{role=echo,reason=detached}"], 1);
+  EXPECT_EQ(failed["janus_media_handles"], 0);
+}
+
+TEST(PluginMetrics, ErrorsAndLimitsAreCounted) {
+  FakeHost host;
+  FakeSdp sdp;
+  PluginConfig config;
+  config.max_sessions = 1;
+  MediaPlugin plugin(host, sdp, config);
+  janus_plugin_session* a = host.new_handle();
+  janus_plugin_session* b = host.new_handle();
+  int error = 1;
+  plugin.create_session(a, &error);
+  plugin.create_session(b, &error);
+  plugin.handle_message(a, "1", parse(R"({"request":"fly"})"), nullptr);
+  plugin.handle_message(a, "2", parse(R"({"request":"echo"})"), offer());
+  host.wait_events(1);
+  plugin.handle_message(b, "3", parse(R"({"request":"echo"})"), offer());
+  host.wait_events(2);
+  for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  JsonPtr admin_message = parse(R"({"request":"limits"})");
+  plugin.handle_admin_message(admin_message.get());
+  auto values = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(values["janus_media_requests_total{request=invalid,result=error}"], 1);
+  EXPECT_EQ(values["janus_media_request_errors_total{code=1003}"], 1);
+  EXPECT_EQ(values["janus_media_request_errors_total{code=1011}"], 1);
+  EXPECT_EQ(values["janus_media_limit_rejections_total{limit=max_sessions}"], 1);
+  EXPECT_EQ(values["janus_media_requests_total{request=echo,result=error}"], 1);
+  EXPECT_EQ(values["janus_media_requests_total{request=admin_limits,result=ok}"], 1);
+  plugin.destroy_session(a, &error);
+  plugin.destroy_session(b, &error);
+}
+
+TEST(PluginMetrics, ScrapeShapeDoesNotDependOnSessions) {
+  FakeHost host;
+  FakeSdp sdp;
+  MediaPlugin plugin(host, sdp, PluginConfig{});
+  const std::size_t empty = series(plugin.metrics()->Collect());
+  std::vector<janus_plugin_session*> handles;
+  for (int i = 0; i < 500; ++i) {
+    janus_plugin_session* handle = host.new_handle();
+    int error = 1;
+    plugin.create_session(handle, &error);
+    handles.push_back(handle);
+  }
+  EXPECT_EQ(series(plugin.metrics()->Collect()), empty);
+  for (auto* handle : handles) {
+    int error = 1;
+    plugin.destroy_session(handle, &error);
+  }
+}
+
+TEST(PluginMetrics, NoSnapshotAfterShutdown) {
+  FakeHost host;
+  FakeSdp sdp;
+  auto plugin = std::make_unique<MediaPlugin>(host, sdp, PluginConfig{});
+  auto metrics = plugin->metrics();
+  plugin.reset();  // a scrape may still hold the collectable
+  auto values = flatten(metrics->Collect());
+  EXPECT_EQ(values.count("janus_media_handles"), 0u);
+  EXPECT_EQ(values.count("janus_media_requests_total{request=echo,result=ok}"), 1u);
+}
+
+}  // namespace
+}  // namespace jmedia
