@@ -23,8 +23,8 @@ void ConfigValues::reject(const std::string& key, const std::string& value,
   problems_.push_back(std::move(line));
 }
 
-std::int64_t ConfigValues::integer(const std::string& key, std::int64_t fallback,
-                                   std::int64_t min, std::int64_t max) {
+std::int64_t ConfigValues::integer(const std::string& key, std::int64_t fallback, std::int64_t min,
+                                   std::int64_t max) {
   read_.push_back(key);
   const std::string* value = find(key);
   if (value == nullptr) return fallback;

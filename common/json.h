@@ -17,8 +17,12 @@ struct JsonDecref {
 };
 using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
 
-inline JsonPtr adopt(json_t* owned) noexcept { return JsonPtr(owned); }
-inline JsonPtr retain(json_t* borrowed) noexcept { return JsonPtr(json_incref(borrowed)); }
+inline JsonPtr adopt(json_t* owned) noexcept {
+  return JsonPtr(owned);
+}
+inline JsonPtr retain(json_t* borrowed) noexcept {
+  return JsonPtr(json_incref(borrowed));
+}
 
 // Sets key to a new value, taking ownership of it.
 inline void set(json_t* object, const char* key, JsonPtr value) {

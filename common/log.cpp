@@ -16,7 +16,9 @@ std::atomic<LogSink> current_sink{&stderr_sink};
 
 }  // namespace
 
-void set_log_sink(LogSink sink) noexcept { current_sink.store(sink ? sink : &stderr_sink); }
+void set_log_sink(LogSink sink) noexcept {
+  current_sink.store(sink ? sink : &stderr_sink);
+}
 
 void vlog(LogLevel level, const char* format, std::va_list args) noexcept {
   char message[1024];

@@ -18,13 +18,13 @@ void set_log_sink(LogSink sink) noexcept;
 void log(LogLevel level, const char* format, ...) noexcept __attribute__((format(printf, 2, 3)));
 void vlog(LogLevel level, const char* format, std::va_list args) noexcept;
 
-#define JMEDIA_LOG_FN(name, level)                                                    \
+#define JMEDIA_LOG_FN(name, level)                                                          \
   inline void name(const char* format, ...) noexcept __attribute__((format(printf, 1, 2))); \
-  inline void name(const char* format, ...) noexcept {                                \
-    std::va_list args;                                                                \
-    va_start(args, format);                                                           \
-    vlog(level, format, args);                                                        \
-    va_end(args);                                                                     \
+  inline void name(const char* format, ...) noexcept {                                      \
+    std::va_list args;                                                                      \
+    va_start(args, format);                                                                 \
+    vlog(level, format, args);                                                              \
+    va_end(args);                                                                           \
   }
 JMEDIA_LOG_FN(log_error, LogLevel::kError)
 JMEDIA_LOG_FN(log_warn, LogLevel::kWarn)

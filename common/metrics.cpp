@@ -47,7 +47,8 @@ void Histogram::observe(double value) noexcept {
 
 std::uint64_t Histogram::count() const noexcept {
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) total += buckets_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i <= bounds_.size(); ++i)
+    total += buckets_[i].load(std::memory_order_relaxed);
   return total;
 }
 

@@ -12,12 +12,14 @@ JsonPtr MediaPlugin::handle_admin_message(const json_t* message) {
   const auto received = std::chrono::steady_clock::now();
   Parsed<AdminRequest> parsed = parse_admin_request(message);
   const std::size_t label = request_label_index(parsed.name, !parsed.name.empty());
-  JsonPtr reply = stopping_.load() ? error_reply(Error{ErrorCode::kShuttingDown, "the plugin is stopping"})
-                  : parsed.error   ? error_reply(*parsed.error)
-                                   : answer_admin(*parsed.request);
+  JsonPtr reply = stopping_.load()
+                      ? error_reply(Error{ErrorCode::kShuttingDown, "the plugin is stopping"})
+                  : parsed.error ? error_reply(*parsed.error)
+                                 : answer_admin(*parsed.request);
   const bool ok = json_object_get(reply.get(), "error_code") == nullptr;
   metrics_->request_done(
-      label, ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+      label, ok,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
   return reply;
 }
 
@@ -71,8 +73,7 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
   } else {
     auto device = devices_.find(*request.device_id);
     if (!device) {
-      return error_reply(
-          Error{ErrorCode::kNoSuchDevice, "no device '" + *request.device_id + "'"});
+      return error_reply(Error{ErrorCode::kNoSuchDevice, "no device '" + *request.device_id + "'"});
     }
     std::vector<SessionPtr> members;
     if (auto publisher = device->publisher()) members.push_back(publisher);

@@ -164,9 +164,10 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   {
     std::lock_guard lock(session->transition_mutex());
     if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
-      return refuse_offer(session, tx,
-                        Error{ErrorCode::kWrongState, "this handle belongs to device '" +
-                                                          bound->id() + "'; attach a new handle"});
+      return refuse_offer(
+          session, tx,
+          Error{ErrorCode::kWrongState,
+                "this handle belongs to device '" + bound->id() + "'; attach a new handle"});
     }
     if (auto error = claim_role_slot(session)) return refuse_offer(session, tx, *error);
     auto claimed = devices_.claim_publisher(request.device_id, session, answer.media);
@@ -199,7 +200,8 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
     }
     if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
     auto link = std::make_shared<ViewerLink>(session);
-    auto added = devices_.add_viewer(request.device_id, link, limits_.max_viewers_per_device.load());
+    auto added =
+        devices_.add_viewer(request.device_id, link, limits_.max_viewers_per_device.load());
     if (auto* error = std::get_if<Error>(&added)) {
       if (error->code == ErrorCode::kTooManyViewers) {
         metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
@@ -249,10 +251,14 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     return push_error(session, tx, Error{ErrorCode::kWrongState, "nothing to configure yet"});
   }
   if (request.bitrate && role == Role::kViewer) {
-    return push_error(session, tx, Error{ErrorCode::kWrongState, "bitrate caps a publisher or an echo; a viewer cannot set it"});
+    return push_error(session, tx,
+                      Error{ErrorCode::kWrongState,
+                            "bitrate caps a publisher or an echo; a viewer cannot set it"});
   }
   if (request.offer_sdp && role == Role::kViewer) {
-    return push_error(session, tx, Error{ErrorCode::kUnexpectedJsep, "a viewer renegotiates with watch/start, not configure"});
+    return push_error(
+        session, tx,
+        Error{ErrorCode::kUnexpectedJsep, "a viewer renegotiates with watch/start, not configure"});
   }
   JsonPtr jsep;
   if (request.offer_sdp) {

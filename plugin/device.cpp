@@ -50,7 +50,9 @@ bool Device::clear_publisher(const MediaSession* session) {
   return true;
 }
 
-std::size_t Device::viewer_count() const { return viewers()->size(); }
+std::size_t Device::viewer_count() const {
+  return viewers()->size();
+}
 
 void Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
   std::lock_guard lock(mutex_);

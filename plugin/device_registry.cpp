@@ -26,20 +26,20 @@ std::variant<DeviceRegistry::Claimed, Error> DeviceRegistry::claim_publisher(
 std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::add_viewer(
     const std::string& device_id, const std::shared_ptr<ViewerLink>& viewer,
     std::size_t max_viewers) {
-  return devices_.with_shard(device_id,
-                             [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
-    auto it = map.find(device_id);
-    if (it == map.end() || !it->second->has_publisher()) {
-      return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
-    }
-    if (it->second->viewer_count() >= max_viewers) {
-      return Error{ErrorCode::kTooManyViewers,
-                   "device '" + device_id + "' has max_viewers_per_device (" +
-                       std::to_string(max_viewers) + ") viewers"};
-    }
-    it->second->add_viewer(viewer);
-    return it->second;
-  });
+  return devices_.with_shard(
+      device_id, [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
+        auto it = map.find(device_id);
+        if (it == map.end() || !it->second->has_publisher()) {
+          return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
+        }
+        if (it->second->viewer_count() >= max_viewers) {
+          return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
+                                                       "' has max_viewers_per_device (" +
+                                                       std::to_string(max_viewers) + ") viewers"};
+        }
+        it->second->add_viewer(viewer);
+        return it->second;
+      });
 }
 
 std::shared_ptr<const ViewerList> DeviceRegistry::release_publisher(

@@ -19,11 +19,15 @@ void JanusHost::relay_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* pack
 void JanusHost::relay_data(janus_plugin_session* handle, janus_plugin_data* packet) {
   core_->relay_data(handle, packet);
 }
-void JanusHost::send_pli(janus_plugin_session* handle) { core_->send_pli(handle); }
+void JanusHost::send_pli(janus_plugin_session* handle) {
+  core_->send_pli(handle);
+}
 void JanusHost::send_remb(janus_plugin_session* handle, std::uint32_t bitrate) {
   core_->send_remb(handle, bitrate);
 }
-void JanusHost::close_pc(janus_plugin_session* handle) { core_->close_pc(handle); }
+void JanusHost::close_pc(janus_plugin_session* handle) {
+  core_->close_pc(handle);
+}
 void JanusHost::release_handle(janus_plugin_session* handle) {
   janus_refcount_decrease(&handle->ref);
 }
@@ -41,10 +45,14 @@ using SdpPtr = std::unique_ptr<janus_sdp, SdpDestroy>;
 
 bool wanted(janus_sdp_mtype type, const MediaFlags& flags) {
   switch (type) {
-    case JANUS_SDP_AUDIO: return flags.audio;
-    case JANUS_SDP_VIDEO: return flags.video;
-    case JANUS_SDP_APPLICATION: return flags.data;
-    default: return false;
+    case JANUS_SDP_AUDIO:
+      return flags.audio;
+    case JANUS_SDP_VIDEO:
+      return flags.video;
+    case JANUS_SDP_APPLICATION:
+      return flags.data;
+    default:
+      return false;
   }
 }
 
@@ -72,9 +80,8 @@ std::variant<Answer, Error> answer_offer(const std::string& offer_sdp, const Med
     const gboolean enabled = wanted(m->type, flags) && m->port > 0 ? TRUE : FALSE;
     // A publisher only sends: answer recvonly. An echo mirrors the offer's direction.
     const janus_sdp_mdirection direction =
-        kind == AnswerKind::kPublisher && m->type != JANUS_SDP_APPLICATION
-            ? JANUS_SDP_RECVONLY
-            : JANUS_SDP_DEFAULT;
+        kind == AnswerKind::kPublisher && m->type != JANUS_SDP_APPLICATION ? JANUS_SDP_RECVONLY
+                                                                           : JANUS_SDP_DEFAULT;
     janus_sdp_generate_answer_mline(
         offer.get(), answer.get(), m, JANUS_SDP_OA_MLINE, m->type, JANUS_SDP_OA_ENABLED, enabled,
         JANUS_SDP_OA_DIRECTION, direction, JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_MID,
@@ -144,17 +151,17 @@ std::variant<std::string, Error> JanusSdpEngine::viewer_offer(const PublisherMed
   if (!media.audio_codec.empty()) {
     janus_sdp_generate_offer_mline(
         offer.get(), JANUS_SDP_OA_MLINE, JANUS_SDP_AUDIO, JANUS_SDP_OA_MID, "0", JANUS_SDP_OA_PT,
-        media.audio_payload_type >= 0 ? media.audio_payload_type : 111, JANUS_SDP_OA_CODEC, media.audio_codec.c_str(),
-        JANUS_SDP_OA_DIRECTION, JANUS_SDP_SENDONLY, JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID,
-        1, JANUS_SDP_OA_DONE);
+        media.audio_payload_type >= 0 ? media.audio_payload_type : 111, JANUS_SDP_OA_CODEC,
+        media.audio_codec.c_str(), JANUS_SDP_OA_DIRECTION, JANUS_SDP_SENDONLY,
+        JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID, 1, JANUS_SDP_OA_DONE);
   }
   if (!media.video_codec.empty()) {
     janus_sdp_generate_offer_mline(
         offer.get(), JANUS_SDP_OA_MLINE, JANUS_SDP_VIDEO, JANUS_SDP_OA_MID, "1", JANUS_SDP_OA_PT,
-        media.video_payload_type >= 0 ? media.video_payload_type : 96, JANUS_SDP_OA_CODEC, media.video_codec.c_str(),
-        JANUS_SDP_OA_FMTP, media.video_fmtp.empty() ? nullptr : media.video_fmtp.c_str(),
-        JANUS_SDP_OA_DIRECTION, JANUS_SDP_SENDONLY, JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID,
-        1, JANUS_SDP_OA_DONE);
+        media.video_payload_type >= 0 ? media.video_payload_type : 96, JANUS_SDP_OA_CODEC,
+        media.video_codec.c_str(), JANUS_SDP_OA_FMTP,
+        media.video_fmtp.empty() ? nullptr : media.video_fmtp.c_str(), JANUS_SDP_OA_DIRECTION,
+        JANUS_SDP_SENDONLY, JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID, 1, JANUS_SDP_OA_DONE);
   }
   if (media.data) {
     janus_sdp_generate_offer_mline(offer.get(), JANUS_SDP_OA_MLINE, JANUS_SDP_APPLICATION,

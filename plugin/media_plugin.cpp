@@ -46,7 +46,9 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
   });
 }
 
-MediaPlugin::~MediaPlugin() { shutdown(); }
+MediaPlugin::~MediaPlugin() {
+  shutdown();
+}
 
 void MediaPlugin::shutdown() {
   if (stopping_.exchange(true)) return;
@@ -56,7 +58,8 @@ void MediaPlugin::shutdown() {
   for (auto& session : sessions_.remove_all()) {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
-    if (session->role() != Role::kNone) metrics_->session_ended(session->role(), EndReason::kShutdown);
+    if (session->role() != Role::kNone)
+      metrics_->session_ended(session->role(), EndReason::kShutdown);
     if (auto device = session->device_ptr()) {
       device->clear_publisher(session.get());
       device->remove_viewer(session.get());
@@ -169,9 +172,10 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
       break;
     case WorkQueue::PushResult::kFull:
       metrics_->limit_rejected(LimitKind::kQueueSize);
-      return async_error(Error{ErrorCode::kBusy, "too many pending requests (queue_size " +
-                                                     std::to_string(queue_.capacity()) + "); retry"},
-                         false);
+      return async_error(
+          Error{ErrorCode::kBusy, "too many pending requests (queue_size " +
+                                      std::to_string(queue_.capacity()) + "); retry"},
+          false);
     case WorkQueue::PushResult::kStopped:
       return async_error(Error{ErrorCode::kShuttingDown, "the plugin is stopping"}, false);
   }
@@ -183,7 +187,8 @@ void MediaPlugin::push(const SessionPtr& session, const std::string& tx, JsonPtr
   if (session->destroyed()) return;
   const int result = host_.push_event(session->handle(), tx.empty() ? nullptr : tx.c_str(),
                                       event.get(), jsep.get());
-  if (result != 0) log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
+  if (result != 0)
+    log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
 }
 
 JsonPtr MediaPlugin::error_reply(const Error& error) {
@@ -260,7 +265,8 @@ void MediaPlugin::hangup_media(janus_plugin_session* handle) {
   if (!session) return;
   const SessionState before = session->state();
   const EndReason reason = session->take_pending_end().value_or(
-      before == SessionState::kUp ? EndReason::kPeerConnectionClosed : EndReason::kNegotiationEnded);
+      before == SessionState::kUp ? EndReason::kPeerConnectionClosed
+                                  : EndReason::kNegotiationEnded);
   const Role role = leave_role(session, reason);
   // No role left means a hangup request or a kick ended it and told the client already.
   if (role == Role::kNone) return;
@@ -338,8 +344,8 @@ JsonPtr MediaPlugin::list(const ListRequest& request) const {
 JsonPtr MediaPlugin::info(const InfoRequest& request) {
   SessionPtr session = sessions_.find(request.media_session);
   if (!session) {
-    return error_reply(Error{ErrorCode::kSessionNotFound, "no media session '" +
-                                                              request.media_session.substr(0, 64) + "'"});
+    return error_reply(Error{ErrorCode::kSessionNotFound,
+                             "no media session '" + request.media_session.substr(0, 64) + "'"});
   }
   JsonPtr reply = adopt(json_object());
   set(reply.get(), "media", "info");

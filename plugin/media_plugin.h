@@ -104,7 +104,8 @@ class MediaPlugin {
   JsonPtr limits(const LimitsRequest& request);
   std::size_t kick_session(const SessionPtr& session);
 
-  void push(const SessionPtr& session, const std::string& tx, JsonPtr event, JsonPtr jsep = nullptr);
+  void push(const SessionPtr& session, const std::string& tx, JsonPtr event,
+            JsonPtr jsep = nullptr);
   // Both return false, so that a failing request can `return push_error(...)`.
   bool push_error(const SessionPtr& session, const std::string& tx, const Error& error);
   // push_error for a refused offer: the core built an ICE agent for it before asking us, and

@@ -94,8 +94,12 @@ class MediaSession {
 
   // When the request now being processed arrived (monotonic ms): a negotiation it starts
   // is timed from there (setup latency).
-  void set_request_received_ms(std::int64_t ms) { request_received_ms_.store(ms, std::memory_order_relaxed); }
-  std::int64_t negotiation_started_ms() const { return negotiation_started_ms_.load(std::memory_order_relaxed); }
+  void set_request_received_ms(std::int64_t ms) {
+    request_received_ms_.store(ms, std::memory_order_relaxed);
+  }
+  std::int64_t negotiation_started_ms() const {
+    return negotiation_started_ms_.load(std::memory_order_relaxed);
+  }
 
   // The session object of the API (info, list, query_session).
   JsonPtr to_json() const;

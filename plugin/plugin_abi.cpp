@@ -37,7 +37,9 @@ std::unique_ptr<ModuleState> module;
 // Read by every callback, written only by init/destroy (when no media flows).
 std::atomic<MediaPlugin*> active{nullptr};
 
-MediaPlugin* plugin() { return active.load(std::memory_order_acquire); }
+MediaPlugin* plugin() {
+  return active.load(std::memory_order_acquire);
+}
 
 janus_plugin* self();
 
@@ -67,18 +69,33 @@ void destroy() noexcept {
   });
 }
 
-int get_api_compatibility() noexcept { return JANUS_PLUGIN_API_VERSION; }
-int get_version() noexcept { return kVersion; }
-const char* get_version_string() noexcept { return kVersionString; }
-const char* get_description() noexcept { return kDescription; }
-const char* get_name() noexcept { return kName; }
-const char* get_author() noexcept { return kAuthor; }
-const char* get_package() noexcept { return kPackage; }
+int get_api_compatibility() noexcept {
+  return JANUS_PLUGIN_API_VERSION;
+}
+int get_version() noexcept {
+  return kVersion;
+}
+const char* get_version_string() noexcept {
+  return kVersionString;
+}
+const char* get_description() noexcept {
+  return kDescription;
+}
+const char* get_name() noexcept {
+  return kName;
+}
+const char* get_author() noexcept {
+  return kAuthor;
+}
+const char* get_package() noexcept {
+  return kPackage;
+}
 
 void create_session(janus_plugin_session* handle, int* error) noexcept {
   guarded_void("create_session", [&] {
     *error = -1;
-    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr) p->create_session(handle, error);
+    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr)
+      p->create_session(handle, error);
   });
 }
 
@@ -94,8 +111,8 @@ janus_plugin_result* handle_message(janus_plugin_session* handle, char* transact
       return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "janus.plugin.media is not running",
                                      nullptr);
     }
-    Reply reply = p->handle_message(handle, transaction, std::move(owned_message),
-                                    std::move(owned_jsep));
+    Reply reply =
+        p->handle_message(handle, transaction, std::move(owned_message), std::move(owned_jsep));
     if (reply.kind == Reply::Kind::kAsync) {
       return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, nullptr, nullptr);
     }
@@ -153,7 +170,8 @@ void hangup_media(janus_plugin_session* handle) noexcept {
 void destroy_session(janus_plugin_session* handle, int* error) noexcept {
   guarded_void("destroy_session", [&] {
     *error = -1;
-    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr) p->destroy_session(handle, error);
+    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr)
+      p->destroy_session(handle, error);
   });
 }
 
@@ -189,7 +207,9 @@ janus_plugin media_plugin = {
     .query_session = query_session,
 };
 
-janus_plugin* self() { return &media_plugin; }
+janus_plugin* self() {
+  return &media_plugin;
+}
 
 }  // namespace
 }  // namespace jmedia

@@ -5,8 +5,8 @@
 namespace jmedia {
 namespace {
 
-std::size_t read_size(ConfigValues& values, const char* key, std::size_t fallback,
-                      std::int64_t min, std::int64_t max) {
+std::size_t read_size(ConfigValues& values, const char* key, std::size_t fallback, std::int64_t min,
+                      std::int64_t max) {
   return static_cast<std::size_t>(
       values.integer(key, static_cast<std::int64_t>(fallback), min, max));
 }
@@ -17,17 +17,18 @@ PluginConfig load_plugin_config(ConfigValues& values) {
   PluginConfig config;
   config.shards = read_size(values, "general.shards", config.shards, 1, 4096);
   config.max_sessions = read_size(values, "general.max_sessions", config.max_sessions, 1, 10000000);
-  config.max_viewers_per_device = read_size(values, "general.max_viewers_per_device",
-                                            config.max_viewers_per_device, 1, 100000);
+  config.max_viewers_per_device =
+      read_size(values, "general.max_viewers_per_device", config.max_viewers_per_device, 1, 100000);
   config.queue_size = read_size(values, "general.queue_size", config.queue_size, 1, 1000000);
   config.worker_threads = read_size(values, "general.worker_threads", config.worker_threads, 1, 64);
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }
-  log_info("config: shards=%zu max_sessions=%zu max_viewers_per_device=%zu queue_size=%zu "
-           "worker_threads=%zu",
-           config.shards, config.max_sessions, config.max_viewers_per_device, config.queue_size,
-           config.worker_threads);
+  log_info(
+      "config: shards=%zu max_sessions=%zu max_viewers_per_device=%zu queue_size=%zu "
+      "worker_threads=%zu",
+      config.shards, config.max_sessions, config.max_viewers_per_device, config.queue_size,
+      config.worker_threads);
   return config;
 }
 

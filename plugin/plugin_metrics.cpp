@@ -8,12 +8,15 @@ namespace {
 using prometheus::MetricType;
 
 constexpr std::array<ErrorCode, 19> kAllErrors = {
-    ErrorCode::kInvalidBody,     ErrorCode::kMissingRequest, ErrorCode::kUnknownRequest,
-    ErrorCode::kInvalidField,    ErrorCode::kMissingJsep,    ErrorCode::kWrongJsepType,
-    ErrorCode::kInvalidSdp,      ErrorCode::kBusy,           ErrorCode::kNoSession,
-    ErrorCode::kShuttingDown,    ErrorCode::kTooManySessions, ErrorCode::kWrongState,
-    ErrorCode::kUnexpectedJsep,  ErrorCode::kDeviceBusy,     ErrorCode::kNoSuchDevice,
-    ErrorCode::kTooManyViewers,  ErrorCode::kDraining,       ErrorCode::kSessionNotFound,
+    ErrorCode::kInvalidBody,     ErrorCode::kMissingRequest,
+    ErrorCode::kUnknownRequest,  ErrorCode::kInvalidField,
+    ErrorCode::kMissingJsep,     ErrorCode::kWrongJsepType,
+    ErrorCode::kInvalidSdp,      ErrorCode::kBusy,
+    ErrorCode::kNoSession,       ErrorCode::kShuttingDown,
+    ErrorCode::kTooManySessions, ErrorCode::kWrongState,
+    ErrorCode::kUnexpectedJsep,  ErrorCode::kDeviceBusy,
+    ErrorCode::kNoSuchDevice,    ErrorCode::kTooManyViewers,
+    ErrorCode::kDraining,        ErrorCode::kSessionNotFound,
     ErrorCode::kInternal};
 
 constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
@@ -83,28 +86,29 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
     auto active = family("janus_media_sessions_active", "Media sessions with a role, by role.",
                          MetricType::Gauge);
     for (Role role : kMediaRoles) {
-      add_gauge(active, {{"role", role_name(role)}}, static_cast<double>(snapshot.active[index(role)]));
+      add_gauge(active, {{"role", role_name(role)}},
+                static_cast<double>(snapshot.active[index(role)]));
     }
     out.push_back(std::move(active));
     auto handles = family("janus_media_handles", "Janus handles attached to janus.plugin.media.",
                           MetricType::Gauge);
     add_gauge(handles, {}, static_cast<double>(snapshot.handles));
     out.push_back(std::move(handles));
-    auto devices = family("janus_media_devices", "Devices with a publisher or viewers.",
-                          MetricType::Gauge);
+    auto devices =
+        family("janus_media_devices", "Devices with a publisher or viewers.", MetricType::Gauge);
     add_gauge(devices, {}, static_cast<double>(snapshot.devices));
     out.push_back(std::move(devices));
-    auto depth = family("janus_media_queue_depth", "Async requests waiting or running.",
-                        MetricType::Gauge);
+    auto depth =
+        family("janus_media_queue_depth", "Async requests waiting or running.", MetricType::Gauge);
     add_gauge(depth, {}, static_cast<double>(snapshot.queue_depth));
     out.push_back(std::move(depth));
     auto capacity = family("janus_media_queue_capacity",
                            "Async requests allowed at once (queue_size).", MetricType::Gauge);
     add_gauge(capacity, {}, static_cast<double>(snapshot.queue_capacity));
     out.push_back(std::move(capacity));
-    auto draining = family("janus_media_draining",
-                           "1 while drain is on (new media sessions refused), else 0.",
-                           MetricType::Gauge);
+    auto draining =
+        family("janus_media_draining", "1 while drain is on (new media sessions refused), else 0.",
+               MetricType::Gauge);
     add_gauge(draining, {}, snapshot.draining ? 1 : 0);
     out.push_back(std::move(draining));
   }
@@ -112,7 +116,8 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
   auto created = family("janus_media_sessions_created_total",
                         "Media sessions that took a role, by role.", MetricType::Counter);
   for (Role role : kMediaRoles) {
-    add_counter(created, {{"role", role_name(role)}}, static_cast<double>(created_[index(role)].value()));
+    add_counter(created, {{"role", role_name(role)}},
+                static_cast<double>(created_[index(role)].value()));
   }
   out.push_back(std::move(created));
 
@@ -120,22 +125,26 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                       "Media sessions whose role ended, by role and reason.", MetricType::Counter);
   for (Role role : kMediaRoles) {
     for (int r = 0; r < kEndReasonCount; ++r) {
-      add_counter(ended, {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
-                  static_cast<double>(ended_[index(role)][r].value()));
+      add_counter(
+          ended,
+          {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
+          static_cast<double>(ended_[index(role)][r].value()));
     }
   }
   out.push_back(std::move(ended));
 
-  auto requests = family("janus_media_requests_total",
-                         "Requests handled, by request and result (ok or error).",
-                         MetricType::Counter);
-  auto seconds = family("janus_media_request_duration_seconds",
-                        "Time from a request's arrival to its answer, by request.",
-                        MetricType::Histogram);
+  auto requests =
+      family("janus_media_requests_total", "Requests handled, by request and result (ok or error).",
+             MetricType::Counter);
+  auto seconds =
+      family("janus_media_request_duration_seconds",
+             "Time from a request's arrival to its answer, by request.", MetricType::Histogram);
   for (std::size_t i = 0; i < kRequestLabels.size(); ++i) {
     const std::string name(kRequestLabels[i]);
-    add_counter(requests, {{"request", name}, {"result", "ok"}}, static_cast<double>(requests_[i][0].value()));
-    add_counter(requests, {{"request", name}, {"result", "error"}}, static_cast<double>(requests_[i][1].value()));
+    add_counter(requests, {{"request", name}, {"result", "ok"}},
+                static_cast<double>(requests_[i][0].value()));
+    add_counter(requests, {{"request", name}, {"result", "error"}},
+                static_cast<double>(requests_[i][1].value()));
     add_histogram(seconds, {{"request", name}}, *request_seconds_[i]);
   }
   out.push_back(std::move(requests));
@@ -149,20 +158,22 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
   }
   out.push_back(std::move(errors));
 
-  auto up = family("janus_media_peerconnections_up_total",
-                   "PeerConnections that came up (WebRTC media flowing), by role.",
-                   MetricType::Counter);
+  auto up =
+      family("janus_media_peerconnections_up_total",
+             "PeerConnections that came up (WebRTC media flowing), by role.", MetricType::Counter);
   auto failed = family("janus_media_peerconnections_failed_total",
                        "Negotiations that ended before media came up, by role and reason.",
                        MetricType::Counter);
-  auto setup = family("janus_media_setup_duration_seconds",
-                      "Time from the offer's arrival to WebRTC up, by role.",
-                      MetricType::Histogram);
+  auto setup =
+      family("janus_media_setup_duration_seconds",
+             "Time from the offer's arrival to WebRTC up, by role.", MetricType::Histogram);
   for (Role role : kMediaRoles) {
     add_counter(up, {{"role", role_name(role)}}, static_cast<double>(up_[index(role)].value()));
     for (int r = 0; r < kEndReasonCount; ++r) {
-      add_counter(failed, {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
-                  static_cast<double>(failed_[index(role)][r].value()));
+      add_counter(
+          failed,
+          {{"role", role_name(role)}, {"reason", end_reason_label(static_cast<EndReason>(r))}},
+          static_cast<double>(failed_[index(role)][r].value()));
     }
     add_histogram(setup, {{"role", role_name(role)}}, *setup_seconds_[index(role)]);
   }
@@ -173,9 +184,9 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
   auto packets = family("janus_media_rtp_relayed_packets_total",
                         "RTP packets sent on to viewers or back to echo clients, by kind.",
                         MetricType::Counter);
-  auto bytes = family("janus_media_rtp_relayed_bytes_total",
-                      "RTP bytes sent on to viewers or back to echo clients, by kind.",
-                      MetricType::Counter);
+  auto bytes =
+      family("janus_media_rtp_relayed_bytes_total",
+             "RTP bytes sent on to viewers or back to echo clients, by kind.", MetricType::Counter);
   for (int kind = 0; kind < 2; ++kind) {
     const char* name = kind == 0 ? "audio" : "video";
     add_counter(packets, {{"kind", name}}, static_cast<double>(rtp_packets_[kind].value()));
@@ -193,17 +204,18 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
   add_counter(data_bytes, {}, static_cast<double>(data_bytes_.value()));
   out.push_back(std::move(data_bytes));
 
-  auto keyframes = family("janus_media_keyframe_requests_total",
-                          "Keyframe requests (PLI) sent to publishers and echo clients.",
-                          MetricType::Counter);
+  auto keyframes =
+      family("janus_media_keyframe_requests_total",
+             "Keyframe requests (PLI) sent to publishers and echo clients.", MetricType::Counter);
   add_counter(keyframes, {}, static_cast<double>(keyframe_requests_.value()));
   out.push_back(std::move(keyframes));
 
-  auto limits = family("janus_media_limit_rejections_total",
-                       "Requests refused because a limit was reached, by limit.",
-                       MetricType::Counter);
+  auto limits =
+      family("janus_media_limit_rejections_total",
+             "Requests refused because a limit was reached, by limit.", MetricType::Counter);
   for (int l = 0; l < kLimitKindCount; ++l) {
-    add_counter(limits, {{"limit", kLimitNames[l]}}, static_cast<double>(limit_rejections_[l].value()));
+    add_counter(limits, {{"limit", kLimitNames[l]}},
+                static_cast<double>(limit_rejections_[l].value()));
   }
   out.push_back(std::move(limits));
   return out;

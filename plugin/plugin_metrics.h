@@ -26,8 +26,8 @@ inline constexpr int kLimitKindCount = 3;
 // Request names as labels: client requests, admin requests, and "invalid" for bodies that
 // name no request.
 inline constexpr std::array<std::string_view, 16> kRequestLabels = {
-    "echo",       "publish",    "watch",         "start",      "configure",   "hangup",
-    "list",       "info",       "devices",       "admin_list", "admin_info",  "admin_devices",
+    "echo",       "publish",     "watch",        "start",      "configure",  "hangup",
+    "list",       "info",        "devices",      "admin_list", "admin_info", "admin_devices",
     "admin_kick", "admin_drain", "admin_limits", "invalid"};
 std::size_t request_label_index(std::string_view name, bool admin);
 
@@ -89,7 +89,7 @@ class PluginMetrics final : public prometheus::Collectable {
   std::array<metrics::Counter, kRoleCount> up_;
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> failed_;
   std::vector<std::unique_ptr<metrics::Histogram>> setup_seconds_;  // one per role
-  std::array<metrics::Counter, 2> rtp_packets_;     // audio, video
+  std::array<metrics::Counter, 2> rtp_packets_;                     // audio, video
   std::array<metrics::Counter, 2> rtp_bytes_;
   metrics::Counter data_messages_;
   metrics::Counter data_bytes_;

@@ -83,12 +83,15 @@ class Fields {
   std::optional<Error> error_;
 };
 
-bool has_jsep(const json_t* jsep) { return jsep != nullptr && !json_is_null(jsep); }
+bool has_jsep(const json_t* jsep) {
+  return jsep != nullptr && !json_is_null(jsep);
+}
 
 // The SDP of a JSEP of the expected type, or why the JSEP is unusable.
 std::variant<std::string, Error> read_jsep(const json_t* jsep, const char* expected_type) {
   if (!has_jsep(jsep)) {
-    return Error{ErrorCode::kMissingJsep, std::string("this request needs a JSEP ") + expected_type};
+    return Error{ErrorCode::kMissingJsep,
+                 std::string("this request needs a JSEP ") + expected_type};
   }
   if (!json_is_object(jsep)) return Error{ErrorCode::kWrongJsepType, "jsep must be an object"};
   const json_t* type = json_object_get(jsep, "type");
@@ -132,7 +135,8 @@ std::variant<std::string, Error> request_name(const json_t* body) {
     return Error{ErrorCode::kInvalidBody, "the message body must be a JSON object"};
   }
   const json_t* request = json_object_get(body, "request");
-  if (!json_is_string(request)) return Error{ErrorCode::kMissingRequest, "'request' must be a string"};
+  if (!json_is_string(request))
+    return Error{ErrorCode::kMissingRequest, "'request' must be a string"};
   return std::string(json_string_value(request), json_string_length(request));
 }
 
@@ -188,7 +192,8 @@ bool is_async(const ClientRequest& request) {
 Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jsep) {
   using P = Parsed<ClientRequest>;
   auto named = request_name(body);
-  if (auto* error = std::get_if<Error>(&named)) return fail<ClientRequest>("", error->code, error->reason);
+  if (auto* error = std::get_if<Error>(&named))
+    return fail<ClientRequest>("", error->code, error->reason);
   const std::string name = std::move(std::get<std::string>(named));
   Fields fields(body);
 
@@ -205,7 +210,8 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
     echo.flags = fields.flags();
     if (fields.error()) return done<ClientRequest>("echo", fields, std::move(echo));
     auto offer = read_jsep(jsep, "offer");
-    if (auto* error = std::get_if<Error>(&offer)) return fail<ClientRequest>(name, error->code, error->reason);
+    if (auto* error = std::get_if<Error>(&offer))
+      return fail<ClientRequest>(name, error->code, error->reason);
     echo.offer_sdp = std::move(std::get<std::string>(offer));
     return done<ClientRequest>("echo", fields, std::move(echo));
   }
@@ -215,7 +221,8 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
     publish.flags = fields.flags();
     if (fields.error()) return done<ClientRequest>("publish", fields, std::move(publish));
     auto offer = read_jsep(jsep, "offer");
-    if (auto* error = std::get_if<Error>(&offer)) return fail<ClientRequest>(name, error->code, error->reason);
+    if (auto* error = std::get_if<Error>(&offer))
+      return fail<ClientRequest>(name, error->code, error->reason);
     publish.offer_sdp = std::move(std::get<std::string>(offer));
     return done<ClientRequest>("publish", fields, std::move(publish));
   }
@@ -228,8 +235,10 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
   }
   if (name == "start") {
     auto answer = read_jsep(jsep, "answer");
-    if (auto* error = std::get_if<Error>(&answer)) return fail<ClientRequest>(name, error->code, error->reason);
-    return done<ClientRequest>("start", fields, StartRequest{std::move(std::get<std::string>(answer))});
+    if (auto* error = std::get_if<Error>(&answer))
+      return fail<ClientRequest>(name, error->code, error->reason);
+    return done<ClientRequest>("start", fields,
+                               StartRequest{std::move(std::get<std::string>(answer))});
   }
   if (name == "configure") {
     ConfigureRequest configure;
@@ -242,7 +251,8 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
     if (fields.error()) return done<ClientRequest>("configure", fields, std::move(configure));
     if (has_jsep(jsep)) {
       auto offer = read_jsep(jsep, "offer");
-      if (auto* error = std::get_if<Error>(&offer)) return fail<ClientRequest>(name, error->code, error->reason);
+      if (auto* error = std::get_if<Error>(&offer))
+        return fail<ClientRequest>(name, error->code, error->reason);
       configure.offer_sdp = std::move(std::get<std::string>(offer));
     }
     return done<ClientRequest>("configure", fields, std::move(configure));
@@ -257,12 +267,14 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
     }
     return std::move(*query);
   }
-  return fail<ClientRequest>("", ErrorCode::kUnknownRequest, "unknown request '" + shown_name(name) + "'");
+  return fail<ClientRequest>("", ErrorCode::kUnknownRequest,
+                             "unknown request '" + shown_name(name) + "'");
 }
 
 Parsed<AdminRequest> parse_admin_request(const json_t* body) {
   auto named = request_name(body);
-  if (auto* error = std::get_if<Error>(&named)) return fail<AdminRequest>("", error->code, error->reason);
+  if (auto* error = std::get_if<Error>(&named))
+    return fail<AdminRequest>("", error->code, error->reason);
   const std::string name = std::move(std::get<std::string>(named));
   Fields fields(body);
   if (auto query = parse_query<AdminRequest>(name, fields)) return std::move(*query);
@@ -286,11 +298,13 @@ Parsed<AdminRequest> parse_admin_request(const json_t* body) {
   if (name == "limits") {
     LimitsRequest limits;
     if (auto v = fields.integer("max_sessions", 1, 10000000)) limits.max_sessions = *v;
-    if (auto v = fields.integer("max_viewers_per_device", 1, 100000)) limits.max_viewers_per_device = *v;
+    if (auto v = fields.integer("max_viewers_per_device", 1, 100000))
+      limits.max_viewers_per_device = *v;
     if (auto v = fields.integer("queue_size", 1, 1000000)) limits.queue_size = *v;
     return done<AdminRequest>("limits", fields, std::move(limits));
   }
-  return fail<AdminRequest>("", ErrorCode::kUnknownRequest, "unknown request '" + shown_name(name) + "'");
+  return fail<AdminRequest>("", ErrorCode::kUnknownRequest,
+                            "unknown request '" + shown_name(name) + "'");
 }
 
 }  // namespace jmedia

@@ -78,12 +78,11 @@ struct LimitsRequest {
   std::optional<std::size_t> queue_size;
 };
 
-using ClientRequest = std::variant<EchoRequest, PublishRequest, WatchRequest, StartRequest,
-                                   ConfigureRequest, HangupRequest, ListRequest, InfoRequest,
-                                   DevicesRequest>;
-using AdminRequest =
-    std::variant<ListRequest, InfoRequest, DevicesRequest, KickRequest, DrainRequest,
-                 LimitsRequest>;
+using ClientRequest =
+    std::variant<EchoRequest, PublishRequest, WatchRequest, StartRequest, ConfigureRequest,
+                 HangupRequest, ListRequest, InfoRequest, DevicesRequest>;
+using AdminRequest = std::variant<ListRequest, InfoRequest, DevicesRequest, KickRequest,
+                                  DrainRequest, LimitsRequest>;
 
 // Async requests are answered by events; sync ones in the reply.
 bool is_async(const ClientRequest& request);

@@ -4,30 +4,43 @@ namespace jmedia {
 
 const char* end_reason_label(EndReason reason) {
   switch (reason) {
-    case EndReason::kRequest: return "request";
-    case EndReason::kKicked: return "kicked";
-    case EndReason::kPeerConnectionClosed: return "peerconnection_closed";
-    case EndReason::kNegotiationEnded: return "negotiation_ended";
-    case EndReason::kDetached: return "detached";
-    case EndReason::kShutdown: return "shutdown";
+    case EndReason::kRequest:
+      return "request";
+    case EndReason::kKicked:
+      return "kicked";
+    case EndReason::kPeerConnectionClosed:
+      return "peerconnection_closed";
+    case EndReason::kNegotiationEnded:
+      return "negotiation_ended";
+    case EndReason::kDetached:
+      return "detached";
+    case EndReason::kShutdown:
+      return "shutdown";
   }
   return "unknown";
 }
 
 const char* end_reason_text(EndReason reason) {
   switch (reason) {
-    case EndReason::kPeerConnectionClosed: return "peerconnection closed";
-    case EndReason::kNegotiationEnded: return "negotiation ended";
-    default: return end_reason_label(reason);
+    case EndReason::kPeerConnectionClosed:
+      return "peerconnection closed";
+    case EndReason::kNegotiationEnded:
+      return "negotiation ended";
+    default:
+      return end_reason_label(reason);
   }
 }
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::kNone: return "none";
-    case Role::kEcho: return "echo";
-    case Role::kPublisher: return "publisher";
-    case Role::kViewer: return "viewer";
+    case Role::kNone:
+      return "none";
+    case Role::kEcho:
+      return "echo";
+    case Role::kPublisher:
+      return "publisher";
+    case Role::kViewer:
+      return "viewer";
   }
   return "unknown";
 }
@@ -41,10 +54,14 @@ std::optional<Role> role_from_name(std::string_view name) {
 
 const char* state_name(SessionState state) {
   switch (state) {
-    case SessionState::kIdle: return "idle";
-    case SessionState::kNegotiating: return "negotiating";
-    case SessionState::kUp: return "up";
-    case SessionState::kClosed: return "closed";
+    case SessionState::kIdle:
+      return "idle";
+    case SessionState::kNegotiating:
+      return "negotiating";
+    case SessionState::kUp:
+      return "up";
+    case SessionState::kClosed:
+      return "closed";
   }
   return "unknown";
 }

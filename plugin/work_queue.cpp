@@ -13,7 +13,9 @@ WorkQueue::WorkQueue(std::size_t workers, std::size_t capacity) : capacity_(capa
   }
 }
 
-WorkQueue::~WorkQueue() { stop(); }
+WorkQueue::~WorkQueue() {
+  stop();
+}
 
 WorkQueue::PushResult WorkQueue::push(std::size_t affinity, Job job) {
   if (stopped_.load(std::memory_order_acquire)) return PushResult::kStopped;

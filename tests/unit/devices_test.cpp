@@ -13,9 +13,9 @@
 namespace jmedia {
 namespace {
 
+using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
-using testing::fake_offer;
 using testing::PushedEvent;
 
 JsonPtr parse(const std::string& text) {
@@ -86,8 +86,8 @@ class DevicesTest : public ::testing::Test {
   }
   janus_plugin_session* publisher(const std::string& device) {
     janus_plugin_session* handle = attach();
-    auto e = request(handle, R"({"request":"publish","device_id":")" + device + R"("})",
-                     jsep("offer"));
+    auto e =
+        request(handle, R"({"request":"publish","device_id":")" + device + R"("})", jsep("offer"));
     EXPECT_EQ(str(e.event, "result"), "publishing") << e.event;
     plugin->setup_media(handle);
     return handle;
@@ -272,7 +272,8 @@ TEST_F(DevicesTest, DrainRefusesNewSessionsAndKeepsExistingOnes) {
   send_rtp(cam, true, 1, 1, 1);
   EXPECT_EQ(host.relayed_to(v).size(), 1u);
   admin(R"({"request":"drain","enabled":false})");
-  EXPECT_EQ(str(request(late, R"({"request":"watch","device_id":"cam1"})").event, "result"), "offer");
+  EXPECT_EQ(str(request(late, R"({"request":"watch","device_id":"cam1"})").event, "result"),
+            "offer");
   for (auto* h : {v, late, cam}) detach(h);
 }
 
@@ -305,7 +306,8 @@ TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
   JsonPtr viewers = admin(R"({"request":"list","role":"viewer"})");
   const json_t* sessions = json_object_get(viewers.get(), "sessions");
   ASSERT_EQ(json_array_size(sessions), 1u);
-  const std::string id = json_string_value(json_object_get(json_array_get(sessions, 0), "media_session"));
+  const std::string id =
+      json_string_value(json_object_get(json_array_get(sessions, 0), "media_session"));
   EXPECT_TRUE(json_is_null(json_object_get(viewers.get(), "next_cursor")));
   JsonPtr info = sync(cam, R"({"request":"info","media_session":")" + id + R"("})");
   const json_t* session = json_object_get(info.get(), "session");

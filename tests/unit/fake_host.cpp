@@ -28,7 +28,9 @@ std::vector<janus_plugin_session*> FakeHost::pli_targets() {
 void FakeHost::relay_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) {
   ++relayed_rtp;
   if (packet->length < 12) return;
-  auto byte = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(packet->buffer[i])); };
+  auto byte = [&](int i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(packet->buffer[i]));
+  };
   RelayedRtp relayed{handle, packet->video != FALSE,
                      static_cast<std::uint16_t>((byte(2) << 8) | byte(3)),
                      (byte(4) << 24) | (byte(5) << 16) | (byte(6) << 8) | byte(7),
@@ -54,9 +56,15 @@ std::vector<PushedEvent> FakeHost::events_for(janus_plugin_session* handle) {
   }
   return out;
 }
-void FakeHost::relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) { ++relayed_rtcp; }
-void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) { ++relayed_data; }
-void FakeHost::close_pc(janus_plugin_session*) { ++closed_pcs; }
+void FakeHost::relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) {
+  ++relayed_rtcp;
+}
+void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) {
+  ++relayed_data;
+}
+void FakeHost::close_pc(janus_plugin_session*) {
+  ++closed_pcs;
+}
 void FakeHost::release_handle(janus_plugin_session* handle) {
   g_atomic_int_dec_and_test(&handle->ref.count);
 }

@@ -43,7 +43,9 @@ class FakeHost : public Host {
 
   // A handle as the core would pass it to create_session: one reference held for the plugin.
   janus_plugin_session* new_handle();
-  int references(janus_plugin_session* handle) const { return g_atomic_int_get(&handle->ref.count); }
+  int references(janus_plugin_session* handle) const {
+    return g_atomic_int_get(&handle->ref.count);
+  }
 
   // Waits (bounded) until at least n events were pushed; returns a copy of them all.
   std::vector<PushedEvent> wait_events(std::size_t n, int timeout_ms = 5000);

@@ -16,9 +16,9 @@ namespace jmedia {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
-using testing::fake_offer;
 
 JsonPtr parse(const std::string& text) {
   json_error_t error;
@@ -45,7 +45,9 @@ std::string field(const std::string& event_json, const char* name) {
 
 class MediaPluginTest : public ::testing::Test {
  protected:
-  void make_plugin(PluginConfig config = {}) { plugin = std::make_unique<MediaPlugin>(host, sdp, config); }
+  void make_plugin(PluginConfig config = {}) {
+    plugin = std::make_unique<MediaPlugin>(host, sdp, config);
+  }
   void SetUp() override { make_plugin(); }
   void TearDown() override { plugin.reset(); }
 
@@ -147,8 +149,9 @@ TEST_F(MediaPluginTest, SyncErrorsForUnreadableRequests) {
     const char* body;
     ErrorCode code;
   };
-  for (const Case& c : {Case{"[1]", ErrorCode::kInvalidBody}, Case{"{}", ErrorCode::kMissingRequest},
-                        Case{R"({"request":"nope"})", ErrorCode::kUnknownRequest}}) {
+  for (const Case& c :
+       {Case{"[1]", ErrorCode::kInvalidBody}, Case{"{}", ErrorCode::kMissingRequest},
+        Case{R"({"request":"nope"})", ErrorCode::kUnknownRequest}}) {
     Reply reply = send(handle, c.body);
     ASSERT_EQ(reply.kind, Reply::Kind::kSync) << c.body;
     EXPECT_EQ(json_integer_value(json_object_get(reply.body.get(), "error_code")), numeric(c.code));

@@ -12,9 +12,9 @@
 namespace jmedia {
 namespace {
 
+using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
-using testing::fake_offer;
 
 // name{label=value,...} -> value, for counters and gauges (histograms: _count and _sum).
 std::map<std::string, double> flatten(const std::vector<prometheus::MetricFamily>& families) {
@@ -27,13 +27,18 @@ std::map<std::string, double> flatten(const std::vector<prometheus::MetricFamily
       }
       const std::string key = labels.empty() ? "" : "{" + labels + "}";
       switch (family.type) {
-        case prometheus::MetricType::Counter: out[family.name + key] = metric.counter.value; break;
-        case prometheus::MetricType::Gauge: out[family.name + key] = metric.gauge.value; break;
+        case prometheus::MetricType::Counter:
+          out[family.name + key] = metric.counter.value;
+          break;
+        case prometheus::MetricType::Gauge:
+          out[family.name + key] = metric.gauge.value;
+          break;
         case prometheus::MetricType::Histogram:
           out[family.name + "_count" + key] = static_cast<double>(metric.histogram.sample_count);
           out[family.name + "_sum" + key] = metric.histogram.sample_sum;
           break;
-        default: break;
+        default:
+          break;
       }
     }
   }

@@ -16,9 +16,9 @@
 namespace jmedia {
 namespace {
 
+using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
-using testing::fake_offer;
 
 JsonPtr parse(const std::string& text) {
   json_error_t error;
@@ -50,7 +50,8 @@ TEST(RelayConcurrency, ViewersComeAndGoWhileMediaFlows) {
     plugin.destroy_session(handle, &error);
   };
   janus_plugin_session* cam = attach();
-  plugin.handle_message(cam, "p", parse(R"({"request":"publish","device_id":"cam"})"), jsep("offer"));
+  plugin.handle_message(cam, "p", parse(R"({"request":"publish","device_id":"cam"})"),
+                        jsep("offer"));
   for (int i = 0; i < 5000 && plugin.devices().size() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

@@ -13,7 +13,9 @@ JsonPtr parse(const char* text) {
   return value;
 }
 
-JsonPtr offer() { return parse(R"({"type":"offer","sdp":"v=0\r\n"})"); }
+JsonPtr offer() {
+  return parse(R"({"type":"offer","sdp":"v=0\r\n"})");
+}
 
 struct BadCase {
   const char* body;
@@ -21,7 +23,9 @@ struct BadCase {
   ErrorCode code;
 };
 
-void PrintTo(const BadCase& c, std::ostream* out) { *out << c.body; }
+void PrintTo(const BadCase& c, std::ostream* out) {
+  *out << c.body;
+}
 
 class BadRequest : public ::testing::TestWithParam<BadCase> {};
 
@@ -170,7 +174,8 @@ TEST(Request, OversizedDeviceIdIsRejected) {
 }
 
 TEST(Request, ListReadsEveryField) {
-  JsonPtr body = parse(R"({"request":"list","device_id":"cam1","role":"viewer","limit":10,"cursor":"00ff"})");
+  JsonPtr body =
+      parse(R"({"request":"list","device_id":"cam1","role":"viewer","limit":10,"cursor":"00ff"})");
   auto parsed = parse_client_request(body.get(), nullptr);
   ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
   const auto& list = std::get<ListRequest>(*parsed.request);
@@ -182,7 +187,8 @@ TEST(Request, ListReadsEveryField) {
 }
 
 TEST(Request, ConfigureReadsEveryField) {
-  JsonPtr body = parse(R"({"request":"configure","audio":false,"video":true,"bitrate":256000,"keyframe":true})");
+  JsonPtr body = parse(
+      R"({"request":"configure","audio":false,"video":true,"bitrate":256000,"keyframe":true})");
   auto parsed = parse_client_request(body.get(), nullptr);
   ASSERT_FALSE(parsed.error.has_value());
   const auto& configure = std::get<ConfigureRequest>(*parsed.request);
@@ -198,7 +204,9 @@ struct AdminCase {
   const char* body;
   ErrorCode code;
 };
-void PrintTo(const AdminCase& c, std::ostream* out) { *out << c.body; }
+void PrintTo(const AdminCase& c, std::ostream* out) {
+  *out << c.body;
+}
 class BadAdminRequest : public ::testing::TestWithParam<AdminCase> {};
 
 TEST_P(BadAdminRequest, GetsItsErrorCode) {
@@ -210,20 +218,19 @@ TEST_P(BadAdminRequest, GetsItsErrorCode) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllErrors, BadAdminRequest,
-    ::testing::Values(AdminCase{"[]", ErrorCode::kInvalidBody},
-                      AdminCase{"{}", ErrorCode::kMissingRequest},
-                      AdminCase{R"({"request":"echo"})", ErrorCode::kUnknownRequest},
-                      AdminCase{R"({"request":"kick"})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"kick","media_session":"a","device_id":"b"})",
-                                ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"kick","device_id":"no way"})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"drain"})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"drain","enabled":"yes"})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"limits","max_sessions":0})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"limits","queue_size":"big"})", ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"limits","max_viewers_per_device":-1})",
-                                ErrorCode::kInvalidField},
-                      AdminCase{R"({"request":"info","media_session":null})", ErrorCode::kInvalidField}),
+    ::testing::Values(
+        AdminCase{"[]", ErrorCode::kInvalidBody}, AdminCase{"{}", ErrorCode::kMissingRequest},
+        AdminCase{R"({"request":"echo"})", ErrorCode::kUnknownRequest},
+        AdminCase{R"({"request":"kick"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"kick","media_session":"a","device_id":"b"})",
+                  ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"kick","device_id":"no way"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"drain"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"drain","enabled":"yes"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"limits","max_sessions":0})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"limits","queue_size":"big"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"limits","max_viewers_per_device":-1})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"info","media_session":null})", ErrorCode::kInvalidField}),
     [](const ::testing::TestParamInfo<AdminCase>& param_info) {
       return "case" + std::to_string(param_info.index);
     });

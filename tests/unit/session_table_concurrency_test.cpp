@@ -27,8 +27,8 @@ TEST(SessionTableConcurrency, ManyThreadsInsertLookupErase) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         janus_plugin_session* handle = handles[t * kPerThread + i];
-        auto session = std::make_shared<MediaSession>(
-            host, handle, std::to_string(t) + ":" + std::to_string(i));
+        auto session = std::make_shared<MediaSession>(host, handle,
+                                                      std::to_string(t) + ":" + std::to_string(i));
         ASSERT_TRUE(table.add(session));
         // Look up our own and a neighbour's (which may or may not exist yet).
         if (table.find(handle) == session) ++found;

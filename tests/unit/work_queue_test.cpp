@@ -39,11 +39,12 @@ TEST(WorkQueue, RunsJobsInOrderPerAffinity) {
   std::vector<int> seen;
   std::promise<void> done;
   for (int i = 0; i < 50; ++i) {
-    ASSERT_EQ(queue.push(7, [&, i] {
-      std::lock_guard lock(mutex);
-      seen.push_back(i);
-      if (i == 49) done.set_value();
-    }),
+    ASSERT_EQ(queue.push(7,
+                         [&, i] {
+                           std::lock_guard lock(mutex);
+                           seen.push_back(i);
+                           if (i == 49) done.set_value();
+                         }),
               WorkQueue::PushResult::kQueued);
   }
   ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
@@ -57,7 +58,12 @@ TEST(WorkQueue, RefusesWhenFullAndAcceptsAgainAfter) {
   Gate gate;
   std::atomic<int> ran{0};
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(queue.push(0, [&] { gate.wait(); ++ran; }), WorkQueue::PushResult::kQueued);
+    ASSERT_EQ(queue.push(0,
+                         [&] {
+                           gate.wait();
+                           ++ran;
+                         }),
+              WorkQueue::PushResult::kQueued);
   }
   EXPECT_EQ(queue.depth(), 3u);
   EXPECT_EQ(queue.push(0, [&] { ++ran; }), WorkQueue::PushResult::kFull);
@@ -76,7 +82,11 @@ TEST(WorkQueue, StopDropsPendingJobsAndReleasesWhatTheyHold) {
   auto held = std::make_shared<int>(1);
   std::weak_ptr<int> watch = held;
   std::promise<void> started;
-  ASSERT_EQ(queue->push(0, [&] { started.set_value(); gate.wait(); }),
+  ASSERT_EQ(queue->push(0,
+                        [&] {
+                          started.set_value();
+                          gate.wait();
+                        }),
             WorkQueue::PushResult::kQueued);
   ASSERT_EQ(started.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_EQ(queue->push(0, [held] { FAIL() << "a dropped job ran"; }),
