@@ -153,7 +153,7 @@ void incoming_data(janus_plugin_session* handle, janus_plugin_data* packet) noex
   });
 }
 
-void data_ready(janus_plugin_session*) noexcept {}
+void data_ready(janus_plugin_session* /*handle*/) noexcept {}
 
 void slow_link(janus_plugin_session* handle, int mindex, gboolean video, gboolean uplink) noexcept {
   guarded_void("slow_link", [&] {

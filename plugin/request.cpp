@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -175,12 +176,10 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
 
 bool valid_device_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxDeviceIdLength) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return std::ranges::all_of(id, [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
 }
 
 bool is_async(const ClientRequest& request) {
@@ -301,7 +300,7 @@ Parsed<AdminRequest> parse_admin_request(const json_t* body) {
     if (auto v = fields.integer("max_viewers_per_device", 1, 100000))
       limits.max_viewers_per_device = *v;
     if (auto v = fields.integer("queue_size", 1, 1000000)) limits.queue_size = *v;
-    return done<AdminRequest>("limits", fields, std::move(limits));
+    return done<AdminRequest>("limits", fields, limits);
   }
   return fail<AdminRequest>("", ErrorCode::kUnknownRequest,
                             "unknown request '" + shown_name(name) + "'");

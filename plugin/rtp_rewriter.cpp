@@ -46,7 +46,7 @@ bool RtpRewriter::rewrite(char* packet, std::size_t length) {
     seq_offset_ = static_cast<std::uint16_t>(last_seq_ + 1 - seq);
     timestamp_offset_ = last_timestamp_ + timestamp_step_ - timestamp;
   }
-  const std::uint16_t out_seq = static_cast<std::uint16_t>(seq + seq_offset_);
+  const auto out_seq = static_cast<std::uint16_t>(seq + seq_offset_);
   const std::uint32_t out_timestamp = timestamp + timestamp_offset_;
   // Track the newest packet sent (modulo arithmetic: "newer" within half the space).
   if (first || static_cast<std::int16_t>(out_seq - last_seq_) > 0) {
