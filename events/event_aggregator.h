@@ -1,0 +1,109 @@
+// Turns the core's events (json_t, shapes in event_shapes.h) into the janus_core_* metrics of
+// CoreMetrics. Pure: no symbol of the janus executable, so unit tests feed it real event JSON.
+//
+// Gauges (sessions, handles, PeerConnections) are kept live from the events: +1/-1 on
+// created/destroyed/timeout, attached/detached, webrtcup/hangup. Which source wins:
+//  - Janus 1.1.2 never reports its own counts (the periodic "status":"update" core event
+//    arrived in 1.2.0), so there the events are the only source.
+//  - When a core status update does arrive (Janus >= 1.2, every 15 s), its counts are the
+//    core's own and are authoritative: they replace the gauges, and the events move them
+//    between updates. (A count may be off by one for up to one period when an update and a
+//    session/handle event race in the core's queue.)
+// Gaps in the events that are filled here:
+//  - a WebSocket that closes with reclaim_session_timeout = 0 takes its sessions with it and
+//    the core sends no session event: the transport's "disconnected" event is matched to the
+//    sessions created over that connection (same transport id) and they are counted as ended
+//    (reason transport_gone). reclaim_session_timeout comes from the core's startup event;
+//    with reclaim enabled those sessions end later with a "timeout" event instead.
+//  - a handle detached while its PeerConnection is up gets no hangup event: counted as a
+//    hangup with reason "detach".
+// State kept per live session (its transport) and per live handle (plugin slot, whether its
+// PeerConnection is up, the last cumulative loss/NACK counts per media stream, to turn them
+// into counter increments). Both maps shrink with the sessions and handles: nothing is kept
+// per session or handle once it is gone, and nothing per session/handle is ever a label.
+//
+// Threads: consume() on the core's events thread only (one thread). summary() and
+// handle_request() from any thread: they read atomics only.
+#pragma once
+
+#include <jansson.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "../common/json.h"
+#include "core_metrics.h"
+#include "evh_config.h"
+
+namespace jmedia::events {
+
+class EventAggregator {
+ public:
+  EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config);
+
+  // One event from the core, borrowed: neither kept nor released here.
+  void consume(const json_t* event);
+
+  // The answer to admin "query_eventhandler": request may be null (no "request" member) or
+  // {"request":"summary"}; anything else gets {"error": "..."}.
+  JsonPtr handle_request(const json_t* request) const;
+  JsonPtr summary() const;
+
+  // What the core last told us (0 until its startup event), for tests and the summary.
+  std::int64_t reclaim_session_timeout() const noexcept {
+    return reclaim_session_timeout_.load(std::memory_order_relaxed);
+  }
+
+  CoreMetrics& metrics() { return metrics_; }
+
+ private:
+  struct MediaBaseline {
+    std::int64_t mindex = 0;
+    int substream = 0;
+    std::uint64_t lost_inbound = 0;
+    std::uint64_t lost_outbound = 0;
+    std::uint64_t nacks_received = 0;
+    std::uint64_t nacks_sent = 0;
+  };
+  struct HandleState {
+    std::uint16_t plugin_slot = PluginSeries::kOtherSlot;
+    bool peerconnection_up = false;
+    std::vector<MediaBaseline> media;
+  };
+
+  bool on_session(const json_t* event, const json_t* body);
+  bool on_handle(const json_t* event, const json_t* body);
+  bool on_webrtc(const json_t* event, int subtype, const json_t* body);
+  bool on_media(const json_t* event, int subtype, const json_t* body);
+  bool on_transport(const json_t* body);
+  bool on_core(int subtype, const json_t* body);
+  bool on_stats_entry(HandleState* handle, const json_t* entry);
+
+  bool forget_session(std::uint64_t session_id);
+  HandleState* find_handle(const json_t* event);
+  void peerconnection_down(HandleState& handle);
+  static void add_gauge(std::int64_t& count, prometheus::Gauge& gauge, std::int64_t delta);
+  static void set_gauge(std::int64_t& count, prometheus::Gauge& gauge, std::int64_t value);
+  void update_tracked();
+
+  const EventHandlerConfig config_;
+  CoreMetrics metrics_;
+
+  // Events thread only.
+  std::int64_t sessions_ = 0;
+  std::int64_t handles_ = 0;
+  std::int64_t peerconnections_ = 0;
+  std::unordered_map<std::uint64_t, std::uint64_t> session_transport_;  // session -> transport
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> transport_sessions_;
+  std::unordered_map<std::uint64_t, HandleState> handle_state_;
+
+  // Any thread.
+  std::atomic<std::int64_t> reclaim_session_timeout_{0};
+  std::atomic<std::size_t> tracked_sessions_{0};
+  std::atomic<std::size_t> tracked_handles_{0};
+};
+
+}  // namespace jmedia::events

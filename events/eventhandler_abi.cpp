@@ -1,0 +1,144 @@
+// The one place where janus.eventhandler.media meets Janus's C event handler ABI (API version
+// 3): the static janus_eventhandler struct, noexcept trampolines behind the exception barrier,
+// and the exported create(). Everything else lives in EventAggregator.
+//
+// Ownership of the event in incoming_event(), as janus_events_thread() in v1.1.2 events.c does
+// it: the core takes an extra reference before calling the handlers and drops it, plus its own,
+// after they return (with several handlers each gets a deep copy that the core releases).
+// The event is therefore only borrowed here: we process it inline and never json_decref it.
+// (eventhandler.h still says the handler must decref it: that note predates the change; doing
+// so would free the core's event.) A handler that queued the event would take its own
+// reference first, as sampleevh does; we do not queue: a handful of JSON lookups and atomic
+// adds per event are cheaper than a hand-off to another thread.
+//
+// Threads: incoming_event on the core's events thread; handle_request on a request thread;
+// init/destroy on the main thread. The core joins its events thread and closes every transport
+// before it calls destroy(), so no callback runs concurrently with destroy().
+#include <atomic>
+#include <memory>
+
+#include "../common/abi_guard.h"
+#include "../common/janus_api.h"
+#include "../common/janus_config_reader.h"
+#include "../common/janus_log_sink.h"
+#include "event_aggregator.h"
+#include "evh_config.h"
+#include "runtime.h"
+#include "version.h"
+
+namespace jmedia {
+namespace {
+
+constexpr const char* kPackage = "janus.eventhandler.media";
+constexpr const char* kName = "JANUS media metrics event handler";
+constexpr const char* kDescription =
+    "Turns the core's session, handle, ICE, DTLS, PeerConnection and media events into "
+    "janus_core_* Prometheus metrics.";
+constexpr const char* kAuthor = "janus-media contributors";
+
+std::unique_ptr<events::EventAggregator> aggregator;
+// Read by every callback, written only by init/destroy.
+std::atomic<events::EventAggregator*> active{nullptr};
+
+events::EventAggregator* current() {
+  return active.load(std::memory_order_acquire);
+}
+
+void set_events_mask(std::uint32_t mask);
+
+int init(const char* config_path) noexcept {
+  return guarded("init", -1, [&] {
+    use_janus_log(kPackage);
+    ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
+    const events::EventHandlerConfig config = events::load_evh_config(values);
+    if (!config.enabled) {
+      set_events_mask(0);
+      log_info("%s %s disabled by configuration", kName, kVersionString);
+      return 0;
+    }
+    aggregator = std::make_unique<events::EventAggregator>(runtime::registry(), config);
+    active.store(aggregator.get(), std::memory_order_release);
+    // The core reads the mask after init() returns (and before it delivers any event).
+    set_events_mask(config.events_mask);
+    log_info("%s %s initialized (events: %s)", kName, kVersionString,
+             events::describe_events_mask(config.events_mask).c_str());
+    return 0;
+  });
+}
+
+void destroy() noexcept {
+  guarded_void("destroy", [] {
+    set_events_mask(0);
+    active.store(nullptr, std::memory_order_release);
+    aggregator.reset();  // removes the janus_core_* families from the registry
+    log_info("%s destroyed", kName);
+  });
+}
+
+int get_api_compatibility() noexcept {
+  return JANUS_EVENTHANDLER_API_VERSION;
+}
+int get_version() noexcept {
+  return kVersion;
+}
+const char* get_version_string() noexcept {
+  return kVersionString;
+}
+const char* get_description() noexcept {
+  return kDescription;
+}
+const char* get_name() noexcept {
+  return kName;
+}
+const char* get_author() noexcept {
+  return kAuthor;
+}
+const char* get_package() noexcept {
+  return kPackage;
+}
+
+void incoming_event(json_t* event) noexcept {
+  // Borrowed (see the top of this file): never released here.
+  guarded_void("incoming_event", [&] {
+    if (events::EventAggregator* a = current(); a != nullptr && event != nullptr) a->consume(event);
+  });
+}
+
+json_t* handle_request(json_t* request) noexcept {
+  // request is borrowed; the core takes over the returned object (json_object_set_new).
+  return guarded("handle_request", static_cast<json_t*>(nullptr), [&]() -> json_t* {
+    events::EventAggregator* a = current();
+    if (a == nullptr) {
+      JsonPtr off = adopt(json_object());
+      set(off.get(), "enabled", false);
+      return off.release();
+    }
+    return a->handle_request(request).release();
+  });
+}
+
+janus_eventhandler media_eventhandler = {
+    .init = init,
+    .destroy = destroy,
+    .get_api_compatibility = get_api_compatibility,
+    .get_version = get_version,
+    .get_version_string = get_version_string,
+    .get_description = get_description,
+    .get_name = get_name,
+    .get_author = get_author,
+    .get_package = get_package,
+    .incoming_event = incoming_event,
+    .handle_request = handle_request,
+    .events_mask = JANUS_EVENT_TYPE_NONE,
+};
+
+void set_events_mask(std::uint32_t mask) {
+  media_eventhandler.events_mask = mask;
+}
+
+}  // namespace
+}  // namespace jmedia
+
+extern "C" __attribute__((visibility("default"))) janus_eventhandler* create(void) {
+  return &jmedia::media_eventhandler;
+}
