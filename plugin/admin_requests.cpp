@@ -37,9 +37,17 @@ JsonPtr MediaPlugin::answer_admin(const AdminRequest& request) {
       request);
 }
 
-std::size_t MediaPlugin::kick_session(const SessionPtr& session) {
+std::size_t MediaPlugin::kick_session(const SessionPtr& session, KickRequest::Reason reason) {
   if (session->destroyed()) return 0;
-  log_info("admin: kicking session %s (%s)", session->id().c_str(), role_name(session->role()));
+  const bool candidates = reason == KickRequest::Reason::kTooManyCandidates;
+  log_info("admin: kicking session %s (%s)%s", session->id().c_str(), role_name(session->role()),
+           candidates ? ": too many ICE candidates" : "");
+  if (candidates) {
+    push_error(session, "",
+               Error{ErrorCode::kTooManyCandidates,
+                     "this handle sent more ICE candidates than the server allows "
+                     "(max_ice_candidates); it is being hung up and detached"});
+  }
   JsonPtr event = result_event("kicked");
   set(event.get(), "media_session", session->id());
   push(session, "", std::move(event));
@@ -69,7 +77,7 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
       return error_reply(Error{ErrorCode::kSessionNotFound,
                                "no media session '" + request.media_session->substr(0, 64) + "'"});
     }
-    kicked = kick_session(session);
+    kicked = kick_session(session, request.reason);
   } else {
     auto device = devices_.find(*request.device_id);
     if (!device) {
@@ -78,7 +86,7 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
     std::vector<SessionPtr> members;
     if (auto publisher = device->publisher()) members.push_back(publisher);
     for (const auto& viewer : *device->viewers()) members.push_back(viewer->session_ptr());
-    for (const auto& member : members) kicked += kick_session(member);
+    for (const auto& member : members) kicked += kick_session(member, request.reason);
   }
   JsonPtr reply = adopt(json_object());
   set(reply.get(), "media", "kick");

@@ -102,7 +102,7 @@ class MediaPlugin {
   JsonPtr kick(const KickRequest& request);
   JsonPtr drain(const DrainRequest& request);
   JsonPtr limits(const LimitsRequest& request);
-  std::size_t kick_session(const SessionPtr& session);
+  std::size_t kick_session(const SessionPtr& session, KickRequest::Reason reason);
 
   void push(const SessionPtr& session, const std::string& tx, JsonPtr event,
             JsonPtr jsep = nullptr);

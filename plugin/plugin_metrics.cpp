@@ -7,17 +7,17 @@ namespace {
 
 using prometheus::MetricType;
 
-constexpr std::array<ErrorCode, 19> kAllErrors = {
-    ErrorCode::kInvalidBody,     ErrorCode::kMissingRequest,
-    ErrorCode::kUnknownRequest,  ErrorCode::kInvalidField,
-    ErrorCode::kMissingJsep,     ErrorCode::kWrongJsepType,
-    ErrorCode::kInvalidSdp,      ErrorCode::kBusy,
-    ErrorCode::kNoSession,       ErrorCode::kShuttingDown,
-    ErrorCode::kTooManySessions, ErrorCode::kWrongState,
-    ErrorCode::kUnexpectedJsep,  ErrorCode::kDeviceBusy,
-    ErrorCode::kNoSuchDevice,    ErrorCode::kTooManyViewers,
-    ErrorCode::kDraining,        ErrorCode::kSessionNotFound,
-    ErrorCode::kInternal};
+constexpr std::array<ErrorCode, 20> kAllErrors = {
+    ErrorCode::kInvalidBody,       ErrorCode::kMissingRequest,
+    ErrorCode::kUnknownRequest,    ErrorCode::kInvalidField,
+    ErrorCode::kMissingJsep,       ErrorCode::kWrongJsepType,
+    ErrorCode::kInvalidSdp,        ErrorCode::kBusy,
+    ErrorCode::kNoSession,         ErrorCode::kShuttingDown,
+    ErrorCode::kTooManySessions,   ErrorCode::kWrongState,
+    ErrorCode::kUnexpectedJsep,    ErrorCode::kDeviceBusy,
+    ErrorCode::kNoSuchDevice,      ErrorCode::kTooManyViewers,
+    ErrorCode::kDraining,          ErrorCode::kSessionNotFound,
+    ErrorCode::kTooManyCandidates, ErrorCode::kInternal};
 
 constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
     "max_sessions", "max_viewers_per_device", "queue_size"};

@@ -85,7 +85,7 @@ class PluginMetrics final : public prometheus::Collectable {
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> ended_;
   std::array<std::array<metrics::Counter, 2>, kRequestLabels.size()> requests_;
   std::vector<std::unique_ptr<metrics::Histogram>> request_seconds_;  // one per request label
-  std::array<metrics::Counter, 19> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
+  std::array<metrics::Counter, 20> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
   std::array<metrics::Counter, kRoleCount> up_;
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> failed_;
   std::vector<std::unique_ptr<metrics::Histogram>> setup_seconds_;  // one per role

@@ -281,6 +281,14 @@ Parsed<AdminRequest> parse_admin_request(const json_t* body) {
     KickRequest kick;
     kick.media_session = fields.media_session(false);
     kick.device_id = fields.device_id(false);
+    if (auto reason = fields.string("reason", 32)) {
+      if (*reason == "too_many_candidates") {
+        kick.reason = KickRequest::Reason::kTooManyCandidates;
+      } else if (*reason != "operator" && !fields.error()) {
+        return fail<AdminRequest>(name, ErrorCode::kInvalidField,
+                                  "'reason' must be operator or too_many_candidates");
+      }
+    }
     if (!fields.error() && kick.media_session.has_value() == kick.device_id.has_value()) {
       return fail<AdminRequest>(name, ErrorCode::kInvalidField,
                                 "kick needs exactly one of 'media_session' and 'device_id'");

@@ -64,8 +64,12 @@ struct DevicesRequest {
 };
 // Admin only: {"request":"kick","media_session":S} or {"request":"kick","device_id":D}
 struct KickRequest {
+  enum class Reason { kOperator, kTooManyCandidates };
   std::optional<std::string> media_session;
   std::optional<std::string> device_id;
+  // "operator" (default) or "too_many_candidates" (sent by the ICE-candidate cap, which
+  // also detaches the handle): the latter tells the client with error 1019 first.
+  Reason reason = Reason::kOperator;
 };
 // Admin only: {"request":"drain","enabled":bool}
 struct DrainRequest {

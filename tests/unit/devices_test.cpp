@@ -300,6 +300,22 @@ TEST_F(DevicesTest, KickByDeviceEndsPublisherAndViewers) {
   for (auto* h : {v, cam}) detach(h);
 }
 
+TEST_F(DevicesTest, KickForTooManyCandidatesTellsTheClientWhy) {
+  janus_plugin_session* cam = publisher("cam1");
+  const std::string id = str(host.events_for(cam).front().event, "media_session");
+  auto reply =
+      admin(R"({"request":"kick","media_session":")" + id + R"(","reason":"too_many_candidates"})");
+  EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "kicked")), 1);
+  auto events = host.events_for(cam);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(code(events[events.size() - 2].event), numeric(ErrorCode::kTooManyCandidates));
+  EXPECT_EQ(str(events.back().event, "result"), "kicked");
+  auto bad = admin(R"({"request":"kick","media_session":")" + id + R"(","reason":"boredom"})");
+  EXPECT_EQ(json_integer_value(json_object_get(bad.get(), "error_code")),
+            numeric(ErrorCode::kInvalidField));
+  detach(cam);
+}
+
 TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
   janus_plugin_session* cam = publisher("cam1");
   janus_plugin_session* v = viewer("cam1");
