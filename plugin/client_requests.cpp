@@ -106,6 +106,7 @@ void MediaPlugin::notify_publisher_joined(const std::shared_ptr<Device>& device,
     if (!same && offer) {
       // Different codecs: the viewer renegotiates and answers with "start" again.
       viewer->started = false;
+      viewer->use_payload_types(media);
       jsep = adopt(json_object());
       set(jsep.get(), "type", "offer");
       set(jsep.get(), "sdp", std::string_view(*offer));
@@ -219,6 +220,7 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
       return push_error(session, tx, *error);
     }
     offer = std::move(std::get<std::string>(offered));
+    link->use_payload_types(media);
     session->bind_device(device);
     session->set_viewer_link(link);
     enter_role(session, Role::kViewer,
@@ -238,8 +240,13 @@ bool MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
   }
   link->started = true;
   push(session, tx, result_event("watching"));
-  if (Device* device = session->device()) {
-    if (auto publisher = device->publisher()) request_keyframe(*publisher);
+  // A keyframe asked for now would reach a viewer whose media is not up yet and be lost:
+  // setup_media asks when it is. Only a viewer that is up already (after a renegotiation)
+  // needs one here.
+  if (session->state() == SessionState::kUp) {
+    if (Device* device = session->device()) {
+      if (auto publisher = device->publisher()) request_keyframe(*publisher, true);
+    }
   }
   return true;
 }

@@ -20,6 +20,12 @@ std::uint32_t random_ssrc() {
 ViewerLink::ViewerLink(std::shared_ptr<MediaSession> session)
     : audio(random_ssrc(), 960), video(random_ssrc(), 3000), session_(std::move(session)) {}
 
+void ViewerLink::use_payload_types(const PublisherMedia& media) {
+  std::lock_guard lock(relay_mutex);
+  audio.set_payload_type(media.audio_payload_type);
+  video.set_payload_type(media.video_payload_type);
+}
+
 bool Device::has_publisher() const {
   std::lock_guard lock(mutex_);
   return publisher_ != nullptr;

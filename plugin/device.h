@@ -40,6 +40,10 @@ struct PublisherMedia {
 class ViewerLink {
  public:
   explicit ViewerLink(std::shared_ptr<MediaSession> session);
+  // The payload types this viewer negotiated: those of the media its offer was built from.
+  // Relayed packets are rewritten to them, so a publisher that numbers the same codecs
+  // differently needs no renegotiation.
+  void use_payload_types(const PublisherMedia& media);
   MediaSession& session() const { return *session_; }
   const std::shared_ptr<MediaSession>& session_ptr() const { return session_; }
 

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <random>
 
+#include <thread>
+
 #include "../common/log.h"
+#include "../runtime/runtime.h"
 
 namespace jmedia {
 
@@ -48,6 +51,42 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
 
 MediaPlugin::~MediaPlugin() {
   shutdown();
+}
+
+bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  draining_ = true;
+  runtime::set_plugin_draining(true);
+  std::size_t closing = 0;
+  for (const auto& session : sessions_.snapshot()) {
+    if (session->destroyed() || session->role() == Role::kNone) continue;
+    const SessionState state = session->state();
+    if (state == SessionState::kUp || state == SessionState::kNegotiating) {
+      session->set_pending_end(EndReason::kShutdown);
+      host_.close_pc(session->handle());
+      ++closing;
+    }
+    if (state != SessionState::kUp) {
+      // No PeerConnection may report back: end the role and tell the client here.
+      const Role role = leave_role(session, EndReason::kShutdown);
+      if (role != Role::kNone) {
+        JsonPtr event = result_event("hangup");
+        set(event.get(), "media_session", session->id());
+        set(event.get(), "role", role_name(role));
+        set(event.get(), "reason", end_reason_text(EndReason::kShutdown));
+        push(session, "", std::move(event));
+      }
+    }
+  }
+  log_info("shutdown: closing %zu PeerConnections, %zu media sessions active", closing,
+           sessions_.active());
+  while (sessions_.active() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const bool done = sessions_.active() == 0;
+  if (!done)
+    log_warn("shutdown: %zu media sessions still active at the timeout", sessions_.active());
+  return done;
 }
 
 void MediaPlugin::shutdown() {
@@ -234,9 +273,10 @@ void MediaPlugin::setup_media(janus_plugin_session* handle) {
   session->media_up();
   log_verbose("session %s: WebRTC up as %s", session->id().c_str(), role_name(session->role()));
   if (session->role() == Role::kViewer) {
-    // A viewer decodes nothing until the next keyframe: ask for one now.
+    // A viewer decodes nothing until the next keyframe: ask for one now, whatever was asked
+    // for before (that keyframe went to other viewers, or to none).
     if (Device* device = session->device()) {
-      if (auto publisher = device->publisher()) request_keyframe(*publisher);
+      if (auto publisher = device->publisher()) request_keyframe(*publisher, true);
     }
   } else if (session->role() == Role::kPublisher) {
     Device* device = session->device();
@@ -244,8 +284,15 @@ void MediaPlugin::setup_media(janus_plugin_session* handle) {
   }
 }
 
-void MediaPlugin::request_keyframe(MediaSession& publisher) {
-  if (publisher.keyframe_request_due(monotonic_ms_now(), 300)) {
+void MediaPlugin::request_keyframe(MediaSession& publisher, bool new_viewer) {
+  // Viewers' own PLIs come in bursts: at most one per 100 ms reaches the publisher. A viewer
+  // whose media just came up always gets its request through.
+  const std::int64_t now = monotonic_ms_now();
+  if (new_viewer) {
+    publisher.keyframe_requested_at(now);
+    host_.send_pli(publisher.handle());
+    metrics_->keyframe_requested();
+  } else if (publisher.keyframe_request_due(now, 100)) {
     host_.send_pli(publisher.handle());
     metrics_->keyframe_requested();
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,11 @@ class MediaPlugin {
   void destroy_session(janus_plugin_session* handle, int* error);
   JsonPtr query_session(janus_plugin_session* handle);
 
+  // Stops taking new media sessions, ends every role (clients get a hangup with reason
+  // "shutdown" and their PeerConnections close) and waits until none is left, at most
+  // timeout. Janus keeps running: this is the phase before it stops (see ShutdownGuard).
+  // Returns whether every session ended in time.
+  bool graceful_stop(std::chrono::milliseconds timeout);
   // Stops taking work, joins the workers and drops every session. Idempotent.
   void shutdown();
 
@@ -90,7 +96,7 @@ class MediaPlugin {
   void notify_publisher_joined(const std::shared_ptr<Device>& device,
                                const std::optional<PublisherMedia>& previous,
                                const PublisherMedia& media);
-  void request_keyframe(MediaSession& publisher);
+  void request_keyframe(MediaSession& publisher, bool new_viewer = false);
 
   // Sync queries, shared by client and admin requests.
   JsonPtr list(const ListRequest& request) const;

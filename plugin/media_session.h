@@ -83,6 +83,7 @@ class MediaSession {
 
   // At most one keyframe request per interval reaches a publisher (viewers ask in bursts).
   bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
+  void keyframe_requested_at(std::int64_t now_ms) { last_keyframe_request_ms_.store(now_ms); }
 
   // Why the next hangup happens, when we know better than the core (request, kick).
   void set_pending_end(EndReason reason) { pending_end_.store(static_cast<int>(reason)); }

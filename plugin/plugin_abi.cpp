@@ -12,6 +12,7 @@
 #include "janus_host.h"
 #include "../runtime/runtime.h"
 #include "media_plugin.h"
+#include "shutdown_guard.h"
 #include "plugin_config.h"
 #include "version.h"
 
@@ -29,6 +30,7 @@ struct ModuleState {
   JanusHost host;
   JanusSdpEngine sdp;
   MediaPlugin plugin;
+  ShutdownGuard guard;
   ModuleState(janus_callbacks* core, janus_plugin* self, const PluginConfig& config)
       : host(core, self), plugin(host, sdp, config) {}
 };
@@ -51,6 +53,10 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
     PluginConfig config = load_plugin_config(values);
     module = std::make_unique<ModuleState>(core, self(), config);
     runtime::add_collectable(module->plugin.metrics());
+    const auto timeout = std::chrono::seconds(config.shutdown_timeout_s);
+    module->guard.install([timeout](int /*signal*/) {
+      if (MediaPlugin* p = plugin()) p->graceful_stop(timeout);
+    });
     active.store(&module->plugin, std::memory_order_release);
     log_info("%s %s initialized", kName, kVersionString);
     return 0;
@@ -61,6 +67,7 @@ void destroy() noexcept {
   guarded_void("destroy", [] {
     active.store(nullptr, std::memory_order_release);
     if (module) {
+      module->guard.uninstall();
       runtime::remove_collectable(module->plugin.metrics().get());
       module->plugin.shutdown();
     }

@@ -21,14 +21,16 @@ PluginConfig load_plugin_config(ConfigValues& values) {
       read_size(values, "general.max_viewers_per_device", config.max_viewers_per_device, 1, 100000);
   config.queue_size = read_size(values, "general.queue_size", config.queue_size, 1, 1000000);
   config.worker_threads = read_size(values, "general.worker_threads", config.worker_threads, 1, 64);
+  config.shutdown_timeout_s =
+      read_size(values, "general.shutdown_timeout", config.shutdown_timeout_s, 1, 600);
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }
   log_info(
       "config: shards=%zu max_sessions=%zu max_viewers_per_device=%zu queue_size=%zu "
-      "worker_threads=%zu",
+      "worker_threads=%zu shutdown_timeout=%zus",
       config.shards, config.max_sessions, config.max_viewers_per_device, config.queue_size,
-      config.worker_threads);
+      config.worker_threads, config.shutdown_timeout_s);
   return config;
 }
 

@@ -13,6 +13,7 @@ struct PluginConfig {
   std::size_t max_viewers_per_device = 100;  // viewers of one device
   std::size_t queue_size = 256;              // async requests waiting or running
   std::size_t worker_threads = 2;            // threads that process async requests
+  std::size_t shutdown_timeout_s = 30;       // graceful stop on SIGTERM/SIGINT, at most
 };
 
 // Reads general.* from values; every bad value is logged and replaced by its default.

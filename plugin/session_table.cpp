@@ -36,6 +36,13 @@ SessionTable::SessionPtr SessionTable::remove(const janus_plugin_session* handle
   return session;
 }
 
+std::vector<SessionTable::SessionPtr> SessionTable::snapshot() const {
+  std::vector<SessionPtr> sessions;
+  by_handle_.for_each(
+      [&](const auto& /*handle*/, const SessionPtr& session) { sessions.push_back(session); });
+  return sessions;
+}
+
 std::vector<SessionTable::SessionPtr> SessionTable::remove_all() {
   auto sessions = by_handle_.drain();
   by_id_.drain();

@@ -31,6 +31,8 @@ class SessionTable {
   // Removes the session of handle from every index.
   SessionPtr remove(const janus_plugin_session* handle);
   std::vector<SessionPtr> remove_all();
+  // Every session now (shutdown, not hot paths).
+  std::vector<SessionPtr> snapshot() const;
 
   // A session takes one of max_sessions slots while it has a role (echo, publisher, viewer).
   bool reserve_active(std::size_t limit);

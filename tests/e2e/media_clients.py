@@ -7,14 +7,28 @@ new_peer_connection() and JanusWsClient refuse anything else).
                         number) as 16 black/white columns, so that a viewer
                         can tell whose video it decodes and that it moves
   read_counter_frame()  decodes that pattern from a received VideoFrame
-  ReceivedMedia         per-viewer tally of decoded frames (audio, video),
+  ToneTrack             a 440 Hz tone
+  ReceivedMedia         per-peer tally of decoded frames (audio, video),
                         first-frame times, decoded video ids, audio peak
-  Publisher, Viewer     one JanusWsClient session + handle + aiortc PC each
+  Peer                  one JanusWsClient session + a janus.plugin.media
+                        handle; every message it gets is timestamped
+  Publisher             publish (optionally another audio codec, or the
+                        offer's payload types renumbered as another stack
+                        would number them)
+  Viewer                watch -> offer -> start; browser_like=True adds the
+                        PLIs a browser sends while it cannot decode
+  Echoer                an audio echo session
   KeyframeProbe         records, in this process, every PLI a publisher's
                         RTCRtpSender acts on and every PLI a viewer's
                         RTCRtpReceiver sends (who asked for keyframes)
   make_offer()          a throw-away aiortc offer (loopback candidates)
-  plugin_data(), result_of(), wait_until()
+  renumber_payload_types(), tolerate_codec_switch_in_pcm_decoder()
+  plugin_data(), result_of(), wait_until(), close_all()
+
+Two workarounds of aiortc 1.4 limitations, both for renegotiation only and
+both documented where they are: a receiver adopts the codecs of a new offer
+(Viewer._adopt_renegotiated_codecs), and the PCM decoder drops the one old-
+codec frame aiortc hands it after a codec switch.
 """
 
 import asyncio
@@ -301,6 +315,16 @@ class Peer:
     async def connect(self):
         self.client = await JanusWsClient(self.janus.ws_url,
                                           timeout=self.timeout).connect()
+        # timestamp everything that arrives (monotonic time, message)
+        self.received = []
+        dispatch = self.client._dispatch
+
+        async def timestamped(msg):
+            if len(self.received) < 100000:
+                self.received.append((time.monotonic(), msg))
+            await dispatch(msg)
+
+        self.client._dispatch = timestamped
         await self.client.create_session()
         self.handle = await self.client.attach(MEDIA_PLUGIN)
         return self
@@ -314,6 +338,15 @@ class Peer:
     async def wait_result(self, result, timeout=None):
         return await self.client.wait_event(self.handle, is_result(result),
                                             timeout or self.timeout)
+
+    def arrival(self, match):
+        """Monotonic time at which the first message for this handle matching
+        match (a "janus" string or a predicate) arrived, or None."""
+        pred = (lambda m: m.get("janus") == match) if isinstance(match, str) else match
+        for t, m in self.received:
+            if m.get("sender") == self.handle and pred(m):
+                return t
+        return None
 
     def events(self, result=None):
         """Every message received for this handle (history), optionally only
@@ -343,24 +376,40 @@ class Peer:
 class Publisher(Peer):
     """aiortc sender of a tone and a CounterVideoTrack(source)."""
 
-    def __init__(self, janus, name, source, audio=True, video=True):
+    def __init__(self, janus, name, source, audio=True, video=True, audio_codec=None,
+                 payload_types=None):
         super().__init__(janus, name)
         self.source = source
         self.audio = audio
         self.video = video
+        self.audio_codec = audio_codec      # e.g. "PCMU": offer only that codec
+        # {old: new} payload type renumbering of the offer sent to Janus
+        self.payload_types = payload_types
         self.video_track = None
 
     async def offer(self):
         self.pc = pc = new_peer_connection()
         if self.audio:
-            pc.addTrack(ToneTrack())
+            if self.audio_codec is None:
+                pc.addTrack(ToneTrack())
+            else:
+                from aiortc import RTCRtpSender
+                t = pc.addTransceiver(ToneTrack(), direction="sendonly")
+                wanted = [c for c in RTCRtpSender.getCapabilities("audio").codecs
+                          if c.mimeType.lower() == "audio/" + self.audio_codec.lower()]
+                if not wanted:
+                    raise AssertionError("aiortc has no %s encoder" % self.audio_codec)
+                t.setCodecPreferences(wanted[:1])
         if self.video:
             self.video_track = CounterVideoTrack(self.source)
             pc.addTrack(self.video_track)
         pc.on("track", self.media.add_track)
         await pc.setLocalDescription(await pc.createOffer())
         await harness.wait_ice_gathering_complete(pc, 10)
-        return {"type": "offer", "sdp": pc.localDescription.sdp}
+        sdp = pc.localDescription.sdp
+        if self.payload_types:
+            sdp = renumber_payload_types(sdp, self.payload_types)
+        return {"type": "offer", "sdp": sdp}
 
     async def publish(self, device_id, tc, body=None):
         """publish with a fresh offer; asserts the "publishing" event and
@@ -385,11 +434,27 @@ class Publisher(Peer):
 
 
 class Viewer(Peer):
-    """aiortc receiver of a device's media: watch, answer the offer, start."""
+    """aiortc receiver of a device's media: watch, answer the offer, start.
 
-    def __init__(self, janus, name):
+    aiortc itself never asks for a keyframe when the first video it receives
+    is not decodable (it only sends a PLI when its jitter buffer overflows),
+    so a plain aiortc viewer depends entirely on the plugin to get it a
+    keyframe.  Browsers do ask (a PLI as soon as they cannot decode).  With
+    browser_like=True the viewer does what a browser does: after each start,
+    while it receives video RTP but has decoded no frame since, or the last
+    frame it decoded is broken (not a counter pattern: e.g. a new source's
+    delta frames decoded on top of the old source's pictures), it sends an
+    RTCP PLI for that stream every 0.5 s, for at most 10 s."""
+
+    PLI_INTERVAL = 0.5
+    PLI_WINDOW = 10.0
+
+    def __init__(self, janus, name, browser_like=False):
         super().__init__(janus, name)
         self.t_start = None
+        self.browser_like = browser_like
+        self.own_plis = []            # monotonic times of PLIs we sent
+        self._pli_task = None
 
     async def watch(self, device_id, timeout=None):
         return await self.request({"request": "watch", "device_id": device_id},
@@ -397,6 +462,7 @@ class Viewer(Peer):
 
     async def answer(self, offer):
         """Applies a JSEP offer of the plugin; returns the JSEP answer."""
+        renegotiation = self.pc is not None
         if self.pc is None:
             self.pc = new_peer_connection()
             self.pc.on("track", self.media.add_track)
@@ -404,10 +470,69 @@ class Viewer(Peer):
             RTCSessionDescription(sdp=offer["sdp"], type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await harness.wait_ice_gathering_complete(self.pc, 10)
+        if renegotiation:
+            self._adopt_renegotiated_codecs()
         return {"type": "answer", "sdp": self.pc.localDescription.sdp}
+
+    def _adopt_renegotiated_codecs(self):
+        """aiortc 1.4 limitation: RTCRtpReceiver.receive() takes the codecs
+        only the first time, so after a renegotiation that changes the codec
+        (or its payload type) the new RTP is dropped (unknown payload type in
+        the transport's RTP router and in the receiver).  A browser adopts
+        the new codecs; do the same by hand."""
+        for t in self.pc.getTransceivers():
+            codecs = getattr(t.receiver, "_RTCRtpReceiver__codecs", None)
+            router = getattr(t.receiver.transport, "_rtp_router", None)
+            if codecs is None or router is None:
+                raise AssertionError("aiortc internals changed: no receiver codecs")
+            for codec in t._codecs:
+                codecs[codec.payloadType] = codec
+                router.payload_type_table.setdefault(codec.payloadType, set()).add(t.receiver)
+
+    def video_rtp_ssrcs(self):
+        """SSRCs of the video RTP our receivers have seen (aiortc 1.4
+        internals: RTCRtpReceiver.__remote_streams)."""
+        out = []
+        for r in self.pc.getReceivers() if self.pc else ():
+            if r.track is not None and r.track.kind == "video":
+                out.extend(getattr(r, "_RTCRtpReceiver__remote_streams", {}).keys())
+        return out
+
+    def readable_video_since(self, t0):
+        """Decoded video frames since t0 that show a counter pattern (a
+        decoder may output junk frames before its first keyframe)."""
+        return sum(1 for ident in self.media.video_ids_since(t0) if ident is not None)
+
+    def _decoding_well(self, since):
+        frames = self.media.video_ids_since(since)
+        return len(frames) > 0 and frames[-1] is not None
+
+    async def _browser_like_plis(self, since):
+        deadline = time.monotonic() + self.PLI_WINDOW
+        for _ in range(int(self.PLI_WINDOW / 0.05) + 10):
+            if time.monotonic() > deadline or self.readable_video_since(since) >= 10:
+                return
+            ssrcs = self.video_rtp_ssrcs()
+            last = self.own_plis[-1] if self.own_plis else 0.0
+            if ssrcs and not self._decoding_well(since) and \
+                    time.monotonic() - last >= self.PLI_INTERVAL:
+                for r in self.pc.getReceivers():
+                    if r.track is not None and r.track.kind == "video":
+                        self.own_plis.append(time.monotonic())
+                        await r._send_rtcp_pli(ssrcs[0])
+            await asyncio.sleep(0.05)
 
     async def start(self, answer, tc):
         self.t_start = time.monotonic()
+        if self.browser_like:
+            from aiortc.rtcrtpreceiver import RTCRtpReceiver
+            tc.assertTrue(hasattr(RTCRtpReceiver, "_send_rtcp_pli"),
+                          "aiortc without RTCRtpReceiver._send_rtcp_pli")
+            if self._pli_task is not None:
+                self._pli_task.cancel()
+            self._pli_task = asyncio.ensure_future(
+                self._browser_like_plis(self.t_start))
+            self.media.tasks.append(self._pli_task)
         reply = await self.request({"request": "start"}, jsep=answer)
         tc.assertEqual(reply.get("janus"), "event", "%s start: %r" % (self.name, reply))
         tc.assertEqual(plugin_data(reply).get("result"), "watching",
@@ -430,6 +555,58 @@ class Viewer(Peer):
         await self.start(answer, tc)
         await self.wait_ice()
         return data
+
+
+def renumber_payload_types(sdp, mapping):
+    """The SDP with payload types renumbered ({old: new}) in m= lines and in
+    a=rtpmap/fmtp/rtcp-fb lines and apt= parameters, as another WebRTC stack
+    would number the same codecs (Chrome: opus 111, VP8 96; Firefox: VP8
+    120).  aiortc then sends with the numbers of the answer, i.e. the new
+    ones."""
+    import re
+
+    def pt(match):
+        return str(mapping.get(int(match.group(0)), int(match.group(0))))
+
+    out = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            head, _, fmts = line.partition(" UDP/TLS/RTP/SAVPF ")
+            if fmts:
+                line = head + " UDP/TLS/RTP/SAVPF " + re.sub(r"\d+", pt, fmts)
+        elif re.match(r"a=(rtpmap|fmtp|rtcp-fb):\d+", line):
+            line = re.sub(r"(?<=:)\d+", pt, line, count=1)
+            line = re.sub(r"(?<=apt=)\d+", pt, line)
+        out.append(line)
+    result = "\r\n".join(out)
+    for old, new in mapping.items():
+        if "a=rtpmap:%d " % new not in result:
+            raise AssertionError("renumbering %d -> %d failed in\n%s" % (old, new, result))
+    return result
+
+
+_PCM_PATCHED = False
+
+
+def tolerate_codec_switch_in_pcm_decoder():
+    """aiortc 1.4 hands the frame that was completed by the first packet of
+    a new codec to the new codec's decoder: after a switch from Opus to
+    PCMU the last Opus frame goes to the PCMU decoder, which raises (wrong
+    size) and kills the receiver's audio thread for good.  A browser drops
+    such a frame; so does this patch.  Idempotent."""
+    global _PCM_PATCHED
+    if _PCM_PATCHED:
+        return
+    from aiortc.codecs import g711
+    original = g711.PcmDecoder.decode
+
+    def decode(self, encoded_frame):
+        if len(encoded_frame.data) != g711.SAMPLES_PER_FRAME:
+            return []
+        return original(self, encoded_frame)
+
+    g711.PcmDecoder.decode = decode
+    _PCM_PATCHED = True
 
 
 async def make_offer(kinds=("audio", "video")):
@@ -456,3 +633,27 @@ async def close_all(peers):
                 await asyncio.wait_for(p.close(), 20)
             except Exception as e:      # noqa: BLE001
                 log("closing %s: %r" % (getattr(p, "name", p), e))
+
+
+class Echoer(Peer):
+    """An audio-only echo session (role "echo")."""
+
+    async def echo(self, tc):
+        self.pc = pc = new_peer_connection()
+        pc.addTrack(ToneTrack())
+        pc.on("track", self.media.add_track)
+        await pc.setLocalDescription(await pc.createOffer())
+        await harness.wait_ice_gathering_complete(pc, 10)
+        reply = await self.request({"request": "echo"},
+                                   jsep={"type": "offer",
+                                         "sdp": pc.localDescription.sdp},
+                                   timeout=15)
+        data = plugin_data(reply)
+        tc.assertEqual(data.get("result"), "echoing", "%s echo: %r" % (self.name, reply))
+        answer = reply.get("jsep") or {}
+        tc.assertEqual(answer.get("type"), "answer", "%s: %r" % (self.name, reply))
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        self.media_session = data["media_session"]
+        await self.wait_ice()
+        return data

@@ -103,10 +103,10 @@ class DevicesTest : public ::testing::Test {
     return handle;
   }
   void send_rtp(janus_plugin_session* from, bool video, std::uint16_t seq, std::uint32_t ts,
-                std::uint32_t ssrc) {
+                std::uint32_t ssrc, int payload_type = 96) {
     std::array<char, 20> bytes{};
     bytes[0] = static_cast<char>(0x80);
-    bytes[1] = 96;
+    bytes[1] = static_cast<char>(payload_type);
     bytes[2] = static_cast<char>(seq >> 8);
     bytes[3] = static_cast<char>(seq & 0xff);
     for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(ts >> (24 - 8 * i));
@@ -217,6 +217,41 @@ TEST_F(DevicesTest, ViewersSurviveAPublisherChangeWithContinuousStreams) {
   EXPECT_EQ(relayed[5].seq, static_cast<std::uint16_t>(relayed[4].seq + 1));
   EXPECT_EQ(relayed[5].timestamp, relayed[4].timestamp + 3000);
   for (auto* h : {v, cam, cam2}) detach(h);
+}
+
+TEST_F(DevicesTest, APublisherNumberingTheSameCodecsDifferentlyIsRewritten) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  send_rtp(cam, true, 1, 1, 0xAAAA);
+  plugin->hangup_media(cam);
+  sdp.video_payload_type = 120;  // same VP8, another number
+  janus_plugin_session* cam2 = publisher("cam1");
+  EXPECT_EQ(str(host.events_for(v).back().event, "result"), "publisher_joined");
+  send_rtp(cam2, true, 500, 9000, 0xBBBB, 120);
+  auto relayed = host.relayed_to(v);
+  ASSERT_EQ(relayed.size(), 2u);
+  EXPECT_EQ(relayed[0].payload_type, 96);
+  EXPECT_EQ(relayed[1].payload_type, 96) << "the viewer negotiated 96";
+  for (auto* h : {v, cam, cam2}) detach(h);
+}
+
+TEST_F(DevicesTest, EveryViewerGetsAKeyframeWhenItsMediaComesUp) {
+  janus_plugin_session* cam = publisher("cam1");
+  const int before = host.plis.load();
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = viewer("cam1");  // right after: no throttling for new viewers
+  EXPECT_EQ(host.plis.load() - before, 2);
+  for (auto* target : host.pli_targets()) EXPECT_EQ(target, cam);
+  // Viewers' own PLIs are throttled: a burst reaches the publisher once.
+  std::array<char, 12> rtcp{};
+  janus_plugin_rtcp packet{};
+  packet.video = TRUE;
+  packet.buffer = rtcp.data();
+  packet.length = rtcp.size();
+  host.keyframe_rtcp = true;
+  for (int i = 0; i < 5; ++i) plugin->incoming_rtcp(v1, &packet);
+  EXPECT_LE(host.plis.load() - before, 3);
+  for (auto* h : {v1, v2, cam}) detach(h);
 }
 
 TEST_F(DevicesTest, APublisherWithOtherCodecsSendsViewersANewOffer) {

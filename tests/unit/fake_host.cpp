@@ -31,7 +31,9 @@ void FakeHost::relay_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet)
   auto byte = [&](int i) {
     return static_cast<std::uint32_t>(static_cast<unsigned char>(packet->buffer[i]));
   };
-  RelayedRtp relayed{handle, packet->video != FALSE,
+  RelayedRtp relayed{handle,
+                     packet->video != FALSE,
+                     static_cast<int>(byte(1) & 0x7f),
                      static_cast<std::uint16_t>((byte(2) << 8) | byte(3)),
                      (byte(4) << 24) | (byte(5) << 16) | (byte(6) << 8) | byte(7),
                      (byte(8) << 24) | (byte(9) << 16) | (byte(10) << 8) | byte(11)};
@@ -128,7 +130,7 @@ std::variant<Answer, Error> FakeSdp::publisher_answer(const std::string& offer_s
     if (answer->audio) answer->media.audio_codec = "opus";
     answer->media.audio_payload_type = 111;
     if (answer->video) answer->media.video_codec = video_codec;
-    answer->media.video_payload_type = 96;
+    answer->media.video_payload_type = video_payload_type;
     answer->media.data = answer->data;
   }
   return answered;

@@ -16,6 +16,7 @@ namespace jmedia::testing {
 struct RelayedRtp {
   janus_plugin_session* handle;
   bool video;
+  int payload_type;
   std::uint16_t seq;
   std::uint32_t timestamp;
   std::uint32_t ssrc;
@@ -77,6 +78,7 @@ class FakeSdp : public SdpEngine {
   std::variant<std::string, Error> viewer_offer(const PublisherMedia& media) override;
   // Codec the fake publisher answers choose for video (tests change it to force renegotiation).
   std::string video_codec = "vp8";
+  int video_payload_type = 96;
   std::atomic<int> calls{0};
   // Runs at the start of each call (on the worker): lets a test hold a worker.
   std::function<void()> before_answer;
