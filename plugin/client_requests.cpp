@@ -177,6 +177,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
       return refuse_offer(session, tx, *error);
     }
     device = std::get<DeviceRegistry::Claimed>(claimed).device;
+    device->set_series_slot(metrics_->device_slot(request.device_id));
     previous = std::get<DeviceRegistry::Claimed>(claimed).previous_media;
     session->bind_device(device);
     enter_role(session, Role::kPublisher, MediaFlags{answer.audio, answer.video, answer.data});

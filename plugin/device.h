@@ -65,6 +65,9 @@ class Device {
  public:
   explicit Device(std::string id) : id_(std::move(id)) {}
   const std::string& id() const { return id_; }
+  // Its per-device metric series (PluginMetrics::device_slot), -1 = "other".
+  int series_slot() const { return series_slot_.load(std::memory_order_relaxed); }
+  void set_series_slot(int slot) { series_slot_.store(slot, std::memory_order_relaxed); }
 
   // Media path: lock-free reads.
   std::shared_ptr<const ViewerList> viewers() const {
@@ -91,6 +94,7 @@ class Device {
 
  private:
   const std::string id_;
+  std::atomic<int> series_slot_{-1};
   mutable std::mutex mutex_;
   std::shared_ptr<MediaSession> publisher_;
   std::optional<PublisherMedia> media_;

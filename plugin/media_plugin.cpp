@@ -31,6 +31,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     : host_(host),
       sdp_(sdp),
       config_(config),
+      metrics_(std::make_shared<PluginMetrics>(config.max_device_series)),
       limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
       devices_(config.shards),
@@ -45,6 +46,18 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     snapshot.queue_depth = queue_.depth();
     snapshot.queue_capacity = queue_.capacity();
     snapshot.draining = draining_.load();
+    if (config_.max_device_series > 0) {
+      // Viewers per device with a series, then the rest ("other"): O(max_device_series).
+      std::size_t named = 0;
+      for (const auto& id : metrics_->device_series_ids()) {
+        auto device = devices_.find(id);
+        const std::size_t viewers = device ? device->viewer_count() : 0;
+        snapshot.device_viewers.push_back(viewers);
+        named += viewers;
+      }
+      const std::size_t all = sessions_.role_count(Role::kViewer);
+      snapshot.device_viewers.push_back(all > named ? all - named : 0);
+    }
     return snapshot;
   });
 }

@@ -127,10 +127,10 @@ class MediaPlugin {
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
   void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
 
-  std::shared_ptr<PluginMetrics> metrics_ = std::make_shared<PluginMetrics>();
   Host& host_;
   SdpEngine& sdp_;
   const PluginConfig config_;
+  std::shared_ptr<PluginMetrics> metrics_;
   LiveLimits limits_;
   SessionTable sessions_;
   DeviceRegistry devices_;

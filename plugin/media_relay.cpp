@@ -48,6 +48,7 @@ void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* pa
     RtpRewriter::restore(packet->buffer, original);
     target.count_out(packet->length);
     metrics_->rtp_relayed(packet->video, packet->length);
+    metrics_->device_relayed(device->series_slot(), packet->length);
   }
   packet->mindex = mindex;
 }

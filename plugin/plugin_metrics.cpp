@@ -37,7 +37,10 @@ std::size_t request_label_index(std::string_view name, bool admin) {
   return kRequestLabels.size() - 1;  // "invalid"
 }
 
-PluginMetrics::PluginMetrics() {
+PluginMetrics::PluginMetrics(std::size_t max_device_series)
+    : device_series_cap_(max_device_series),
+      device_packets_(std::make_unique<metrics::Counter[]>(max_device_series + 1)),
+      device_bytes_(std::make_unique<metrics::Counter[]>(max_device_series + 1)) {
   for (std::size_t i = 0; i < kRequestLabels.size(); ++i) {
     request_seconds_.push_back(std::make_unique<metrics::Histogram>(metrics::latency_buckets()));
   }
@@ -45,6 +48,22 @@ PluginMetrics::PluginMetrics() {
     setup_seconds_.push_back(std::make_unique<metrics::Histogram>(
         std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30}));
   }
+}
+
+int PluginMetrics::device_slot(const std::string& device_id) {
+  if (device_series_cap_ == 0) return kOtherDevice;
+  std::lock_guard lock(device_mutex_);
+  for (std::size_t i = 0; i < device_ids_.size(); ++i) {
+    if (device_ids_[i] == device_id) return static_cast<int>(i);
+  }
+  if (device_ids_.size() == device_series_cap_) return kOtherDevice;
+  device_ids_.push_back(device_id);
+  return static_cast<int>(device_ids_.size() - 1);
+}
+
+std::vector<std::string> PluginMetrics::device_series_ids() const {
+  std::lock_guard lock(device_mutex_);
+  return device_ids_;
 }
 
 void PluginMetrics::set_snapshot_source(SnapshotSource source) {
@@ -209,6 +228,36 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
              "Keyframe requests (PLI) sent to publishers and echo clients.", MetricType::Counter);
   add_counter(keyframes, {}, static_cast<double>(keyframe_requests_.value()));
   out.push_back(std::move(keyframes));
+
+  if (device_series_cap_ > 0) {
+    const std::vector<std::string> ids = device_series_ids();
+    auto packets_by_device = family("janus_media_device_relayed_packets_total",
+                                    "RTP packets relayed to viewers, by device (opt-in: "
+                                    "max_device_series; the rest \"other\").",
+                                    MetricType::Counter);
+    auto bytes_by_device =
+        family("janus_media_device_relayed_bytes_total",
+               "RTP bytes relayed to viewers, by device (opt-in).", MetricType::Counter);
+    auto viewers_by_device =
+        family("janus_media_device_viewers", "Viewers of a device now, by device (opt-in).",
+               MetricType::Gauge);
+    for (std::size_t i = 0; i <= ids.size(); ++i) {
+      const bool other = i == ids.size();
+      const std::size_t index = other ? device_series_cap_ : i;
+      const std::string label = other ? "other" : ids[i];
+      add_counter(packets_by_device, {{"device", label}},
+                  static_cast<double>(device_packets_[index].value()));
+      add_counter(bytes_by_device, {{"device", label}},
+                  static_cast<double>(device_bytes_[index].value()));
+      if (have_snapshot && i < snapshot.device_viewers.size()) {
+        add_gauge(viewers_by_device, {{"device", label}},
+                  static_cast<double>(snapshot.device_viewers[i]));
+      }
+    }
+    out.push_back(std::move(packets_by_device));
+    out.push_back(std::move(bytes_by_device));
+    if (!viewers_by_device.metric.empty()) out.push_back(std::move(viewers_by_device));
+  }
 
   auto limits =
       family("janus_media_limit_rejections_total",

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,7 @@ class PluginMetrics final : public prometheus::Collectable {
  public:
   // Point-in-time values read at scrape.
   struct Snapshot {
+    std::vector<std::size_t> device_viewers;  // by device slot, then "other" last
     std::array<std::size_t, kRoleCount> active{};
     std::size_t handles = 0;
     std::size_t devices = 0;
@@ -44,7 +46,20 @@ class PluginMetrics final : public prometheus::Collectable {
   };
   using SnapshotSource = std::function<Snapshot()>;
 
-  PluginMetrics();
+  // max_device_series: how many devices get their own series (first come); the rest share
+  // device="other". 0 turns the per-device breakdown off.
+  explicit PluginMetrics(std::size_t max_device_series = 0);
+
+  // The series slot of a device (assigned on first call, capped), or kOtherDevice. Not for
+  // hot paths: called when a device gets a publisher.
+  static constexpr int kOtherDevice = -1;
+  int device_slot(const std::string& device_id);
+  void device_relayed(int slot, std::size_t bytes) {
+    if (device_series_cap_ == 0) return;
+    const std::size_t index = slot < 0 ? device_series_cap_ : static_cast<std::size_t>(slot);
+    device_packets_[index].add();
+    device_bytes_[index].add(bytes);
+  }
   // Set by the plugin at start, cleared (nullptr) before it goes away.
   void set_snapshot_source(SnapshotSource source);
 
@@ -95,6 +110,15 @@ class PluginMetrics final : public prometheus::Collectable {
   metrics::Counter data_bytes_;
   metrics::Counter keyframe_requests_;
   std::array<metrics::Counter, kLimitKindCount> limit_rejections_;
+  const std::size_t device_series_cap_;
+  mutable std::mutex device_mutex_;                     // guards device_ids_
+  std::vector<std::string> device_ids_;                 // slot -> device_id
+  std::unique_ptr<metrics::Counter[]> device_packets_;  // cap + 1 ("other")
+  std::unique_ptr<metrics::Counter[]> device_bytes_;
+
+ public:
+  // Device ids that have a series (for the snapshot source).
+  std::vector<std::string> device_series_ids() const;
 };
 
 }  // namespace jmedia

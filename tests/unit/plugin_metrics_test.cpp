@@ -193,6 +193,67 @@ TEST(PluginMetrics, ScrapeShapeDoesNotDependOnSessions) {
   }
 }
 
+TEST(PluginMetrics, PerDeviceSeriesAreOptInAndCapped) {
+  PluginMetrics off;
+  EXPECT_EQ(off.device_slot("cam1"), PluginMetrics::kOtherDevice);
+  for (const auto& family : off.Collect()) {
+    EXPECT_EQ(family.name.find("janus_media_device_"), std::string::npos) << family.name;
+  }
+  PluginMetrics capped(2);
+  EXPECT_EQ(capped.device_slot("cam1"), 0);
+  EXPECT_EQ(capped.device_slot("cam2"), 1);
+  EXPECT_EQ(capped.device_slot("cam1"), 0);
+  EXPECT_EQ(capped.device_slot("cam3"), PluginMetrics::kOtherDevice);
+  EXPECT_EQ(capped.device_slot("cam4"), PluginMetrics::kOtherDevice);
+  capped.device_relayed(0, 100);
+  capped.device_relayed(PluginMetrics::kOtherDevice, 10);
+  capped.device_relayed(PluginMetrics::kOtherDevice, 10);
+  auto values = flatten(capped.Collect());
+  EXPECT_EQ(values["janus_media_device_relayed_packets_total{device=cam1}"], 1);
+  EXPECT_EQ(values["janus_media_device_relayed_bytes_total{device=cam1}"], 100);
+  EXPECT_EQ(values["janus_media_device_relayed_packets_total{device=cam2}"], 0);
+  EXPECT_EQ(values["janus_media_device_relayed_packets_total{device=other}"], 2);
+  EXPECT_EQ(values.count("janus_media_device_relayed_packets_total{device=cam3}"), 0u);
+}
+
+TEST(PluginMetrics, PerDeviceViewersThroughThePlugin) {
+  FakeHost host;
+  FakeSdp sdp;
+  PluginConfig config;
+  config.max_device_series = 1;
+  MediaPlugin plugin(host, sdp, config);
+  auto attach = [&] {
+    janus_plugin_session* handle = host.new_handle();
+    int error = 1;
+    plugin.create_session(handle, &error);
+    return handle;
+  };
+  auto settle = [&](std::size_t events) {
+    host.wait_events(events);
+    for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  janus_plugin_session* cam1 = attach();
+  janus_plugin_session* cam2 = attach();
+  // One after the other: the first device to publish gets the one series.
+  plugin.handle_message(cam1, "p1", parse(R"({"request":"publish","device_id":"cam1"})"), offer());
+  settle(1);
+  plugin.handle_message(cam2, "p2", parse(R"({"request":"publish","device_id":"cam2"})"), offer());
+  settle(2);
+  janus_plugin_session* v1 = attach();
+  janus_plugin_session* v2 = attach();
+  plugin.handle_message(v1, "w1", parse(R"({"request":"watch","device_id":"cam1"})"), nullptr);
+  plugin.handle_message(v2, "w2", parse(R"({"request":"watch","device_id":"cam2"})"), nullptr);
+  settle(4);
+  auto values = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(values["janus_media_device_viewers{device=cam1}"], 1);
+  EXPECT_EQ(values["janus_media_device_viewers{device=other}"], 1);
+  EXPECT_EQ(values.count("janus_media_device_viewers{device=cam2}"), 0u);
+  int error = 0;
+  for (auto* h : {v1, v2, cam1, cam2}) plugin.destroy_session(h, &error);
+}
+
 TEST(PluginMetrics, NoSnapshotAfterShutdown) {
   FakeHost host;
   FakeSdp sdp;
