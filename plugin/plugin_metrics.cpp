@@ -46,7 +46,7 @@ PluginMetrics::PluginMetrics(std::size_t max_device_series)
   }
   for (int role = 0; role < kRoleCount; ++role) {
     setup_seconds_.push_back(std::make_unique<metrics::Histogram>(
-        std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30}));
+        std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30}));
   }
 }
 
