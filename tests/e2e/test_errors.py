@@ -420,20 +420,6 @@ class MediaPluginErrorsTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn("Unexpected ANSWER", reason)
         self.assert_idle(h)
 
-    def test_11_echo_with_answer_after_an_offer(self):
-        """echo with a JSEP answer reaches the plugin once the core has an
-        ICE agent for the handle (here: an earlier offer that the plugin
-        rejected with 1007): async 1006."""
-        h = self.fresh_handle()
-        self.assert_async_error({"request": "echo", "audio": False,
-                                 "video": False, "data": False},
-                                INVALID_SDP, self.offer(), h)
-        data = self.assert_async_error({"request": "echo"}, WRONG_JSEP_TYPE,
-                                       {"type": "answer",
-                                        "sdp": self.offers["full"]}, h)
-        self.assertIn("answer", data["error"])
-        self.assert_idle(h)
-
     def test_12_echo_leaves_nothing_to_echo(self):
         """Offers Janus parses but that leave nothing to answer: async 1007,
         session left idle (fresh handle each)."""
