@@ -30,6 +30,9 @@ bool MediaPlugin::run(const SessionPtr& session, const std::string& tx, ClientRe
 }
 
 std::optional<Error> MediaPlugin::claim_role_slot(const SessionPtr& session) {
+  if (session->destroyed()) {
+    return Error{ErrorCode::kNoSession, "the handle was detached meanwhile"};
+  }
   if (session->role() != Role::kNone) {
     return Error{ErrorCode::kWrongState, std::string("the session is already a ") +
                                              role_name(session->role()) + "; hang up first"};

@@ -343,11 +343,15 @@ void MediaPlugin::destroy_session(janus_plugin_session* handle, int* error) {
     *error = -2;
     return;
   }
-  leave_role(session, EndReason::kDetached);
+  // Destroyed first, under the transition mutex: a worker that is still answering an offer
+  // for this session then refuses to give it a role (claim_role_slot), or gave it one
+  // already, which leave_role below takes back. The other order leaked a max_sessions slot
+  // and a claimed device (found by fuzz/plugin_requests).
   {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
   }
+  leave_role(session, EndReason::kDetached);
   sessions_.remove(handle);
   handle->plugin_handle = nullptr;
   *error = 0;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "../../common/json.h"
@@ -396,6 +397,31 @@ TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {
   const json_t* first = json_array_get(json_object_get(listed.get(), "devices"), 0);
   EXPECT_EQ(json_integer_value(json_object_get(first, "viewers")), 0);
   for (auto* h : {v, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, DetachWhileAPublishIsBeingAnsweredLeaksNothing) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::atomic<bool> first{true};
+  sdp.before_answer = [&, gate] {
+    if (first.exchange(false)) {
+      entered.set_value();
+      gate.wait_for(std::chrono::seconds(10));
+    }
+  };
+  janus_plugin_session* cam = attach();
+  plugin->handle_message(cam, "p", parse(R"({"request":"publish","device_id":"cam1"})"),
+                         jsep("offer"));
+  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  detach(cam);  // while the worker is inside the SDP answer
+  release.set_value();
+  for (int i = 0; i < 5000 && (plugin->queue_depth() != 0 || host.references(cam) != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+  EXPECT_EQ(host.references(cam), 0);
 }
 
 TEST_F(DevicesTest, ShutdownWithLiveDevicesReleasesEverything) {
