@@ -4,6 +4,8 @@
 #include <charconv>
 #include <string>
 
+#include "../common/log.h"
+
 namespace jmedia::events {
 namespace {
 
@@ -46,10 +48,35 @@ std::string key_label(std::string_view value) {
   return std::string(value);
 }
 
+// The (session_id, handle_id) of a handle-scoped event; nullopt when either is missing.
+std::optional<runtime::HandleKey> handle_key(const json_t* event) {
+  const auto session = integer_member(event, "session_id");
+  const auto handle = integer_member(event, "handle_id");
+  if (!session || !handle) return std::nullopt;
+  return runtime::HandleKey{static_cast<std::uint64_t>(*session),
+                            static_cast<std::uint64_t>(*handle)};
+}
+
+unsigned long long id_of(std::uint64_t id) {
+  return static_cast<unsigned long long>(id);
+}
+
 }  // namespace
 
-EventAggregator::EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config)
-    : config_(config), metrics_(registry, config.max_plugin_series) {}
+EventAggregator::EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config,
+                                 runtime::CandidateLedger* ledger)
+    : config_(config),
+      metrics_(registry, config.max_plugin_series),
+      ledger_(config.cap_enabled() ? ledger : nullptr) {
+  if (ledger_ != nullptr) {
+    ledger_->start_feeding(runtime::LedgerConfig{.max_ice_candidates = config.max_ice_candidates,
+                                                 .scope = config.cap_scope});
+  }
+}
+
+EventAggregator::~EventAggregator() {
+  if (ledger_ != nullptr) ledger_->stop_feeding();
+}
 
 void EventAggregator::consume(const json_t* event) {
   const std::optional<std::int64_t> type = integer_member(event, "type");
@@ -81,6 +108,8 @@ void EventAggregator::consume(const json_t* event) {
       recognized = on_core(subtype, body);
       break;
     case kTypeJsep:
+      recognized = on_jsep(event, body);
+      break;
     case kTypePlugin:
     case kTypeExternal:
       break;  // counted only
@@ -179,6 +208,16 @@ bool EventAggregator::on_handle(const json_t* event, const json_t* body) {
       add_gauge(handles_, metrics_.handles(), +1);
       update_tracked();
     }
+    if (ledger_ != nullptr) {
+      if (auto key = handle_key(event);
+          key && !ledger_->attached(*key, plugin.value_or(kOther)) && !warned_untracked_) {
+        warned_untracked_ = true;
+        log_warn(
+            "candidate cap: the ledger tracks %zu handles already; handle %llu is not "
+            "capped (logged once)",
+            ledger_->stats().tracked, id_of(handle_id));
+      }
+    }
     return true;
   }
   if (*name == "detached") {
@@ -190,6 +229,9 @@ bool EventAggregator::on_handle(const json_t* event, const json_t* body) {
       slot = it->second.plugin_slot;
     }
     plugins.detached(slot).Increment();
+    if (ledger_ != nullptr) {
+      if (auto key = handle_key(event)) ledger_->detached(*key);
+    }
     if (it != handle_state_.end()) {
       if (it->second.peerconnection_up) {
         // Detached with its PeerConnection up: the core sends no hangup event for it.
@@ -231,6 +273,7 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
       metrics_
           .remote_candidates(type ? index_of(kCandidateTypes, *type) : CoreMetrics::kOtherCandidate)
           .Increment();
+      count_candidate(event);
       return true;
     }
     case kWebrtcSelectedPair: {
@@ -275,6 +318,7 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
         metrics_.hangups(reason ? hangup_reason_index(*reason) : CoreMetrics::kOtherReason)
             .Increment();
         if (handle != nullptr) peerconnection_down(*handle);
+        closed_peerconnection(event);
         return true;
       }
       return false;
@@ -282,6 +326,69 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
     default:
       return false;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the ICE-candidate cap
+
+bool EventAggregator::on_jsep(const json_t* event, const json_t* body) {
+  // {"owner":"remote"|"local","jsep":{"type":"offer"|"answer","sdp":"..."}}
+  const auto owner = string_member(body, "owner");
+  const json_t* jsep = json_is_object(body) ? json_object_get(body, "jsep") : nullptr;
+  const auto type = string_member(jsep, "type");
+  if (!owner || !type || (*owner != "remote" && *owner != "local")) return false;
+  if (ledger_ != nullptr) {
+    if (auto key = handle_key(event)) {
+      if (*owner == "remote") {
+        ledger_->remote_sdp(*key);
+      } else {
+        ledger_->local_sdp(*key);
+      }
+    }
+  }
+  return true;
+}
+
+void EventAggregator::count_candidate(const json_t* event) {
+  if (ledger_ == nullptr) return;
+  const auto key = handle_key(event);
+  if (!key) return;
+  const std::uint32_t max = config_.max_ice_candidates;
+  switch (ledger_->remote_candidate(*key)) {
+    case runtime::CandidateOutcome::kQueued:
+      log_info(
+          "candidate cap: handle %llu (session %llu) sent more than max_ice_candidates = %u "
+          "remote candidates: queued to be hung up and detached",
+          id_of(key->handle_id), id_of(key->session_id), max);
+      break;
+    case runtime::CandidateOutcome::kOverNoEnforcer:
+      if (!warned_no_enforcer_) {
+        warned_no_enforcer_ = true;
+        log_warn(
+            "candidate cap: handle %llu (session %llu) went over max_ice_candidates = %u, "
+            "but nothing enforces the cap (janus.transport.prometheus is not loaded, has "
+            "candidate_cap = false, or has no admin_secret): candidates are only counted "
+            "(janus_core_candidates_rejected_total); logged once",
+            id_of(key->handle_id), id_of(key->session_id), max);
+      }
+      break;
+    case runtime::CandidateOutcome::kOverQueueFull:
+      log_warn(
+          "candidate cap: handle %llu (session %llu) went over max_ice_candidates = %u, but "
+          "the cut queue is full: retried at its next candidate",
+          id_of(key->handle_id), id_of(key->session_id), max);
+      break;
+    case runtime::CandidateOutcome::kUntracked:
+    case runtime::CandidateOutcome::kNotCapped:
+    case runtime::CandidateOutcome::kCounted:
+    case runtime::CandidateOutcome::kRejected:
+      break;
+  }
+}
+
+void EventAggregator::closed_peerconnection(const json_t* event) {
+  if (ledger_ == nullptr) return;
+  if (auto key = handle_key(event)) ledger_->peerconnection_closed(*key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,12 +499,17 @@ bool EventAggregator::on_core(int subtype, const json_t* body) {
 // ---------------------------------------------------------------------------------------------
 // gauges and the admin summary
 
+// Gauges hold at most 2^53: exact as a double, and far beyond any real count, so a forged
+// status event (sessions = INT64_MAX) can neither overflow count + delta nor the summary's cast.
+constexpr std::int64_t kMaxGaugeCount = std::int64_t{1} << 53;
+
 void EventAggregator::add_gauge(std::int64_t& count, prometheus::Gauge& gauge, std::int64_t delta) {
-  set_gauge(count, gauge, count + delta);
+  // Both are within [-2^53, 2^53] here (delta is +-1 from events): no overflow.
+  set_gauge(count, gauge, count + std::clamp(delta, -kMaxGaugeCount, kMaxGaugeCount));
 }
 
 void EventAggregator::set_gauge(std::int64_t& count, prometheus::Gauge& gauge, std::int64_t value) {
-  count = std::max<std::int64_t>(0, value);
+  count = std::clamp<std::int64_t>(value, 0, kMaxGaugeCount);
   gauge.Set(static_cast<double>(count));
 }
 
@@ -417,7 +529,11 @@ JsonPtr EventAggregator::handle_request(const json_t* request) const {
 JsonPtr EventAggregator::summary() const {
   // Counter and Gauge reads are atomic: safe from any thread.
   const CoreMetrics& m = metrics_;
-  auto number = [](double value) { return adopt(json_integer(static_cast<json_int_t>(value))); };
+  auto number = [](double value) {
+    // Counters could pass 2^63 only in theory; the cast must not overflow even then.
+    constexpr double kMax = 9007199254740992.0;  // 2^53
+    return adopt(json_integer(static_cast<json_int_t>(std::clamp(value, 0.0, kMax))));
+  };
 
   JsonPtr out = adopt(json_object());
   set(out.get(), "enabled", true);
@@ -511,6 +627,25 @@ JsonPtr EventAggregator::summary() const {
   set(tracked.get(), "handles",
       static_cast<std::uint64_t>(tracked_handles_.load(std::memory_order_relaxed)));
   set(out.get(), "tracked", std::move(tracked));
+
+  JsonPtr cap = adopt(json_object());
+  set(cap.get(), "enabled", ledger_ != nullptr);
+  set(cap.get(), "max_ice_candidates", static_cast<std::int64_t>(config_.max_ice_candidates));
+  set(cap.get(), "cap_scope", runtime::kCapScopeNames[static_cast<std::size_t>(config_.cap_scope)]);
+  if (ledger_ != nullptr) {
+    const runtime::LedgerStats stats = ledger_->stats();
+    set(cap.get(), "enforced", stats.enforced);
+    set(cap.get(), "handles", static_cast<std::uint64_t>(stats.tracked));
+    set(cap.get(), "unnegotiated", static_cast<std::uint64_t>(stats.unnegotiated));
+    set(cap.get(), "queued", static_cast<std::uint64_t>(stats.queued));
+    set(cap.get(), "candidates_rejected", stats.rejected);
+    JsonPtr cut = adopt(json_object());
+    for (std::size_t i = 0; i < runtime::kCutReasonLabels.size(); ++i) {
+      set(cut.get(), key_label(runtime::kCutReasonLabels[i]).c_str(), stats.cut[i]);
+    }
+    set(cap.get(), "handles_cut", std::move(cut));
+  }
+  set(out.get(), "candidate_cap", std::move(cap));
   return out;
 }
 

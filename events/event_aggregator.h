@@ -22,8 +22,15 @@
 // into counter increments). Both maps shrink with the sessions and handles: nothing is kept
 // per session or handle once it is gone, and nothing per session/handle is ever a label.
 //
+// The ICE-candidate cap: when given a ledger (runtime/candidate_ledger.h) and the cap is enabled
+// (config.cap_enabled()), the aggregator feeds it from the same events: handle attached (with
+// its plugin) and detached, remote candidates, remote/local JSEP (negotiated), PeerConnection
+// hangups. It starts feeding on construction and stops on destruction. Handles that go over
+// max_ice_candidates are logged once each; without an enforcer (janus.transport.prometheus) the
+// ledger only counts, which is logged once.
+//
 // Threads: consume() on the core's events thread only (one thread). summary() and
-// handle_request() from any thread: they read atomics only.
+// handle_request() from any thread: they read atomics (and the ledger's stats, under its lock).
 #pragma once
 
 #include <jansson.h>
@@ -35,6 +42,7 @@
 #include <vector>
 
 #include "../common/json.h"
+#include "candidate_ledger.h"
 #include "core_metrics.h"
 #include "evh_config.h"
 
@@ -42,7 +50,12 @@ namespace jmedia::events {
 
 class EventAggregator {
  public:
-  EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config);
+  // ledger may be null (no cap); it must outlive the aggregator.
+  EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config,
+                  runtime::CandidateLedger* ledger = nullptr);
+  ~EventAggregator();
+  EventAggregator(const EventAggregator&) = delete;
+  EventAggregator& operator=(const EventAggregator&) = delete;
 
   // One event from the core, borrowed: neither kept nor released here.
   void consume(const json_t* event);
@@ -78,7 +91,10 @@ class EventAggregator {
   bool on_handle(const json_t* event, const json_t* body);
   bool on_webrtc(const json_t* event, int subtype, const json_t* body);
   bool on_media(const json_t* event, int subtype, const json_t* body);
+  bool on_jsep(const json_t* event, const json_t* body);
   bool on_transport(const json_t* body);
+  void count_candidate(const json_t* event);
+  void closed_peerconnection(const json_t* event);
   bool on_core(int subtype, const json_t* body);
   bool on_stats_entry(HandleState* handle, const json_t* entry);
 
@@ -91,6 +107,7 @@ class EventAggregator {
 
   const EventHandlerConfig config_;
   CoreMetrics metrics_;
+  runtime::CandidateLedger* const ledger_;  // null when the cap is off
 
   // Events thread only.
   std::int64_t sessions_ = 0;
@@ -99,6 +116,8 @@ class EventAggregator {
   std::unordered_map<std::uint64_t, std::uint64_t> session_transport_;  // session -> transport
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> transport_sessions_;
   std::unordered_map<std::uint64_t, HandleState> handle_state_;
+  bool warned_no_enforcer_ = false;
+  bool warned_untracked_ = false;
 
   // Any thread.
   std::atomic<std::int64_t> reclaim_session_timeout_{0};

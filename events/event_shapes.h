@@ -15,6 +15,11 @@
 //               the core destroys that transport's sessions silently (janus_transport_gone).
 //  2 handle     {"name":"attached"|"detached","plugin":"janus.plugin.echotest",
 //                 "opaque_id":..., "token":...}   ("plugin" may be absent on detach)
+//  8 jsep       {"owner":"remote"|"local","jsep":{"type":"offer"|"answer","sdp":"..."}}
+//               "remote": the core got the peer's SDP (janus.c, before processing it; the
+//               SDP's candidates follow as remote-candidate events); "local": a plugin's SDP
+//               went to the peer (janus_plugin_handle_sdp). Trickles that arrive before the
+//               PeerConnection exists are queued unparsed, with no event (pending-trickles).
 // 16 webrtc
 //   subtype 1   {"ice":"disconnected|gathering|connecting|connected|ready|failed",
 //                 "stream_id":1,"component_id":1}

@@ -56,12 +56,27 @@ int init(const char* config_path) noexcept {
       log_info("%s %s disabled by configuration", kName, kVersionString);
       return 0;
     }
-    aggregator = std::make_unique<events::EventAggregator>(runtime::registry(), config);
+    // Feeds the process-wide ICE-candidate ledger that janus.transport.prometheus enforces
+    // (transports load after event handlers: it finds the ledger fed, or logs that it is not).
+    aggregator = std::make_unique<events::EventAggregator>(runtime::registry(), config,
+                                                           &runtime::candidate_ledger());
     active.store(aggregator.get(), std::memory_order_release);
     // The core reads the mask after init() returns (and before it delivers any event).
     set_events_mask(config.events_mask);
     log_info("%s %s initialized (events: %s)", kName, kVersionString,
              events::describe_events_mask(config.events_mask).c_str());
+    if (config.cap_enabled()) {
+      log_info(
+          "ICE-candidate cap: counting remote candidates of %s handles, max_ice_candidates "
+          "= %u; janus.transport.prometheus hangs up and detaches the handles over it (if "
+          "it is not loaded, they are only counted)",
+          config.cap_scope == runtime::CapScope::kMedia ? "janus.plugin.media" : "all",
+          config.max_ice_candidates);
+    } else {
+      log_info("ICE-candidate cap: off (%s)", config.max_ice_candidates == 0
+                                                  ? "max_ice_candidates = 0"
+                                                  : "the events list lacks handles or webrtc");
+    }
     return 0;
   });
 }
@@ -70,7 +85,7 @@ void destroy() noexcept {
   guarded_void("destroy", [] {
     set_events_mask(0);
     active.store(nullptr, std::memory_order_release);
-    aggregator.reset();  // removes the janus_core_* families from the registry
+    aggregator.reset();  // removes the janus_core_* families, stops feeding the ledger
     log_info("%s destroyed", kName);
   });
 }

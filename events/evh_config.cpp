@@ -28,10 +28,13 @@ constexpr Need kNeeds[] = {
     {kTypeSession, "janus_core_sessions and janus_core_sessions_*_total stay at 0"},
     {kTypeHandle,
      "janus_core_handles, janus_core_handles_*_total, janus_core_peerconnections and the "
-     "lost-packet/NACK counters stay at 0"},
+     "lost-packet/NACK counters stay at 0, and the ICE-candidate cap is off"},
+    {kTypeJsep,
+     "the ICE-candidate cap does not see negotiations: every handle counts as not negotiated "
+     "and gets the pending-trickles check of janus.transport.prometheus (more admin requests)"},
     {kTypeWebrtc,
      "the ICE, DTLS, selected-pair, remote-candidate, PeerConnection and hangup metrics stay "
-     "at 0"},
+     "at 0, and the ICE-candidate cap is off"},
     {kTypeMedia, "the RTT, jitter, lost-packet, NACK and slow-link metrics stay at 0"},
     {kTypeTransport,
      "sessions ended by a closed WebSocket are not seen (janus_core_sessions drifts up)"},
@@ -115,6 +118,19 @@ EventHandlerConfig load_evh_config(ConfigValues& values) {
       "general.max_plugin_series", static_cast<std::int64_t>(config.max_plugin_series), 0,
       static_cast<std::int64_t>(kMaxPluginSeriesLimit)));
 
+  config.max_ice_candidates = static_cast<std::uint32_t>(values.integer(
+      "general.max_ice_candidates", config.max_ice_candidates, 0, kMaxIceCandidatesLimit));
+  const std::string default_scope(runtime::kCapScopeNames[0]);
+  const std::string scope = values.text("general.cap_scope", default_scope);
+  if (auto parsed = parse_cap_scope(scope)) {
+    config.cap_scope = *parsed;
+  } else {
+    log_warn(
+        "config: invalid value '%s' for 'general.cap_scope' (expected all or media); using "
+        "default %s",
+        scope.c_str(), default_scope.c_str());
+  }
+
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }
@@ -126,9 +142,22 @@ EventHandlerConfig load_evh_config(ConfigValues& values) {
       }
     }
   }
-  log_info("config: enabled=%s events=%s max_plugin_series=%zu", config.enabled ? "true" : "false",
-           describe_events_mask(config.events_mask).c_str(), config.max_plugin_series);
+  log_info(
+      "config: enabled=%s events=%s max_plugin_series=%zu max_ice_candidates=%u cap_scope=%s",
+      config.enabled ? "true" : "false", describe_events_mask(config.events_mask).c_str(),
+      config.max_plugin_series, config.max_ice_candidates,
+      std::string(runtime::kCapScopeNames[static_cast<std::size_t>(config.cap_scope)]).c_str());
   return config;
+}
+
+std::optional<runtime::CapScope> parse_cap_scope(std::string_view text) {
+  const std::string_view value = trim(text);
+  for (std::size_t i = 0; i < runtime::kCapScopeNames.size(); ++i) {
+    if (equals_ignore_case(value, runtime::kCapScopeNames[i])) {
+      return static_cast<runtime::CapScope>(i);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace jmedia::events

@@ -3,7 +3,8 @@
 // Janus dlopen()s every module as its own shared object, so a static in a header-only or
 // static library would be duplicated per module. This library is linked (DT_NEEDED) by each
 // module instead and loaded once per process: every module sees the same registry and the same
-// readiness flags. It needs nothing from the janus executable, so unit tests link it too.
+// readiness flags (and the same ICE-candidate ledger, candidate_ledger.h). It needs nothing from
+// the janus executable, so unit tests link it too.
 //
 // Thread safety: every function may be called from any thread.
 #pragma once

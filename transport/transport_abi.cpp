@@ -1,7 +1,13 @@
 // The one place where janus.transport.prometheus meets Janus's C transport ABI (version 8):
 // the static janus_transport struct, noexcept trampolines behind the exception barrier, and
 // the exported create(). The transport serves operators only (metrics, health, readiness):
-// it enables neither the Janus API nor the Admin API.
+// it enables neither the Janus API nor the Admin API for clients.
+//
+// It also enforces the ICE-candidate cap that janus.eventhandler.media counts
+// (candidate_enforcer.h): its thread injects admin requests with incoming_request(admin =
+// TRUE) and the core answers through send_message(admin = TRUE), which hands the answer to a
+// process-wide ReplyBox without blocking. The core may still answer after destroy() (it closes
+// transports before its requests thread), hence a ReplyBox that is never destroyed.
 #include <dlfcn.h>
 
 #include <atomic>
@@ -13,8 +19,12 @@
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
 #include "../common/json.h"
+#include "candidate_enforcer.h"
+#include "candidate_ledger.h"
 #include "http_server.h"
+#include "janus_admin.h"
 #include "process_metrics.h"
+#include "reply_box.h"
 #include "runtime.h"
 #include "runtime_host.h"
 #include "transport_config.h"
@@ -45,6 +55,14 @@ std::string janus_version() {
   return JMEDIA_JANUS_PACKAGE_VERSION;
 }
 
+// Answers to our injected admin requests, for the life of the process (see the top).
+ReplyBox& reply_box() {
+  static auto* const box = new ReplyBox();
+  return *box;
+}
+
+janus_transport* self();
+
 // Everything init() creates; destroyed in reverse order by destroy() (or by a failed init()).
 struct Running {
   TransportConfig config;
@@ -52,6 +70,9 @@ struct Running {
   TransportMetrics metrics;
   std::shared_ptr<ProcessCollector> process;
   HttpServer server;
+  // The ICE-candidate cap, when enforced: declared last, so stopped first.
+  std::unique_ptr<JanusAdminGateway> gateway;
+  std::unique_ptr<CandidateEnforcer> enforcer;
 
   explicit Running(TransportConfig settings)
       : config(std::move(settings)),
@@ -62,7 +83,10 @@ struct Running {
     runtime::add_collectable(process);
   }
   ~Running() {
-    server.stop();  // joins the server thread: no scrape runs past this line
+    if (enforcer) enforcer->stop();  // joins its thread: no request is injected past this line
+    enforcer.reset();
+    gateway.reset();  // releases our transport session (requests in flight keep theirs)
+    server.stop();    // joins the server thread: no scrape runs past this line
     runtime::remove_collectable(process.get());
   }
   Running(const Running&) = delete;
@@ -72,6 +96,71 @@ struct Running {
 std::unique_ptr<Running> running;
 // Read by query_transport, written only by init/destroy.
 std::atomic<Running*> active{nullptr};
+
+// Starts the enforcer of the ICE-candidate cap when there is something to enforce; logs why
+// not otherwise. Janus loads event handlers before transports, so whether
+// janus.eventhandler.media feeds the ledger is known here.
+void start_candidate_cap(Running& state, janus_transport_callbacks* core, const char* config_path) {
+  if (!state.config.candidate_cap) {
+    log_info("ICE-candidate cap: not enforced (candidate_cap = false)");
+    return;
+  }
+  runtime::CandidateLedger& ledger = runtime::candidate_ledger();
+  if (!ledger.fed()) {
+    log_info(
+        "ICE-candidate cap: nothing to enforce, janus.eventhandler.media does not count "
+        "candidates (not loaded, events.broadcast = false in janus.jcfg, disabled, or "
+        "max_ice_candidates = 0)");
+    return;
+  }
+  const AdminSecret secret = read_admin_secret(config_path);
+  if (!secret.found) {
+    log_warn(
+        "ICE-candidate cap: %s is missing or unreadable (janus started with -C?), so its "
+        "admin_secret is unknown: admin requests go without one. If janus requires one, the cap "
+        "cannot be enforced and candidates are only counted (the start-up probe below says)",
+        secret.file.c_str());
+  } else if (!secret.secret) {
+    log_info("ICE-candidate cap: %s sets no admin_secret; admin requests go without one",
+             secret.file.c_str());
+  }
+  state.gateway = std::make_unique<JanusAdminGateway>(self(), core);
+  if (!state.gateway->ready()) {
+    log_error("ICE-candidate cap: cannot create a transport session: not enforced");
+    state.gateway.reset();
+    return;
+  }
+  const runtime::LedgerConfig cap = ledger.config();
+  EnforcerOptions options;
+  options.admin_secret = secret.secret;
+  options.check_interval = std::chrono::milliseconds(state.config.pending_trickles_check_ms);
+  options.checks_per_round = state.config.pending_trickles_checks_per_round;
+  options.sweep_growth_bytes = std::uint64_t{state.config.pending_trickles_sweep_mb} << 20;
+  state.enforcer = std::make_unique<CandidateEnforcer>(ledger, *state.gateway, reply_box(),
+                                                       runtime::registry(), std::move(options));
+  std::string error;
+  if (!state.enforcer->start(error)) {
+    log_error("ICE-candidate cap: %s: not enforced", error.c_str());
+    state.enforcer.reset();
+    state.gateway.reset();
+    return;
+  }
+  log_info(
+      "ICE-candidate cap: handles of %s over max_ice_candidates = %u are hung up and detached "
+      "through admin requests; pending-trickles check %s%s",
+      cap.scope == runtime::CapScope::kMedia ? "janus.plugin.media" : "every plugin",
+      cap.max_ice_candidates,
+      state.config.pending_trickles_check_ms == 0
+          ? "off"
+          : ("every " + std::to_string(state.config.pending_trickles_check_ms) + " ms, up to " +
+             std::to_string(state.config.pending_trickles_checks_per_round) + " handles each")
+                .c_str(),
+      state.config.pending_trickles_check_ms == 0 || state.config.pending_trickles_sweep_mb == 0
+          ? ""
+          : (", and of every such handle when janus grows by " +
+             std::to_string(state.config.pending_trickles_sweep_mb) + " MB")
+                .c_str());
+}
 
 int init(janus_transport_callbacks* core, const char* config_path) noexcept {
   return guarded("init", -1, [&] {
@@ -98,6 +187,7 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
     log_info("%s %s serving /metrics, /healthz, /readyz on http://%s:%u (auth: %s)", kName,
              kVersionString, state->config.ip.c_str(), static_cast<unsigned>(state->server.port()),
              describe(state->config.auth).c_str());
+    start_candidate_cap(*state, core, config_path);
     running = std::move(state);
     active.store(running.get(), std::memory_order_release);
     return 0;
@@ -141,9 +231,16 @@ gboolean is_admin_api_enabled() noexcept {
   return FALSE;
 }
 
-int send_message(janus_transport_session*, void*, gboolean, json_t* message) noexcept {
-  // We never inject requests yet, so nothing is addressed to us; we own message regardless.
-  json_decref(message);
+int send_message(janus_transport_session*, void* request_id, gboolean admin,
+                 json_t* message) noexcept {
+  // We own message. Only the answers to our injected admin requests are addressed to us (no
+  // client session is ever created over this transport); the box frees what nobody awaits.
+  if (admin && request_id != nullptr) {
+    reply_box().deliver(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(request_id)),
+                        message);
+  } else {
+    json_decref(message);
+  }
   return 0;
 }
 
@@ -161,6 +258,13 @@ json_t* query_transport(json_t* /*request*/) noexcept {
       set(reply.get(), "ip", state->config.ip);
       set(reply.get(), "port", static_cast<int>(state->server.port()));
       set(reply.get(), "auth", describe(state->config.auth));
+      if (state->enforcer) {
+        set(reply.get(), "candidate_cap", state->enforcer->describe());
+      } else {
+        JsonPtr off = adopt(json_object());
+        set(off.get(), "enforcing", false);
+        set(reply.get(), "candidate_cap", std::move(off));
+      }
     }
     return reply.release();
   });
@@ -184,6 +288,10 @@ janus_transport prometheus_transport = {
     .session_claimed = session_claimed,
     .query_transport = query_transport,
 };
+
+janus_transport* self() {
+  return &prometheus_transport;
+}
 
 }  // namespace
 }  // namespace jmedia::transport

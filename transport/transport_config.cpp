@@ -49,11 +49,37 @@ TransportConfig load_transport_config(ConfigValues& values) {
     fail(config, "config: 'general.basic_user' must not contain ':' (RFC 7617)");
   }
 
+  config.candidate_cap = values.boolean("general.candidate_cap", config.candidate_cap);
+  config.pending_trickles_check_ms = static_cast<std::uint32_t>(
+      values.integer("general.pending_trickles_check_ms", config.pending_trickles_check_ms, 0,
+                     kMaxPendingTricklesCheckMs));
+  if (config.pending_trickles_check_ms > 0 &&
+      config.pending_trickles_check_ms < kMinPendingTricklesCheckMs) {
+    log_warn(
+        "config: invalid value '%u' for 'general.pending_trickles_check_ms' (expected 0 or "
+        "an integer from %u to %u); using %u",
+        config.pending_trickles_check_ms, kMinPendingTricklesCheckMs, kMaxPendingTricklesCheckMs,
+        kMinPendingTricklesCheckMs);
+    config.pending_trickles_check_ms = kMinPendingTricklesCheckMs;
+  }
+  config.pending_trickles_checks_per_round = static_cast<std::uint32_t>(
+      values.integer("general.pending_trickles_checks_per_round",
+                     config.pending_trickles_checks_per_round, 1, kMaxChecksPerRound));
+
+  config.pending_trickles_sweep_mb = static_cast<std::uint32_t>(values.integer(
+      "general.pending_trickles_sweep_mb", config.pending_trickles_sweep_mb, 0, kMaxSweepMb));
+
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }
-  log_info("config: enabled=%s listen=%s port=%u auth=%s", config.enabled ? "true" : "false",
-           config.ip.c_str(), static_cast<unsigned>(config.port), describe(config.auth).c_str());
+  log_info(
+      "config: enabled=%s listen=%s port=%u auth=%s candidate_cap=%s "
+      "pending_trickles_check_ms=%u pending_trickles_checks_per_round=%u "
+      "pending_trickles_sweep_mb=%u",
+      config.enabled ? "true" : "false", config.ip.c_str(), static_cast<unsigned>(config.port),
+      describe(config.auth).c_str(), config.candidate_cap ? "true" : "false",
+      config.pending_trickles_check_ms, config.pending_trickles_checks_per_round,
+      config.pending_trickles_sweep_mb);
   return config;
 }
 

@@ -242,7 +242,7 @@ class CoreMetricsTest(unittest.IsolatedAsyncioTestCase):
         start = query(janus)
         self.assertTrue(start["enabled"])
         self.assertEqual(start["events_mask"],
-                         "sessions,handles,webrtc,media,transports,core")
+                         "sessions,handles,jsep,webrtc,media,transports,core")
         self.assertEqual(start["sessions"], 0, start)
         # the core's startup event has arrived (it carries reclaim_session_timeout)
         start = await self.until(lambda s: s["events"]["core"] >= 1,

@@ -467,8 +467,24 @@ TEST_F(AggregatorTest, CoreStatusUpdatesAreAuthoritativeForTheGauges) {
   EXPECT_EQ(m().sessions().Value(), 4);
 }
 
+TEST_F(AggregatorTest, ForgedHugeStatusCountsSaturateInsteadOfOverflowing) {
+  // Found by fuzz/event_aggregator_fuzzer (fuzz/findings/event_aggregator-gauge-overflow-*):
+  // INT64_MAX counts, then an attach (+1) and a summary (double -> integer cast).
+  feed(head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":9223372036854775807,)"
+                      R"("handles":9223372036854775807,"peerconnections":-5}}})");
+  feed(session_event(kSession, "created", kTransport));
+  feed(handle_event(kHandle, "attached", "janus.plugin.echotest"));
+  constexpr double kMax = 9007199254740992.0;  // 2^53
+  EXPECT_EQ(m().sessions().Value(), kMax);
+  EXPECT_EQ(m().handles().Value(), kMax);
+  EXPECT_EQ(m().peerconnections().Value(), 0);
+  JsonPtr summary = aggregator_->handle_request(nullptr);
+  EXPECT_EQ(json_integer_value(json_object_get(summary.get(), "handles")), json_int_t{1} << 53);
+}
+
 TEST_F(AggregatorTest, EventsByTypeAndUnrecognizedShapes) {
-  feed(head(8, 0) + R"(,"session_id":1,"handle_id":2,"event":{"owner":"remote","jsep":{}}})");
+  feed(head(8, 0) + R"(,"session_id":1,"handle_id":2,"event":{"owner":"remote",)"
+                    R"("jsep":{"type":"offer","sdp":"v=0"}}})");
   feed(head(64, 0) + R"(,"event":{"plugin":"janus.plugin.echotest","data":{}}})");
   feed(head(4, 0) + R"(,"event":{"schema":"x","data":{}}})");
   feed(head(512, 0) + R"(,"event":{}})");
@@ -505,7 +521,7 @@ TEST_F(AggregatorTest, AdminSummary) {
   EXPECT_EQ(json_integer_value(json_object_get(summary.get(), "peerconnections")), 1);
   EXPECT_TRUE(json_is_true(json_object_get(summary.get(), "enabled")));
   EXPECT_STREQ(json_string_value(json_object_get(summary.get(), "events_mask")),
-               "sessions,handles,webrtc,media,transports,core");
+               "sessions,handles,jsep,webrtc,media,transports,core");
   const json_t* ice = json_object_get(summary.get(), "ice_state_transitions");
   EXPECT_EQ(json_integer_value(json_object_get(ice, "ready")), 1);
   const json_t* dtls = json_object_get(summary.get(), "dtls_state_transitions");

@@ -14,9 +14,12 @@ TEST(EvhConfig, DefaultsWhenTheFileIsEmpty) {
   EXPECT_TRUE(config.enabled);
   EXPECT_EQ(config.events_mask, kDefaultEventsMask);
   EXPECT_EQ(config.max_plugin_series, 16u);
+  EXPECT_EQ(config.max_ice_candidates, 50u);
+  EXPECT_EQ(config.cap_scope, runtime::CapScope::kAll);
+  EXPECT_TRUE(config.cap_enabled());
   EXPECT_TRUE(values.problems().empty());
   EXPECT_EQ(describe_events_mask(kDefaultEventsMask),
-            "sessions,handles,webrtc,media,transports,core");
+            "sessions,handles,jsep,webrtc,media,transports,core");
 }
 
 TEST(EvhConfig, ReadsEverySetting) {
@@ -67,6 +70,43 @@ TEST(EvhConfig, OutOfRangeValuesFallBackToDefaults) {
   EXPECT_EQ(load_evh_config(zero).max_plugin_series, 0u);  // everything under "other"
   ConfigValues negative(Map{{"general.max_plugin_series", "-1"}});
   EXPECT_EQ(load_evh_config(negative).max_plugin_series, 16u);
+}
+
+TEST(EvhConfig, TheCandidateCapSettings) {
+  ConfigValues values(Map{{"general.max_ice_candidates", "200"}, {"general.cap_scope", " Media "}});
+  EventHandlerConfig config = load_evh_config(values);
+  EXPECT_EQ(config.max_ice_candidates, 200u);
+  EXPECT_EQ(config.cap_scope, runtime::CapScope::kMedia);
+  EXPECT_TRUE(values.problems().empty());
+  EXPECT_TRUE(values.unread_keys().empty());
+
+  ConfigValues off(Map{{"general.max_ice_candidates", "0"}, {"general.cap_scope", "all"}});
+  config = load_evh_config(off);
+  EXPECT_EQ(config.max_ice_candidates, 0u);
+  EXPECT_EQ(config.cap_scope, runtime::CapScope::kAll);
+  EXPECT_FALSE(config.cap_enabled());
+
+  ConfigValues bad(Map{{"general.max_ice_candidates", "100001"}, {"general.cap_scope", "some"}});
+  config = load_evh_config(bad);
+  EXPECT_EQ(config.max_ice_candidates, 50u);
+  EXPECT_EQ(config.cap_scope, runtime::CapScope::kAll);
+  EXPECT_EQ(bad.problems().size(), 1u);  // the integer (cap_scope is checked and logged here)
+  ConfigValues negative(Map{{"general.max_ice_candidates", "-5"}});
+  EXPECT_EQ(load_evh_config(negative).max_ice_candidates, 50u);
+
+  EXPECT_EQ(parse_cap_scope("ALL"), runtime::CapScope::kAll);
+  EXPECT_EQ(parse_cap_scope("media"), runtime::CapScope::kMedia);
+  EXPECT_FALSE(parse_cap_scope(""));
+  EXPECT_FALSE(parse_cap_scope("janus.plugin.media"));
+}
+
+TEST(EvhConfig, TheCapNeedsHandleAndWebrtcEvents) {
+  ConfigValues values(Map{{"general.events", "sessions,webrtc"}});
+  EXPECT_FALSE(load_evh_config(values).cap_enabled());
+  ConfigValues enough(Map{{"general.events", "handles,webrtc"}});
+  EXPECT_TRUE(load_evh_config(enough).cap_enabled());
+  ConfigValues disabled(Map{{"general.enabled", "false"}});
+  EXPECT_FALSE(load_evh_config(disabled).cap_enabled());
 }
 
 TEST(EvhConfig, UnknownKeysAreLeftUnread) {

@@ -15,6 +15,38 @@ TEST(TransportConfig, DefaultsWhenEmpty) {
   EXPECT_EQ(describe(config.auth), "none");
   EXPECT_TRUE(config.fatal.empty());
   EXPECT_TRUE(values.problems().empty());
+  EXPECT_TRUE(config.candidate_cap);
+  EXPECT_EQ(config.pending_trickles_check_ms, 1000u);
+  EXPECT_EQ(config.pending_trickles_checks_per_round, 500u);
+  EXPECT_EQ(config.pending_trickles_sweep_mb, 16u);
+}
+
+TEST(TransportConfig, CandidateCapSettings) {
+  ConfigValues values({{"general.candidate_cap", "no"},
+                       {"general.pending_trickles_check_ms", "0"},
+                       {"general.pending_trickles_checks_per_round", "20"},
+                       {"general.pending_trickles_sweep_mb", "0"}});
+  TransportConfig config = load_transport_config(values);
+  EXPECT_FALSE(config.candidate_cap);
+  EXPECT_EQ(config.pending_trickles_check_ms, 0u);  // off
+  EXPECT_EQ(config.pending_trickles_checks_per_round, 20u);
+  EXPECT_EQ(config.pending_trickles_sweep_mb, 0u);  // off
+  EXPECT_TRUE(values.problems().empty());
+  EXPECT_TRUE(values.unread_keys().empty());
+
+  ConfigValues too_fast(
+      std::map<std::string, std::string>{{"general.pending_trickles_check_ms", "10"}});
+  EXPECT_EQ(load_transport_config(too_fast).pending_trickles_check_ms, 50u);
+  ConfigValues bad({{"general.pending_trickles_check_ms", "-1"},
+                    {"general.pending_trickles_checks_per_round", "0"},
+                    {"general.candidate_cap", "perhaps"},
+                    {"general.pending_trickles_sweep_mb", "70000"}});
+  config = load_transport_config(bad);
+  EXPECT_EQ(config.pending_trickles_check_ms, 1000u);
+  EXPECT_EQ(config.pending_trickles_checks_per_round, 500u);
+  EXPECT_TRUE(config.candidate_cap);
+  EXPECT_EQ(config.pending_trickles_sweep_mb, 16u);
+  EXPECT_EQ(bad.problems().size(), 4u);
 }
 
 TEST(TransportConfig, ValidValuesAreUsed) {
