@@ -1,0 +1,73 @@
+"""Part "soak" (opt-in): steady churn (the churn part's lifecycles, janus.plugin.media) for
+T minutes; Janus's RSS, threads and open fds sampled every 10 s; least-squares slopes."""
+
+import asyncio
+import time
+
+from common import run_async, MEDIA, metric, proc_fds, proc_status, start_janus, stop_janus
+from part_churn import LoopStats, run_loops
+
+INTERVAL = 10.0
+
+
+def slope_per_hour(points):
+    """Least-squares slope of [(t seconds, y)] in y per hour."""
+    n = len(points)
+    if n < 2:
+        return None
+    mt = sum(t for t, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var == 0:
+        return None
+    return 3600 * sum((t - mt) * (y - my) for t, y in points) / var
+
+
+def run(ctx):
+    minutes = ctx.minutes
+    loops = 4
+    seconds = minutes * 60.0
+    ctx.progress.begin("soak", int(seconds // INTERVAL) + 1,
+                       "%.1f min of churn (%d loops), a sample every %.0f s"
+                       % (minutes, loops, INTERVAL))
+    janus = start_janus(ctx.modules_dir, shards=32)
+    samples = []
+    stats = LoopStats()
+    try:
+        base_handles = metric(janus, "janus_media_handles")
+        base_core = metric(janus, "janus_core_handles")
+
+        async def sampler(t0):
+            while True:
+                st = proc_status(janus.pid)
+                s = {"t": round(time.monotonic() - t0, 1), "rss_mb": st["rss_bytes"] / 2 ** 20,
+                     "threads": st["threads"], "fds": proc_fds(janus.pid),
+                     "lifecycles": len(stats.durations), "errors": stats.error_count}
+                samples.append(s)
+                ctx.progress.step("t=%5.0f s  rss %7.1f MB  threads %4d  fds %5d  lifecycles %d  "
+                                  "errors %d" % (s["t"], s["rss_mb"], s["threads"], s["fds"] or 0,
+                                                 s["lifecycles"], s["errors"]))
+                if s["t"] >= seconds:
+                    return
+                await asyncio.sleep(INTERVAL)
+
+        async def main():
+            t0 = time.monotonic()
+            await asyncio.gather(run_loops(janus, MEDIA, loops, seconds, stats), sampler(t0))
+
+        run_async(main())
+        time.sleep(2.0)
+        leftover = {"janus_media_handles": metric(janus, "janus_media_handles") - base_handles,
+                    "janus_core_handles": metric(janus, "janus_core_handles") - base_core,
+                    "janus_media_sessions_active": metric(janus, "janus_media_sessions_active")}
+    finally:
+        stop_janus(janus)
+    # The first minute is warm-up (allocator arenas, thread caches): slopes over the rest.
+    steady = [s for s in samples if s["t"] >= min(60.0, seconds / 3)]
+    return {"config": {"minutes": minutes, "loops": loops, "interval_s": INTERVAL},
+            "samples": samples, "lifecycles": len(stats.durations),
+            "errors": stats.error_count, "first_errors": stats.errors,
+            "rss_mb_per_hour": slope_per_hour([(s["t"], s["rss_mb"]) for s in steady]),
+            "threads_per_hour": slope_per_hour([(s["t"], s["threads"]) for s in steady]),
+            "fds_per_hour": slope_per_hour([(s["t"], s["fds"] or 0) for s in steady]),
+            "leftover_after": leftover}

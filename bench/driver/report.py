@@ -1,0 +1,686 @@
+"""results.json -> results.md (tables, targets with PASS/MISS, notes) and PNG plots."""
+
+from pathlib import Path
+
+from common import ECHOTEST, MEDIA, PROFILE_GROUPS, spread
+
+PLUGIN_SYNC = ("list", "info")
+
+
+# ---------------------------------------------------------------------------
+# formatting
+# ---------------------------------------------------------------------------
+def _num(v, digits=0):
+    if v is None:
+        return "-"
+    if digits == 0:
+        return "{:,.0f}".format(v)
+    return "{:,.{d}f}".format(v, d=digits)
+
+
+def _sp(s, digits=0, scale=1.0):
+    """median [min-max] of a spread() dict."""
+    if not s or s.get("median") is None:
+        return "-"
+    if s["n"] == 1:
+        return _num(s["median"] * scale, digits)
+    return "%s [%s-%s]" % (_num(s["median"] * scale, digits), _num(s["min"] * scale, digits),
+                           _num(s["max"] * scale, digits))
+
+
+def _ratio_sp(s):
+    if not s or s.get("median") is None:
+        return "-"
+    if s["n"] == 1:
+        return "%.2fx" % s["median"]
+    return "%.2fx [%.2f-%.2f]" % (s["median"], s["min"], s["max"])
+
+
+def _pairwise(a_runs, b_runs, key):
+    """Spread of a[i][key] / b[i][key] over repetitions i."""
+    vals = []
+    for a, b in zip(a_runs or [], b_runs or []):
+        if a.get(key) is not None and b.get(key):
+            vals.append(a[key] / b[key])
+    return spread(vals)
+
+
+# ---------------------------------------------------------------------------
+# targets
+# ---------------------------------------------------------------------------
+def targets(results):
+    """[{"target", "measured", "verdict", "note"}]; verdict PASS, MISS or n/a."""
+    rows = []
+    parts = results.get("parts", {})
+    api = parts.get("api", {}).get("runs")
+    if api:
+        node = api["32"]
+        for name in PLUGIN_SYNC:
+            r = _pairwise(node[name]["100"], node["ping"]["100"], "rps")
+            rows.append(_row("`%s` req/s >= 0.95x core `ping` (c=100, shards=32)" % name, r,
+                             r["median"] is not None and r["median"] >= 0.95, "api-ping"))
+            p = _pairwise(node[name]["100"], node["ping"]["100"], "p99_ms")
+            rows.append(_row("`%s` p99 <= 1.1x `ping` p99 (c=100, shards=32)" % name, p,
+                             p["median"] is not None and p["median"] <= 1.1, "api-ping"))
+        for name in PLUGIN_SYNC:
+            for c in sorted(api["32"][name], key=int):
+                r = _pairwise(api["32"][name][c], api["1"][name][c], "rps")
+                rows.append(_row("`%s` req/s shards=32 >= shards=1 (c=%s)" % (name, c), r,
+                                 r["median"] is not None and r["median"] >= 1.0, "api-shards"))
+    table = parts.get("table", {}).get("ops_per_second", {}).get("90-5-5")
+    if table and "sharded32" in table and "tbb" in table:
+        for t in ("2", "4", "8"):
+            a, b = table["sharded32"].get(t), table["tbb"].get(t)
+            if not a or not b or not a["median"] or not b["median"]:
+                continue
+            # Repetition i of each (randomly interleaved runs), paired by index.
+            r = spread([x / y for x, y in zip(a["values"], b["values"]) if y])
+            rows.append(_row("sharded table (32) >= tbb::concurrent_hash_map, 90/5/5, %s "
+                             "threads" % t, r, r["median"] >= 1.0, "table-tbb"))
+    web = parts.get("webrtc", {}).get("runs")
+    if web and web.get("echo_media") and web.get("echo_echotest"):
+        r = webrtc_setup_ratio(web)
+        rows.append(_row("WebRTC echo setup p50 <= 1.1x echotest's (same N, same repetition)", r,
+                         r["median"] is not None and r["median"] <= 1.10, "webrtc-setup"))
+    return rows
+
+
+def _row(target, r, ok, note):
+    measured = _ratio_sp(r)
+    verdict = "n/a" if r.get("median") is None else ("PASS" if ok else "MISS")
+    if verdict != "n/a" and r.get("n", 0) > 1 and r["min"] is not None:
+        threshold = {"api-shards": 1.0, "table-tbb": 1.0}.get(note)
+        if threshold is not None and r["min"] < threshold <= r["max"]:
+            verdict += " (within noise)"
+    return {"target": target, "measured": measured, "verdict": verdict, "note": note}
+
+
+def _pooled_setups(runs, rep):
+    vals = []
+    for n in runs:
+        if rep < len(runs[n]):
+            vals.extend(runs[n][rep]["setup_s"])
+    return vals
+
+
+def webrtc_setup_ratio(web, key="setup_p50_ms"):
+    """Spread over (N, repetition) of media's p50 / echotest's p50 at the same N and
+    repetition: like for like, whatever the mix of N."""
+    ratios = []
+    for n, runs in web["echo_media"].items():
+        for a, b in zip(runs, web["echo_echotest"].get(n, [])):
+            if a.get(key) and b.get(key) and a["success_ratio"] == 1 and b["success_ratio"] == 1:
+                ratios.append(a[key] / b[key])
+    return spread(ratios)
+
+
+def target_lines(results):
+    return ["%-5s %s: %s" % (r["verdict"].split()[0], r["target"].replace("`", ""),
+                             r["measured"]) for r in targets(results)]
+
+
+# ---------------------------------------------------------------------------
+# markdown
+# ---------------------------------------------------------------------------
+def _api_md(api):
+    out = []
+    cfg = api["config"]
+    out.append("## API: sync requests through the HTTP transport\n")
+    out.append("%s, keep-alive, %g s per run, %d repetitions interleaved over two Janus "
+               "nodes running side by side (shards = 32 and 1), each with %s handles attached "
+               "to janus.plugin.media. `list` = `{\"request\":\"list\",\"limit\":10}` (a page of "
+               "10 of those sessions), `info` = one session, `ping` = `{\"janus\":\"ping\"}` "
+               "(answered by the core), `videoroom_list` = VideoRoom's `list` (a stock plugin, "
+               "same core path as ours). Median [min-max] over repetitions.\n"
+               % (cfg["tool"], cfg["seconds"], cfg["reps"], _num(cfg["handles"])))
+    out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
+    out.append("|---|---|---|---|---|---|---|")
+    for c in [str(x) for x in cfg["concurrency"]]:
+        for name in ("ping", "list", "info", "videoroom_list"):
+            for shards in ("32", "1"):
+                runs = api["runs"][shards][name][c]
+                out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
+                    name, shards, c, _sp(spread([r["rps"] for r in runs])),
+                    _sp(spread([r["p50_ms"] for r in runs]), 2),
+                    _sp(spread([r["p99_ms"] for r in runs]), 2),
+                    sum(r["errors"] for r in runs)))
+    out.append("")
+    out.append("Ratios (same node, same repetition, median [min-max]):\n")
+    out.append("| connections | list / ping | info / ping | videoroom_list / ping | "
+               "list / videoroom_list | list 32 / 1 | info 32 / 1 |")
+    out.append("|---|---|---|---|---|---|---|")
+    n32, n1 = api["runs"]["32"], api["runs"]["1"]
+    for c in [str(x) for x in cfg["concurrency"]]:
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            c, _ratio_sp(_pairwise(n32["list"][c], n32["ping"][c], "rps")),
+            _ratio_sp(_pairwise(n32["info"][c], n32["ping"][c], "rps")),
+            _ratio_sp(_pairwise(n32["videoroom_list"][c], n32["ping"][c], "rps")),
+            _ratio_sp(_pairwise(n32["list"][c], n32["videoroom_list"][c], "rps")),
+            _ratio_sp(_pairwise(n32["list"][c], n1["list"][c], "rps")),
+            _ratio_sp(_pairwise(n32["info"][c], n1["info"][c], "rps"))))
+    out.append("")
+    prof = api.get("profile")
+    if prof:
+        out.append("Where the janus process's CPU goes at 100 connections (shards = 32; "
+                   "`perf record -a -F 499 --call-graph dwarf`, its samples only). Each cell: "
+                   "samples whose innermost frame is in that code (self) / samples with that "
+                   "code anywhere on the stack, i.e. with what it calls:\n")
+        groups = [g for g, _ in PROFILE_GROUPS]
+        out.append("| endpoint | req/s under perf | samples | " + " | ".join(groups) + " |")
+        out.append("|---|---|---|" + "---|" * len(groups))
+        for name, p in prof.items():
+            cells = ["%.1f / %.1f" % (p["self"].get(g, 0.0), p["stack"].get(g, 0.0))
+                     for g in groups]
+            out.append("| %s | %s | %d | %s |" % (name, _num(p.get("rps_under_perf")),
+                                                  p["samples"], " | ".join(cells)))
+        out.append("\nThreads (share of samples): " + "; ".join(
+            "%s: %s" % (name, ", ".join("%s %.0f %%" % (t, v) for t, v in
+                                        sorted(p["threads"].items(), key=lambda x: -x[1])[:4]))
+            for name, p in prof.items()) + ".\n")
+        out.append("Our functions on the stack (share of the janus process's samples, with what "
+                   "they call):\n")
+        for name, p in prof.items():
+            if p.get("our_functions"):
+                out.append("- %s: %s" % (name, "; ".join(
+                    "`%s` %.1f %%" % kv for kv in list(p["our_functions"].items())[:6])))
+        out.append("")
+    return out
+
+
+def _table_md(table):
+    out = ["## Session table micro-benchmark (bench/table_bench)\n"]
+    cfg = table["config"]
+    out.append("Google Benchmark, %d repetitions randomly interleaved, >= %g s each; %s "
+               "entries over a key space of %s handle addresses (values: shared_ptr, copied out "
+               "by each lookup, as SessionTable::find does). Million operations per second over "
+               "all threads (wall clock), median [min-max]. `sharded32`/`sharded1`: the "
+               "plugin's ShardedMap (plugin/sharded_map.h) as SessionTable's by-handle index; "
+               "`shared_mutex`: one std::shared_mutex over one std::unordered_map; `tbb`: "
+               "tbb::concurrent_hash_map (with a mixed pointer hash). The machine has 2 cores: "
+               "4 and 8 threads are oversubscribed.\n"
+               % (cfg["reps"], cfg["min_time_s"], _num(cfg["keys_present"]),
+                  _num(cfg["key_space"])))
+    ops = table["ops_per_second"]
+    threads = sorted({t for mix in ops.values() for tab in mix.values() for t in tab}, key=int)
+    out.append("| mix | table | " + " | ".join("%s thr" % t for t in threads) + " |")
+    out.append("|---|---|" + "---|" * len(threads))
+    for mix in [m for m in ("90-5-5", "50-25-25") if m in ops] + \
+            [m for m in ops if m not in ("90-5-5", "50-25-25")]:
+        for tab in ("sharded32", "sharded1", "shared_mutex", "tbb"):
+            if tab not in ops[mix]:
+                continue
+            cells = []
+            for t in threads:
+                s = ops[mix][tab].get(t)
+                if mix == "page10":
+                    cells.append(_sp(s, 1, 1e-3) + "k" if s else "-")
+                else:
+                    cells.append(_sp(s, 2, 1e-6) if s else "-")
+            out.append("| %s | %s | %s |" % (mix, tab, " | ".join(cells)))
+    if "page10" in ops:
+        out.append("\n`page10`: one `list` page (10 sessions after a random cursor) from "
+                   "SessionTable's by-id index (ordered shards, 16-hex-digit ids), in thousand "
+                   "pages per second.")
+    per_op = table.get("per_operation")
+    if per_op:
+        out.append("\nPer operation, one thread, under callgrind (`table_bench --fixed`, "
+                   "`--cache-sim=yes`: counts, not timings, so the machine's load does not move "
+                   "them):\n")
+        out.append("| mix | table | instructions | L1 read misses | L1 write misses | "
+                   "last-level misses |")
+        out.append("|---|---|---|---|---|---|")
+        for mix, tabs in per_op.items():
+            for tab, d in tabs.items():
+                out.append("| %s | %s | %.0f | %.2f | %.2f | %.3f |" % (
+                    mix, tab, d["instructions"], d["d1_read_misses"], d["d1_write_misses"],
+                    d["ll_misses"]))
+    out.append("")
+    return out
+
+
+def _churn_md(churn):
+    cfg = churn["config"]
+    out = ["## Churn: media session lifecycles\n",
+           "%d concurrent loops of aiortc clients, %g s per run, %d repetitions alternating "
+           "plugins in one Janus (shards = 32). Lifecycle: %s. Median [min-max].\n"
+           % (cfg["loops"], cfg["seconds"], cfg["reps"], cfg["lifecycle"]),
+           "| plugin | lifecycles/s | lifecycle p50 ms | p99 ms | Janus CPU ms per lifecycle | "
+           "client CPU ms per lifecycle | errors |",
+           "|---|---|---|---|---|---|---|"]
+    for plugin in (MEDIA, ECHOTEST):
+        runs = churn["runs"].get(plugin) or []
+        out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
+            plugin, _sp(spread([r["per_second"] for r in runs]), 1),
+            _sp(spread([r["p50_ms"] for r in runs]), 1),
+            _sp(spread([r["p99_ms"] for r in runs]), 1),
+            _sp(spread([r["janus_cpu_ms_per_lifecycle"] for r in runs]), 2),
+            _sp(spread([r["client_cpu_ms_per_lifecycle"] for r in runs]), 2),
+            sum(r["errors"] for r in runs)))
+    r = _pairwise(churn["runs"].get(MEDIA), churn["runs"].get(ECHOTEST), "per_second")
+    c = _pairwise(churn["runs"].get(MEDIA), churn["runs"].get(ECHOTEST),
+                  "janus_cpu_ms_per_lifecycle")
+    out.append("\nmedia / echotest: lifecycles/s %s, Janus CPU per lifecycle %s. Left after the "
+               "runs: %s.\n" % (_ratio_sp(r), _ratio_sp(c), ", ".join(
+                   "%s %g" % kv for kv in sorted(churn.get("leftover_after", {}).items()))))
+    leftover = churn.get("leftover_after") or {}
+    left = leftover.get("janus_media_handles", 0)
+    if left:
+        total = sum(x["lifecycles"] for x in churn["runs"].get(MEDIA, []))
+        others = leftover.get("janus_core_handles", left) - left
+        out.append(LEFTOVER_NOTE % (int(left), total, int(others)) + "\n")
+    return out
+
+
+def _webrtc_md(web):
+    cfg = web["config"]
+    out = ["## WebRTC: aiortc clients with media\n",
+           "Media: %s. Setup: %s. %g s of media per run, %d repetitions; N up the ladder %s "
+           "while every client succeeded. Janus CPU per forwarded packet = Janus CPU time / RTP "
+           "packets the clients received over that window; net of idle: minus Janus's idle "
+           "CPU (%s %%, measured before the runs). Median [min-max].\n"
+           % (cfg["media"], cfg["setup"], cfg["hold_s"], cfg["reps"], cfg["ladder"],
+              _num(web.get("janus_idle_cpu_percent"), 1)),
+           "| scenario | N | success | setup p50 ms | setup p99 ms | answer p50 ms | "
+           "first media p50 ms | "
+           "packets/s received | Janus CPU % | Janus CPU us per packet (net of idle) | "
+           "client CPU % |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    names = {"echo_media": "echo, janus.plugin.media", "echo_echotest": "echo, echotest",
+             "fanout": "1 publisher -> N viewers"}
+    for scenario in ("echo_media", "echo_echotest", "fanout"):
+        for n in sorted(web["runs"].get(scenario, {}), key=int):
+            runs = web["runs"][scenario][n]
+            ok = sum(r["ok"] for r in runs)
+            total = sum(r["n"] for r in runs)
+            out.append("| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                names[scenario], n, ok, total,
+                _sp(spread([r["setup_p50_ms"] for r in runs])),
+                _sp(spread([r["setup_p99_ms"] for r in runs])),
+                _sp(spread([r.get("answer_p50_ms") for r in runs]), 1),
+                _sp(spread([r["first_media_p50_ms"] for r in runs])),
+                _sp(spread([r["packets_received_per_s"] for r in runs])),
+                _sp(spread([r["janus_cpu_percent"] for r in runs])),
+                "%s (%s)" % (_sp(spread([r["janus_cpu_us_per_packet"] for r in runs]), 1),
+                             _sp(spread([r.get("janus_net_cpu_us_per_packet")
+                                         for r in runs]), 1)),
+                _sp(spread([r["client_cpu_percent"] for r in runs]))))
+    stops = dict(web.get("first_failure_n") or {})
+    cpu_stop = stops.pop("client_cpu_limit", None)
+    ladder_top = max((int(n) for runs in web["runs"].values() for n in runs), default=0)
+    if stops:
+        out.append("\nFirst N with a failed client: %s." % ", ".join(
+            "%s at N=%s" % kv for kv in sorted(stops.items())))
+    if cpu_stop:
+        out.append("\nThe ladder stopped after N=%s: the client process used more than 90 %% of "
+                   "a core (past that it measures itself)." % cpu_stop)
+    if not stops and not cpu_stop:
+        out.append("\nEvery client succeeded up to the top of the ladder (N=%d)." % ladder_top)
+    if web["runs"].get("echo_media") and web["runs"].get("echo_echotest"):
+        out.append("\nEcho, media / echotest at the same N and repetition: setup p50 %s; "
+                   "answer p50 %s." % (_ratio_sp(webrtc_setup_ratio(web["runs"])),
+                                       _ratio_sp(webrtc_setup_ratio(web["runs"],
+                                                                    "answer_p50_ms"))))
+    slow = {}
+    for scenario, by_n in web["runs"].items():
+        setups = [x for runs in by_n.values() for r in runs for x in r["setup_s"]]
+        if setups:
+            slow[scenario] = (sum(1 for x in setups if x > 0.9), len(setups))
+    if any(k for k, _ in slow.values()):
+        out.append("\nSetups over 0.9 s: %s. These are the client's DTLS retransmission timer "
+                   "(aiortc logs `DTLS handling timeout`, then completes 1 s later): when Janus "
+                   "sends the offer (`watch`) it is the ICE controlling side and the viewer is "
+                   "the DTLS client, whose first ClientHello goes out as soon as its own ICE "
+                   "check succeeds and, when that is before Janus has selected its pair, gets "
+                   "no answer. Janus's core and aiortc, not the plugin; echo setups, where the "
+                   "client offers, meet it less often." % ", ".join(
+                       "%s %d of %d" % (k, v[0], v[1]) for k, v in sorted(slow.items())))
+    out.append("")
+    return out
+
+
+def _scrape_md(scr):
+    out = ["## Scrape: /metrics latency\n",
+           "%d scrapes per level on fresh connections (janus.transport.prometheus, shards = 32); "
+           "collect = the transport's own collect + serialise time "
+           "(janus_transport_scrape_duration_seconds).\n" % scr["config"]["scrapes_per_level"],
+           "| media sessions | median ms [min-max] | p10-p90 ms | collect ms | body bytes | "
+           "series | open fds | threads | idle Janus CPU % |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in scr["levels"]:
+        out.append("| %s | %s | %s-%s | %s | %s | %s | %s | %s | %s |" % (
+            _num(r["sessions"]), _sp(r["latency_ms"], 2), _num(r["p10_ms"], 2),
+            _num(r["p90_ms"], 2), _num(r["server_ms"], 2), _num(r["body_bytes"]),
+            _num(r["series"]), _num(r["open_fds"]), _num(r["threads"]),
+            _num(r.get("idle_cpu_percent"), 1)))
+    out.append("")
+    return out
+
+
+def _soak_md(soak):
+    cfg = soak["config"]
+    s = soak["samples"]
+    out = ["## Soak\n",
+           "%g minutes of churn (%d loops, janus.plugin.media), a sample every %g s: %s "
+           "lifecycles, %d errors. Slopes (least squares, after the first minute): RSS %s MB/h, "
+           "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s. Left after the run: "
+           "%s.\n" % (cfg["minutes"], cfg["loops"], cfg["interval_s"], _num(soak["lifecycles"]),
+                      soak["errors"], _num(soak["rss_mb_per_hour"], 1),
+                      _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
+                      _num(s[0]["rss_mb"], 1) if s else "-", _num(s[-1]["rss_mb"], 1) if s else "-",
+                      s[0]["threads"] if s else "-", s[-1]["threads"] if s else "-",
+                      ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
+    return out
+
+
+LEFTOVER_NOTE = (
+    "**%d handles never detached** (of %d media lifecycles; every detach was answered "
+    "`success`). Janus 1.1.2 runs a detach on the handle's own loop thread: "
+    "`janus_ice_handle_destroy()` queues `janus_ice_detach_handle` (a hangup queues "
+    "`janus_ice_hangup_peerconnection`) on `handle->queued_packets`; when ICE selects its first "
+    "pair, `janus_ice_cb_new_selected_pair()` calls `janus_ice_clear_queued_packets()` "
+    "(\"FIXME Clear the queue\"), which drops every queued item, those two included. A detach "
+    "queued in that window is lost: `destroy_session()` never comes, the plugin's session, "
+    "the core's handle and its loop thread stay for good (the thread sits in poll()). Seen "
+    "with janus.plugin.media in these runs (echotest, same clients and loops: %d left, "
+    "from janus_core_handles): our hangup is answered from a worker thread, which lands the client's detach in "
+    "the milliseconds where ICE selects its pair. The race is in Janus's core (still in upstream master); the fix belongs "
+    "in ice.c: clear only media packets there and keep the control items.")
+
+NOTES = {
+    "api-ping": (
+        "**`list`/`info` vs `ping`.** Janus 1.1.2 answers `ping` on its request thread, but "
+        "hands every `message` (a request for any plugin) to a GLib thread pool "
+        "(`janus.c`: `janus_transport_requests()` -> `g_thread_pool_push(tasks, ...)`), then "
+        "wraps the plugin's answer and serialises a bigger body (`json_dumps`, indented as "
+        "Janus's HTTP transport is configured by default): one more thread hop and wake-up "
+        "per request, whatever the plugin. VideoRoom's `list`, a stock plugin on the same "
+        "path with a reply of the same size as our `list` (about 2 KB), reached %s of `ping` "
+        "at 100 connections: that is the reference for what a plugin request can reach "
+        "here, and no plugin change gets `list` or `info` to 0.95x `ping` on Janus 1.1.2. "
+        "%s"),
+    "api-shards": (
+        "**shards = 32 vs 1.** `info` is one lookup in either layout (equal within noise). "
+        "`list` pages over the ordered id index: `ShardedMap::page()` (plugin/sharded_map.h) "
+        "copies up to limit + 1 entries from every shard (a std::string key, heap-allocated at "
+        "16 characters, and a shared_ptr each) and sorts them all: 32 x 11 = 352 copies for a "
+        "page of 10 against 11 with one shard (`page10` in the table part: %s). %s That "
+        "cost is ours, and so is the fix: a bounded merge in `ShardedMap::page()` that keeps "
+        "the limit + 1 smallest keys seen so far and stops reading a shard at its first key "
+        "that cannot enter them, comparing before copying."),
+    "table-tbb": (
+        "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes a "
+        "pthread rwlock (std::shared_mutex: two atomic read-modify-writes in library calls), "
+        "divides twice (`h %% count_` for the shard, then std::unordered_map's prime modulo) "
+        "and walks std::unordered_map's nodes (bucket -> node before -> node); TBB takes one "
+        "spin-lock word per bucket and masks a power-of-two table. The counts, which no load "
+        "on the machine can move (callgrind, one thread, 90/5/5): %s. The timings at 2 threads "
+        "and more are as noisy as the machine (see their spread); the counts show the "
+        "per-operation gap on their own."),
+    "webrtc-setup": (
+        "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
+        "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
+        "answer to the offer."),
+}
+
+
+def _note(key, parts):
+    text = NOTES[key]
+    api = parts.get("api") or {}
+    prof = api.get("profile") or {}
+    if key == "api-ping":
+        runs = (api.get("runs") or {}).get("32") or {}
+        vr = _ratio_sp(_pairwise(runs.get("videoroom_list", {}).get("100"),
+                               runs.get("ping", {}).get("100"), "rps")) if runs else "-"
+        ours = "; ".join("`%s`: %.1f %%" % (n, prof[n]["stack"].get("our plugin + runtime", 0.0))
+                         for n in ("list", "info") if n in prof)
+        text = text % (vr, "Share of the janus process's CPU samples with our plugin on the "
+                       "stack at 100 connections (shards = 32): %s." % ours if ours else "")
+    if key == "api-shards":
+        ops = (parts.get("table") or {}).get("ops_per_second", {}).get("page10", {})
+        pages = "; ".join("%s %s pages/s" % (t, _num(ops[t]["1"]["median"]))
+                          for t in ("sharded32", "sharded1") if t in ops and "1" in ops[t])
+        fn = (prof.get("list") or {}).get("our_functions", {})
+        page = fn.get("jmedia::SessionTable::page")
+        text = text % (pages or "not measured", "Under `list` at 100 connections, "
+                       "`SessionTable::page` was on the stack of %.0f %% of the janus "
+                       "process's CPU samples." % page if page is not None else "")
+    if key == "table-tbb":
+        per_op = (parts.get("table", {}).get("per_operation") or {}).get("90-5-5") or {}
+        counts = "; ".join("%s %.0f instructions and %.2f L1 read misses" % (
+            t, per_op[t]["instructions"], per_op[t]["d1_read_misses"])
+            for t in ("sharded32", "shared_mutex", "tbb") if t in per_op)
+        text = text % (counts or "not measured (--quick, or no valgrind)")
+    return text
+
+
+def markdown(results):
+    run = results.get("run", {})
+    m = run.get("machine", {})
+    parts = results.get("parts", {})
+    out = ["# Benchmark results\n"]
+    out.append("Last run: %s%s, parts: %s. Machine: %s x %s (nproc %s), %s GB RAM, Linux %s; "
+               "Janus %s (Debian), aiortc %s; commit %s%s. Load average %s at start, %s at "
+               "end (the machine is shared with other jobs: every figure is the median of "
+               "repetitions with its [min-max] spread, and targets are ratios within one run).\n"
+               % (run.get("date"), " (--quick smoke: not for conclusions)" if run.get("quick")
+                  else "", ", ".join(run.get("parts", [])), m.get("nproc"), m.get("cpu"),
+                  m.get("nproc"), m.get("mem_gb"), m.get("kernel"), m.get("janus"),
+                  m.get("aiortc"), m.get("commit"),
+                  " + uncommitted changes" if m.get("dirty") else "",
+                  _load(run.get("loadavg_start")), _load(run.get("loadavg_end"))))
+    dates = ["%s: %s%s" % (p, d["meta"]["date"], " (quick)" if d["meta"].get("quick") else "")
+             for p, d in sorted(parts.items()) if d.get("meta")]
+    if dates:
+        out.append("Parts measured at: " + "; ".join(dates) + ".\n")
+    rows = targets(results)
+    if rows:
+        out.append("## Targets\n")
+        out.append("| target | measured: median [min-max] over repetitions | verdict |")
+        out.append("|---|---|---|")
+        for r in rows:
+            out.append("| %s | %s | **%s** |" % (r["target"], r["measured"], r["verdict"]))
+        out.append("")
+        for key in dict.fromkeys(r["note"] for r in rows):
+            out.append(_note(key, parts) + "\n")
+    for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
+                     ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("soak", _soak_md)):
+        data = parts.get(name)
+        if not data:
+            continue
+        if data.get("error"):
+            out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
+            continue
+        out.extend(fn(data))
+        png = "%s.png" % name
+        out.append("![%s](%s)\n" % (name, png))
+    return "\n".join(out) + "\n"
+
+
+def _load(v):
+    return "/".join("%.1f" % x for x in v) if v else "-"
+
+
+# ---------------------------------------------------------------------------
+# plots
+# ---------------------------------------------------------------------------
+def plots(results, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 8, "figure.dpi": 80})
+    parts = results.get("parts", {})
+    made = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(Path(out_dir) / name)
+        plt.close(fig)
+        made.append(name)
+
+    def errbar(values):
+        s = spread(values)
+        if s["median"] is None:
+            return 0, (0, 0)
+        return s["median"], (s["median"] - s["min"], s["max"] - s["median"])
+
+    api = parts.get("api")
+    if api and api.get("runs"):
+        conc = [str(c) for c in api["config"]["concurrency"]]
+        names = ("ping", "list", "info", "videoroom_list")
+        fig, axes = plt.subplots(2, len(conc), figsize=(11, 5.5))
+        for col, c in enumerate(conc):
+            for row, key in enumerate(("rps", "p99_ms")):
+                ax = axes[row][col]
+                for k, shards in enumerate(("32", "1")):
+                    meds, errs = [], [[], []]
+                    for name in names:
+                        m, (lo, hi) = errbar([r[key] for r in api["runs"][shards][name][c]])
+                        meds.append(m)
+                        errs[0].append(lo)
+                        errs[1].append(hi)
+                    xs = [i + (k - 0.5) * 0.38 for i in range(len(names))]
+                    ax.bar(xs, meds, 0.38, yerr=errs, capsize=2,
+                           label="shards=%s" % shards, color=("#4c72b0", "#dd8452")[k])
+                ax.set_xticks(range(len(names)))
+                ax.set_xticklabels(names)
+                ax.set_title("%s, %s connection%s" % ("req/s" if key == "rps" else "p99 ms", c,
+                                                      "" if c == "1" else "s"))
+                ax.grid(axis="y", alpha=0.3)
+        axes[0][0].legend()
+        save(fig, "api.png")
+
+    table = parts.get("table")
+    if table and table.get("ops_per_second"):
+        ops = table["ops_per_second"]
+        mixes = [m for m in ("90-5-5", "50-25-25") if m in ops]
+        fig, axes = plt.subplots(1, len(mixes) + (1 if "page10" in ops else 0),
+                                 figsize=(11, 3.6), squeeze=False)
+        for i, mix in enumerate(mixes):
+            ax = axes[0][i]
+            for tab in ("sharded32", "sharded1", "shared_mutex", "tbb"):
+                if tab not in ops[mix]:
+                    continue
+                ts = sorted(ops[mix][tab], key=int)
+                med = [ops[mix][tab][t]["median"] / 1e6 for t in ts]
+                lo = [(ops[mix][tab][t]["median"] - ops[mix][tab][t]["min"]) / 1e6 for t in ts]
+                hi = [(ops[mix][tab][t]["max"] - ops[mix][tab][t]["median"]) / 1e6 for t in ts]
+                ax.errorbar([int(t) for t in ts], med, yerr=[lo, hi], marker="o", capsize=2,
+                            label=tab)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks([1, 2, 4, 8])
+            ax.set_xticklabels(["1", "2", "4", "8"])
+            ax.set_xlabel("threads (2 cores)")
+            ax.set_ylabel("million ops/s")
+            ax.set_title("lookup/insert/erase %s" % mix.replace("-", "/"))
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        if "page10" in ops:
+            ax = axes[0][len(mixes)]
+            tabs = [t for t in ("sharded32", "sharded1") if t in ops["page10"]]
+            for k, t in enumerate(sorted({x for tab in tabs for x in ops["page10"][tab]},
+                                         key=int)):
+                vals = [ops["page10"][tab].get(t, {}).get("median", 0) / 1e3 for tab in tabs]
+                ax.bar([i + (k - 0.5) * 0.38 for i in range(len(tabs))], vals, 0.38,
+                       label="%s thread%s" % (t, "" if t == "1" else "s"))
+            ax.set_xticks(range(len(tabs)))
+            ax.set_xticklabels(tabs)
+            ax.set_yscale("log")
+            ax.set_ylabel("thousand pages/s (log)")
+            ax.set_title("one list page of 10 (by-id index)")
+            ax.legend()
+        save(fig, "table.png")
+
+    churn = parts.get("churn")
+    if churn and churn.get("runs"):
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+        plugins = (MEDIA, ECHOTEST)
+        for ax, key, title in ((axes[0], "per_second", "lifecycles/s"),
+                               (axes[1], "janus_cpu_ms_per_lifecycle",
+                                "Janus CPU ms per lifecycle")):
+            vals = [errbar([r[key] for r in churn["runs"].get(p, []) if r[key] is not None])
+                    for p in plugins]
+            ax.bar(range(2), [v[0] for v in vals], 0.5,
+                   yerr=[[v[1][0] for v in vals], [v[1][1] for v in vals]], capsize=3,
+                   color=["#4c72b0", "#55a868"])
+            ax.set_xticks(range(2))
+            ax.set_xticklabels(plugins)
+            ax.set_title(title)
+            ax.grid(axis="y", alpha=0.3)
+        save(fig, "churn.png")
+
+    web = parts.get("webrtc")
+    if web and web.get("runs"):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        for scenario, label in (("echo_media", "echo: media"), ("echo_echotest", "echo: echotest"),
+                                ("fanout", "1 -> N viewers: media")):
+            runs = web["runs"].get(scenario) or {}
+            ns = sorted(runs, key=int)
+            if not ns:
+                continue
+            for ax, key in ((axes[0], "setup_p50_ms"), (axes[1], "janus_cpu_us_per_packet")):
+                pts = [(int(n), errbar([r[key] for r in runs[n] if r[key] is not None]))
+                       for n in ns]
+                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts],
+                            yerr=[[p[1][1][0] for p in pts], [p[1][1][1] for p in pts]],
+                            marker="o", capsize=2, label=label)
+        axes[0].set_title("setup p50 ms (offer/watch -> webrtcup)")
+        axes[1].set_title("Janus CPU us per forwarded packet")
+        ladder = sorted({int(n) for runs in web["runs"].values() for n in runs})
+        for ax in axes:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ladder)
+            ax.set_xticklabels([str(n) for n in ladder])
+            ax.set_xlabel("N clients")
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        save(fig, "webrtc.png")
+
+    scr = parts.get("scrape")
+    if scr and scr.get("levels"):
+        fig, ax = plt.subplots(figsize=(5, 3))
+        lv = scr["levels"]
+        xs = [r["sessions"] for r in lv]
+        ax.errorbar(xs, [r["latency_ms"]["median"] for r in lv],
+                    yerr=[[r["latency_ms"]["median"] - r["p10_ms"] for r in lv],
+                          [r["p90_ms"] - r["latency_ms"]["median"] for r in lv]],
+                    marker="o", capsize=3, label="GET /metrics (p10-p90)")
+        ax.plot(xs, [r["server_ms"] or 0 for r in lv], marker="s", label="collect + serialise")
+        ax.set_xlabel("media sessions")
+        ax.set_ylabel("ms")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        save(fig, "scrape.png")
+
+    soak = parts.get("soak")
+    if soak and soak.get("samples"):
+        s = soak["samples"]
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([x["t"] / 60 for x in s], [x["rss_mb"] for x in s], color="#4c72b0")
+        ax.set_xlabel("minutes")
+        ax.set_ylabel("RSS MB", color="#4c72b0")
+        ax2 = ax.twinx()
+        ax2.plot([x["t"] / 60 for x in s], [x["threads"] for x in s], color="#dd8452")
+        ax2.set_ylabel("threads", color="#dd8452")
+        ax.set_title("soak: RSS %s MB/h, threads %s/h" % (_num(soak["rss_mb_per_hour"], 1),
+                                                         _num(soak["threads_per_hour"], 1)))
+        ax.grid(alpha=0.3)
+        save(fig, "soak.png")
+    return made
+
+
+def write(results, out_dir):
+    out_dir = Path(out_dir)
+    made = []
+    try:
+        made = plots(results, out_dir)
+    except ImportError as e:
+        import sys
+        sys.stderr.write("no plots (%s): install python3-matplotlib\n" % e)
+    text = markdown(results)
+    # Only link the plots that exist.
+    lines = [line for line in text.splitlines()
+             if not (line.startswith("![") and line.split("(")[-1].rstrip(")") not in made)]
+    (out_dir / "results.md").write_text("\n".join(lines) + "\n")
