@@ -384,7 +384,10 @@ LEFTOVER_NOTE = (
     "with janus.plugin.media in these runs (echotest, same clients and loops: %d left, "
     "from janus_core_handles): our hangup is answered from a worker thread, which lands the client's detach in "
     "the milliseconds where ICE selects its pair. The race is in Janus's core (still in upstream master); the fix belongs "
-    "in ice.c: clear only media packets there and keep the control items.")
+    "in ice.c: clear only media packets there and keep the control items. The two lifecycles "
+    "differ in one step: janus.plugin.media's documented `hangup` is a plugin request (queued "
+    "to a worker thread, answered by an event), echotest has none and takes the core's "
+    "synchronous `hangup`; that extra round trip is part of the gap in lifecycles/s.")
 
 NOTES = {
     "api-ping": (
@@ -397,25 +400,33 @@ NOTES = {
         "path with a reply of the same size as our `list` (about 2 KB), reached %s of `ping` "
         "at 100 connections: that is the reference for what a plugin request can reach "
         "here, and no plugin change gets `list` or `info` to 0.95x `ping` on Janus 1.1.2. "
-        "%s"),
+        "`info` is at that reference. `list` trails it: its reply is 10 session objects of 14 "
+        "fields, which our `MediaSession::to_json` builds and the core then copies and "
+        "serialises (jansson on the stack of %s of the samples under `list`, %s under "
+        "VideoRoom's list, whose rooms have fewer fields). %s"),
     "api-shards": (
-        "**shards = 32 vs 1.** `info` is one lookup in either layout (equal within noise). "
-        "`list` pages over the ordered id index: `ShardedMap::page()` (plugin/sharded_map.h) "
-        "copies up to limit + 1 entries from every shard (a std::string key, heap-allocated at "
-        "16 characters, and a shared_ptr each) and sorts them all: 32 x 11 = 352 copies for a "
-        "page of 10 against 11 with one shard (`page10` in the table part: %s). %s That "
-        "cost is ours, and so is the fix: a bounded merge in `ShardedMap::page()` that keeps "
-        "the limit + 1 smallest keys seen so far and stops reading a shard at its first key "
-        "that cannot enter them, comparing before copying."),
+        "**shards = 32 vs 1.** `info` is one lookup in either layout. `list` pages over the "
+        "ordered id index with a bounded merge (`ShardedMap::page()`, plugin/sharded_map.h): "
+        "it visits every shard (a read lock and a std::map upper_bound each) but copies only "
+        "the entries that enter the page, about (limit + 1) x (1 + ln shards) of them, where "
+        "one shard is one lookup and 11 copies (`page10` in the table part: %s). %s With no "
+        "writer in these runs the single lock of shards = 1 is never contended, so both "
+        "layouts serve `list` and `info` at the same rate within noise; sharding pays when "
+        "attaches, detaches and role changes contend with reads (the table part's 2-thread "
+        "figures, sharded32 against sharded1). Before the bounded merge (run of 2026-11-25 "
+        "22:47 UTC) page() copied limit + 1 entries from every shard and sorted them, and "
+        "`list` with 32 shards ran at 0.66-0.76x of one shard."),
     "table-tbb": (
-        "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes a "
-        "pthread rwlock (std::shared_mutex: two atomic read-modify-writes in library calls), "
-        "divides twice (`h %% count_` for the shard, then std::unordered_map's prime modulo) "
-        "and walks std::unordered_map's nodes (bucket -> node before -> node); TBB takes one "
-        "spin-lock word per bucket and masks a power-of-two table. The counts, which no load "
-        "on the machine can move (callgrind, one thread, 90/5/5): %s. The timings at 2 threads "
-        "and more are as noisy as the machine (see their spread); the counts show the "
-        "per-operation gap on their own."),
+        "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes its "
+        "shard's one-word reader-writer spin lock (plugin/rw_spin_lock.h: an atomic add to "
+        "enter, one to leave), picks the shard by a multiply-shift of the mixed hash (no "
+        "division) and walks std::unordered_map's nodes (its prime modulo, bucket -> node "
+        "before -> node); TBB takes a spin lock per bucket and masks a power-of-two table. The "
+        "counts, which no load on the machine can move (callgrind, one thread, 90/5/5): %s. "
+        "Before (run of 2026-11-25 22:48 UTC) each shard had a std::shared_mutex (pthread "
+        "rwlock calls) and the shard index was `h %% count_`: 207 instructions per operation "
+        "and 0.51-0.61x of TBB at 2-8 threads. The timings at 2 threads and more are as noisy "
+        "as the machine (see their spread)."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
@@ -433,7 +444,11 @@ def _note(key, parts):
                                runs.get("ping", {}).get("100"), "rps")) if runs else "-"
         ours = "; ".join("`%s`: %.1f %%" % (n, prof[n]["stack"].get("our plugin + runtime", 0.0))
                          for n in ("list", "info") if n in prof)
-        text = text % (vr, "Share of the janus process's CPU samples with our plugin on the "
+        jansson = ["%.0f %%" % prof[n]["stack"]["jansson"] if n in prof and
+                   "jansson" in prof[n].get("stack", {}) else "(not profiled)"
+                   for n in ("list", "videoroom_list")]
+        text = text % (vr, jansson[0], jansson[1],
+                       "Share of the janus process's CPU samples with our plugin on the "
                        "stack at 100 connections (shards = 32): %s." % ours if ours else "")
     if key == "api-shards":
         ops = (parts.get("table") or {}).get("ops_per_second", {}).get("page10", {})
