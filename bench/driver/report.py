@@ -264,9 +264,9 @@ def _churn_md(churn):
                    "%s %g" % kv for kv in sorted(churn.get("leftover_after", {}).items()))))
     leftover = churn.get("leftover_after") or {}
     left = leftover.get("janus_media_handles", 0)
-    if left:
+    others = leftover.get("janus_core_handles", left) - left
+    if left or others:
         total = sum(x["lifecycles"] for x in churn["runs"].get(MEDIA, []))
-        others = leftover.get("janus_core_handles", left) - left
         out.append(LEFTOVER_NOTE % (int(left), total, int(others)) + "\n")
     return out
 
@@ -373,21 +373,18 @@ def _soak_md(soak):
 
 
 LEFTOVER_NOTE = (
-    "**%d handles never detached** (of %d media lifecycles; every detach was answered "
-    "`success`). Janus 1.1.2 runs a detach on the handle's own loop thread: "
-    "`janus_ice_handle_destroy()` queues `janus_ice_detach_handle` (a hangup queues "
-    "`janus_ice_hangup_peerconnection`) on `handle->queued_packets`; when ICE selects its first "
-    "pair, `janus_ice_cb_new_selected_pair()` calls `janus_ice_clear_queued_packets()` "
-    "(\"FIXME Clear the queue\"), which drops every queued item, those two included. A detach "
-    "queued in that window is lost: `destroy_session()` never comes, the plugin's session, "
-    "the core's handle and its loop thread stay for good (the thread sits in poll()). Seen "
-    "with janus.plugin.media in these runs (echotest, same clients and loops: %d left, "
-    "from janus_core_handles): our hangup is answered from a worker thread, which lands the client's detach in "
-    "the milliseconds where ICE selects its pair. The race is in Janus's core (still in upstream master); the fix belongs "
-    "in ice.c: clear only media packets there and keep the control items. The two lifecycles "
-    "differ in one step: janus.plugin.media's documented `hangup` is a plugin request (queued "
-    "to a worker thread, answered by an event), echotest has none and takes the core's "
-    "synchronous `hangup`; that extra round trip is part of the gap in lifecycles/s.")
+    "**Handles never detached: %d of janus.plugin.media** (of %d media lifecycles) **and %d "
+    "of echotest** (from janus_core_handles); every detach was answered `success`. Janus "
+    "1.1.2 runs a detach on the handle's own loop thread: `janus_ice_handle_destroy()` queues "
+    "`janus_ice_detach_handle` (a hangup queues `janus_ice_hangup_peerconnection`) on "
+    "`handle->queued_packets`; when ICE selects its first pair, "
+    "`janus_ice_cb_new_selected_pair()` calls `janus_ice_clear_queued_packets()` (\"FIXME "
+    "Clear the queue\"), which drops every queued item, those two included. A detach queued in "
+    "that window is lost: `destroy_session()` never comes, the plugin's session, the core's "
+    "handle and its loop thread stay for good (the thread sits in poll()). Any plugin meets it "
+    "when the client hangs up and detaches in the milliseconds where ICE selects its pair, as "
+    "these loops do. The race is in Janus's core (still in upstream master); the fix belongs "
+    "in ice.c: clear only media packets there and keep the control items.")
 
 NOTES = {
     "api-ping": (
