@@ -331,6 +331,16 @@ void PluginRig::run_line(std::string_view line) {
     sdp_.queue(parse_programmed_answer(line));
     return;
   }
+  if (op == 't') {  // the negotiation timeout passes for every negotiation begun until now
+    const std::size_t active = plugin_->sessions().active();
+    const std::size_t ended = plugin_->expire_negotiations(
+        monotonic_ms_now() +
+        static_cast<std::int64_t>(fuzz_plugin_config().negotiation_timeout_s) * 1000);
+    FUZZ_CHECK(ended <= active, "expire_negotiations ended more roles than were active");
+    FUZZ_CHECK(plugin_->sessions().active() + ended <= active,
+               "expire_negotiations did not free the slots of the roles it ended");
+    return;
+  }
   if (op == 'x') {  // a message on the handle detached last (a request racing a detach)
     if (last_detached_ == nullptr) return;
     const std::size_t tab = line.find('\t');

@@ -14,6 +14,7 @@
 //   d<h>                   destroy_session (detach), then a new handle in the slot
 //   q<h>                   query_session
 //   l<h>                   slow_link
+//   t                      the negotiation timeout passes: every role still negotiating ends
 //   A<flags>\t<audio codec>\t<audio pt>\t<video codec>\t<video pt>\t<fmtp>\t<sdp>
 //                          queues an answer for the SDP engine (ScriptSdp): flags among
 //                          "avd" (kinds answered), "E" (the engine refuses the offer), "O"

@@ -1,5 +1,6 @@
 #include "media_plugin.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <chrono>
@@ -60,6 +61,19 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     }
     return snapshot;
   });
+  if (config_.negotiation_timeout_s > 0) {
+    // A quarter of the timeout, at most a second: a role ends at most that late.
+    const auto period = std::chrono::milliseconds(std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000));
+    sweeper_ = std::thread([this, period] {
+      std::unique_lock lock(sweeper_mutex_);
+      while (!sweeper_wake_.wait_for(lock, period, [this] { return stopping_.load(); })) {
+        lock.unlock();
+        expire_negotiations(monotonic_ms_now());
+        lock.lock();
+      }
+    });
+  }
 }
 
 MediaPlugin::~MediaPlugin() {
@@ -102,8 +116,42 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   return done;
 }
 
+std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {
+  if (config_.negotiation_timeout_s == 0) return 0;
+  const auto timeout_ms = static_cast<std::int64_t>(config_.negotiation_timeout_s) * 1000;
+  std::size_t ended = 0;
+  for (const auto& session : sessions_.snapshot()) {
+    if (session->destroyed() || session->role() == Role::kNone ||
+        session->state() != SessionState::kNegotiating ||
+        now_ms - session->negotiation_started_ms() < timeout_ms) {
+      continue;
+    }
+    log_info("session %s: WebRTC not up %zu s after the %s began: ending it", session->id().c_str(),
+             config_.negotiation_timeout_s, role_name(session->role()));
+    // As a kick: the core may still report the hangup (then with this reason), or may never
+    // (a client gone silent, a hangup the core dropped): the role ends here either way.
+    session->set_pending_end(EndReason::kNegotiationTimeout);
+    host_.close_pc(session->handle());
+    const Role role = leave_role(session, EndReason::kNegotiationTimeout);
+    if (role == Role::kNone) continue;
+    JsonPtr event = result_event("hangup");
+    set(event.get(), "media_session", session->id());
+    set(event.get(), "role", role_name(role));
+    set(event.get(), "reason", end_reason_text(EndReason::kNegotiationTimeout));
+    push(session, "", std::move(event));
+    ++ended;
+  }
+  return ended;
+}
+
 void MediaPlugin::shutdown() {
-  if (stopping_.exchange(true)) return;
+  {
+    // Under the sweeper's mutex, so that its wait cannot miss the wake-up.
+    std::lock_guard lock(sweeper_mutex_);
+    if (stopping_.exchange(true)) return;
+  }
+  sweeper_wake_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
   metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
   queue_.stop();
   // Break the session <-> device references before the sessions go.

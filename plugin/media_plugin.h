@@ -6,8 +6,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "../common/janus_api.h"
 #include "../common/json.h"
@@ -61,6 +65,11 @@ class MediaPlugin {
   bool graceful_stop(std::chrono::milliseconds timeout);
   // Stops taking work, joins the workers and drops every session. Idempotent.
   void shutdown();
+
+  // Ends every role whose WebRTC is not up negotiation_timeout after its negotiation began
+  // (now_ms: monotonic_ms_now() or a test's); the client gets a hangup with reason
+  // "negotiation timeout". Returns how many ended. The sweeper thread calls it every second.
+  std::size_t expire_negotiations(std::int64_t now_ms);
 
   const SessionTable& sessions() const { return sessions_; }
   const DeviceRegistry& devices() const { return devices_; }
@@ -137,6 +146,10 @@ class MediaPlugin {
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
+  // The negotiation-timeout sweeper (none when negotiation_timeout = 0).
+  std::mutex sweeper_mutex_;
+  std::condition_variable sweeper_wake_;
+  std::thread sweeper_;
 };
 
 // {"media":"event","error_code":N,"error":reason}

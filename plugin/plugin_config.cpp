@@ -23,6 +23,8 @@ PluginConfig load_plugin_config(ConfigValues& values) {
   config.worker_threads = read_size(values, "general.worker_threads", config.worker_threads, 1, 64);
   config.shutdown_timeout_s =
       read_size(values, "general.shutdown_timeout", config.shutdown_timeout_s, 1, 600);
+  config.negotiation_timeout_s =
+      read_size(values, "general.negotiation_timeout", config.negotiation_timeout_s, 0, 86400);
   config.max_device_series =
       read_size(values, "general.max_device_series", config.max_device_series, 0, 1000);
   for (const auto& key : values.unread_keys()) {
@@ -30,9 +32,10 @@ PluginConfig load_plugin_config(ConfigValues& values) {
   }
   log_info(
       "config: shards=%zu max_sessions=%zu max_viewers_per_device=%zu queue_size=%zu "
-      "worker_threads=%zu shutdown_timeout=%zus max_device_series=%zu",
+      "worker_threads=%zu shutdown_timeout=%zus negotiation_timeout=%zus%s max_device_series=%zu",
       config.shards, config.max_sessions, config.max_viewers_per_device, config.queue_size,
-      config.worker_threads, config.shutdown_timeout_s, config.max_device_series);
+      config.worker_threads, config.shutdown_timeout_s, config.negotiation_timeout_s,
+      config.negotiation_timeout_s == 0 ? " (off)" : "", config.max_device_series);
   return config;
 }
 

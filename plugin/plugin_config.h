@@ -14,6 +14,7 @@ struct PluginConfig {
   std::size_t queue_size = 256;              // async requests waiting or running
   std::size_t worker_threads = 2;            // threads that process async requests
   std::size_t shutdown_timeout_s = 30;       // graceful stop on SIGTERM/SIGINT, at most
+  std::size_t negotiation_timeout_s = 60;    // a role without WebRTC up this long ends; 0 = off
   std::size_t max_device_series = 0;         // per-device metric series (0 = none)
 };
 

@@ -16,6 +16,8 @@ const char* end_reason_label(EndReason reason) {
       return "detached";
     case EndReason::kShutdown:
       return "shutdown";
+    case EndReason::kNegotiationTimeout:
+      return "negotiation_timeout";
   }
   return "unknown";
 }
@@ -26,6 +28,8 @@ const char* end_reason_text(EndReason reason) {
       return "peerconnection closed";
     case EndReason::kNegotiationEnded:
       return "negotiation ended";
+    case EndReason::kNegotiationTimeout:
+      return "negotiation timeout";
     default:
       return end_reason_label(reason);
   }

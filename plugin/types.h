@@ -23,9 +23,10 @@ enum class EndReason : int {
   kPeerConnectionClosed,
   kNegotiationEnded,
   kDetached,
-  kShutdown
+  kShutdown,
+  kNegotiationTimeout  // no WebRTC within negotiation_timeout
 };
-inline constexpr int kEndReasonCount = 6;
+inline constexpr int kEndReasonCount = 7;
 // As a metric label ("peerconnection_closed") and as event text ("peerconnection closed").
 const char* end_reason_label(EndReason reason);
 const char* end_reason_text(EndReason reason);

@@ -44,6 +44,18 @@ TEST(Config, BadValuesFallBackWithAProblemEach) {
   EXPECT_NE(values.problems()[0].find("using default 32"), std::string::npos);
 }
 
+TEST(Config, NegotiationTimeout) {
+  ConfigValues defaults;
+  EXPECT_EQ(load_plugin_config(defaults).negotiation_timeout_s, 60u);
+  ConfigValues off(std::map<std::string, std::string>{{"general.negotiation_timeout", "0"}});
+  EXPECT_EQ(load_plugin_config(off).negotiation_timeout_s, 0u);
+  EXPECT_TRUE(off.problems().empty());
+  ConfigValues bad(std::map<std::string, std::string>{{"general.negotiation_timeout", "86401"}});
+  EXPECT_EQ(load_plugin_config(bad).negotiation_timeout_s, 60u);
+  ASSERT_EQ(bad.problems().size(), 1u);
+  EXPECT_NE(bad.problems()[0].find("general.negotiation_timeout"), std::string::npos);
+}
+
 TEST(Config, UnknownKeysAreReported) {
   ConfigValues values(std::map<std::string, std::string>{{"general.shardz", "8"}});
   load_plugin_config(values);

@@ -303,6 +303,69 @@ TEST_F(MediaPluginTest, HangupOnceAndReason) {
   detach(handle);
 }
 
+TEST_F(MediaPluginTest, NegotiationTimeoutEndsRolesThatNeverCameUp) {
+  PluginConfig config;
+  config.negotiation_timeout_s = 5;
+  make_plugin(config);
+  janus_plugin_session* stuck = attach();
+  janus_plugin_session* live = attach();
+  send(stuck, R"({"request":"echo"})", offer_jsep());
+  send(live, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(2).size(), 2u);
+  plugin->setup_media(live);
+  ASSERT_EQ(plugin->sessions().active(), 2u);
+  const std::int64_t now = monotonic_ms_now();
+
+  EXPECT_EQ(plugin->expire_negotiations(now + 4000), 0u);  // not yet
+  EXPECT_EQ(plugin->expire_negotiations(now + 6000), 1u);  // the stuck one only
+  EXPECT_EQ(plugin->expire_negotiations(now + 9000), 0u);  // once
+  EXPECT_EQ(plugin->sessions().active(), 1u);
+  EXPECT_EQ(host.closed_pcs.load(), 1);
+  auto events = host.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(field(events[2].event, "result"), "hangup");
+  EXPECT_EQ(field(events[2].event, "reason"), "negotiation timeout");
+  EXPECT_EQ(field(events[2].event, "role"), "echo");
+  JsonPtr info = plugin->query_session(stuck);
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "state")), "closed");
+  // The core reporting the hangup of the closed PeerConnection later tells nobody again.
+  plugin->hangup_media(stuck);
+  EXPECT_EQ(host.events().size(), 3u);
+  // The handle can negotiate again.
+  send(stuck, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(4).size(), 4u);
+  EXPECT_EQ(plugin->sessions().active(), 2u);
+  detach(stuck);
+  detach(live);
+}
+
+TEST_F(MediaPluginTest, NegotiationTimeoutZeroIsOff) {
+  PluginConfig config;
+  config.negotiation_timeout_s = 0;
+  make_plugin(config);
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  EXPECT_EQ(plugin->expire_negotiations(monotonic_ms_now() + 86400000), 0u);
+  EXPECT_EQ(plugin->sessions().active(), 1u);
+  detach(handle);
+}
+
+TEST_F(MediaPluginTest, TheSweeperThreadEndsAStuckNegotiationOnItsOwn) {
+  PluginConfig config;
+  config.negotiation_timeout_s = 1;  // swept every 250 ms
+  make_plugin(config);
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  // Bounded: 1 s of timeout, a 250 ms period, and slack for a loaded machine.
+  auto events = host.wait_events(2, 10000);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(field(events[1].event, "reason"), "negotiation timeout");
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  detach(handle);
+}
+
 TEST_F(MediaPluginTest, HangupWithoutPeerConnectionClosesNothing) {
   janus_plugin_session* handle = attach();
   send(handle, R"({"request":"hangup"})");
