@@ -65,6 +65,7 @@ struct HandleKey {
   std::uint64_t session_id = 0;
   std::uint64_t handle_id = 0;
   friend bool operator==(const HandleKey&, const HandleKey&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   friend auto operator<=>(const HandleKey&, const HandleKey&) = default;
 };
 

@@ -153,16 +153,16 @@ class CandidateEnforcer {
   void run();
   void probe();
   void cut(const runtime::CutOrder& order);
-  // Checks up to max unnegotiated handles.
-  void check_round(std::size_t max);
+  // Checks up to `handles` unnegotiated handles.
+  void check_round(std::size_t handles);
   void cut_pending();
 
   JsonPtr request(AdminRequest what, const runtime::HandleKey* key) const;
-  // Injects request; returns its id, or 0 when it could not be sent.
-  std::uint64_t send(AdminRequest what, JsonPtr request);
+  // Injects body; returns its id, or 0 when it could not be sent.
+  std::uint64_t send(AdminRequest what, JsonPtr body);
   // Waits for the answer to id; null (and counted as a failure) on timeout or error.
   JsonPtr answer(AdminRequest what, std::uint64_t id, Clock::time_point deadline);
-  JsonPtr call(AdminRequest what, JsonPtr request, Clock::time_point deadline);
+  JsonPtr call(AdminRequest what, JsonPtr body, Clock::time_point deadline);
   void unauthorized();
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 

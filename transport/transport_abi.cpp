@@ -231,7 +231,7 @@ gboolean is_admin_api_enabled() noexcept {
   return FALSE;
 }
 
-int send_message(janus_transport_session*, void* request_id, gboolean admin,
+int send_message(janus_transport_session* /*transport*/, void* request_id, gboolean admin,
                  json_t* message) noexcept {
   // We own message. Only the answers to our injected admin requests are addressed to us (no
   // client session is ever created over this transport); the box frees what nobody awaits.
@@ -244,9 +244,10 @@ int send_message(janus_transport_session*, void* request_id, gboolean admin,
   return 0;
 }
 
-void session_created(janus_transport_session*, guint64) noexcept {}
-void session_over(janus_transport_session*, guint64, gboolean, gboolean) noexcept {}
-void session_claimed(janus_transport_session*, guint64) noexcept {}
+void session_created(janus_transport_session* /*transport*/, guint64 /*session_id*/) noexcept {}
+void session_over(janus_transport_session* /*transport*/, guint64 /*session_id*/,
+                  gboolean /*timeout*/, gboolean /*claimed*/) noexcept {}
+void session_claimed(janus_transport_session* /*transport*/, guint64 /*session_id*/) noexcept {}
 
 // Admin API "query_transport": where we listen. request is borrowed; the reply is the core's.
 json_t* query_transport(json_t* /*request*/) noexcept {

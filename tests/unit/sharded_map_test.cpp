@@ -104,6 +104,7 @@ TEST(ShardedMap, WalkingPagesVisitsEveryKeyOnceInOrder) {
     cursor = entries.back().first;
   }
   std::vector<std::string> want;
+  want.reserve(ref.size());
   for (const auto& entry : ref) want.push_back(entry.first);
   EXPECT_EQ(walked, want);
 }
