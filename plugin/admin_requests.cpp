@@ -56,16 +56,7 @@ std::size_t MediaPlugin::kick_session(const SessionPtr& session, KickRequest::Re
     session->set_pending_end(EndReason::kKicked);
     host_.close_pc(session->handle());
   }
-  if (state != SessionState::kUp) {
-    const Role role = leave_role(session, EndReason::kKicked);
-    if (role != Role::kNone) {
-      JsonPtr hangup = result_event("hangup");
-      set(hangup.get(), "media_session", session->id());
-      set(hangup.get(), "role", role_name(role));
-      set(hangup.get(), "reason", end_reason_text(EndReason::kKicked));
-      push(session, "", std::move(hangup));
-    }
-  }
+  if (state != SessionState::kUp) end_role_and_tell(session, EndReason::kKicked);
   return 1;
 }
 

@@ -80,6 +80,17 @@ Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
   return role;
 }
 
+Role MediaPlugin::end_role_and_tell(const SessionPtr& session, EndReason reason) {
+  const Role role = leave_role(session, reason);
+  if (role == Role::kNone) return role;
+  JsonPtr event = result_event("hangup");
+  set(event.get(), "media_session", session->id());
+  set(event.get(), "role", role_name(role));
+  set(event.get(), "reason", end_reason_text(reason));
+  push(session, "", std::move(event));
+  return role;
+}
+
 void MediaPlugin::notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
                                         const std::string& device_id) {
   for (const auto& viewer : *viewers) {
@@ -310,14 +321,7 @@ bool MediaPlugin::run_hangup(const SessionPtr& session, const std::string& tx) {
   push(session, tx, result_event("hangingup"));
   if (state != SessionState::kUp) {
     // No PeerConnection may ever report back: end the role here.
-    const Role role = leave_role(session, EndReason::kRequest);
-    if (role != Role::kNone) {
-      JsonPtr event = result_event("hangup");
-      set(event.get(), "media_session", session->id());
-      set(event.get(), "role", role_name(role));
-      set(event.get(), "reason", end_reason_text(EndReason::kRequest));
-      push(session, "", std::move(event));
-    }
+    end_role_and_tell(session, EndReason::kRequest);
   }
   return true;
 }

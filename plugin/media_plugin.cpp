@@ -95,14 +95,7 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
     }
     if (state != SessionState::kUp) {
       // No PeerConnection may report back: end the role and tell the client here.
-      const Role role = leave_role(session, EndReason::kShutdown);
-      if (role != Role::kNone) {
-        JsonPtr event = result_event("hangup");
-        set(event.get(), "media_session", session->id());
-        set(event.get(), "role", role_name(role));
-        set(event.get(), "reason", end_reason_text(EndReason::kShutdown));
-        push(session, "", std::move(event));
-      }
+      end_role_and_tell(session, EndReason::kShutdown);
     }
   }
   log_info("shutdown: closing %zu PeerConnections, %zu media sessions active", closing,
@@ -132,14 +125,7 @@ std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {
     // (a client gone silent, a hangup the core dropped): the role ends here either way.
     session->set_pending_end(EndReason::kNegotiationTimeout);
     host_.close_pc(session->handle());
-    const Role role = leave_role(session, EndReason::kNegotiationTimeout);
-    if (role == Role::kNone) continue;
-    JsonPtr event = result_event("hangup");
-    set(event.get(), "media_session", session->id());
-    set(event.get(), "role", role_name(role));
-    set(event.get(), "reason", end_reason_text(EndReason::kNegotiationTimeout));
-    push(session, "", std::move(event));
-    ++ended;
+    if (end_role_and_tell(session, EndReason::kNegotiationTimeout) != Role::kNone) ++ended;
   }
   return ended;
 }
@@ -375,14 +361,8 @@ void MediaPlugin::hangup_media(janus_plugin_session* handle) {
   const EndReason reason = session->take_pending_end().value_or(
       before == SessionState::kUp ? EndReason::kPeerConnectionClosed
                                   : EndReason::kNegotiationEnded);
-  const Role role = leave_role(session, reason);
   // No role left means a hangup request or a kick ended it and told the client already.
-  if (role == Role::kNone) return;
-  JsonPtr event = result_event("hangup");
-  set(event.get(), "media_session", session->id());
-  set(event.get(), "role", role_name(role));
-  set(event.get(), "reason", end_reason_text(reason));
-  push(session, "", std::move(event));
+  end_role_and_tell(session, reason);
 }
 
 void MediaPlugin::destroy_session(janus_plugin_session* handle, int* error) {

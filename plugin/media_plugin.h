@@ -100,6 +100,9 @@ class MediaPlugin {
   // Ends the session's role (hangup, kick, detach): device membership, indexes, slot,
   // metrics. Returns the role it had. Takes the transition mutex.
   Role leave_role(const SessionPtr& session, EndReason reason);
+  // leave_role, then, when a role did end, tells the client: {"result":"hangup",
+  // "media_session","role","reason"}. Returns the role that ended (kNone: none was left).
+  Role end_role_and_tell(const SessionPtr& session, EndReason reason);
   void notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
                              const std::string& device_id);
   void notify_publisher_joined(const std::shared_ptr<Device>& device,
