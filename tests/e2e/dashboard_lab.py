@@ -179,8 +179,9 @@ class PrometheusClient:
                                                 "end": "%.3f" % end, "step": "%g" % step})
 
     def vector(self, expr):
+        """The result of an instant query that must be a vector."""
         reply = self.query(expr)
-        if reply.get("status") != "success":
+        if reply.get("status") != "success" or reply["data"]["resultType"] != "vector":
             raise AssertionError("query %s: %r" % (expr, reply))
         return reply["data"]["result"]
 

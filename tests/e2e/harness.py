@@ -208,6 +208,24 @@ def loopback_shim_path():
     return so
 
 
+class JanusLogOnFailure:
+    """TestCase mixin (list it before the TestCase class) for classes with a `janus`
+    attribute: after a test that failed or errored, the tail of that Janus's log goes to
+    stderr, where ctest --output-on-failure shows it."""
+
+    janus_log_lines = 60
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > failures \
+                and getattr(self, "janus", None) is not None:
+            sys.stderr.write("[%s] janus log tail:\n%s\n"
+                             % (type(self).__name__, self.janus.log_tail(self.janus_log_lines)))
+            sys.stderr.flush()
+        return out
+
+
 # ==========================================================================
 # JanusProcess
 # ==========================================================================

@@ -54,7 +54,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import JanusProcess  # noqa: E402
+from harness import JanusLogOnFailure, JanusProcess  # noqa: E402
 from media_clients import (MEDIA_PLUGIN, TONE_AMPLITUDE, COUNTER_MASK,  # noqa: E402
                            Echoer, KeyframeProbe, Peer, Publisher, Viewer,
                            close_all, log, make_offer, plugin_data,
@@ -218,7 +218,8 @@ class AdminMixin:
 # ===========================================================================
 # media: publisher, viewers, admin API
 # ===========================================================================
-class DeviceMediaTest(AdminMixin, unittest.IsolatedAsyncioTestCase):
+class DeviceMediaTest(JanusLogOnFailure, AdminMixin, unittest.IsolatedAsyncioTestCase):
+    janus_log_lines = 80
     janus = None
 
     @classmethod
@@ -235,14 +236,6 @@ class DeviceMediaTest(AdminMixin, unittest.IsolatedAsyncioTestCase):
         # routinely block for >0.1 s, which would only add log noise.
         asyncio.get_running_loop().slow_callback_duration = 2.0
         self.peers = []
-
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(80))
-        return out
 
     async def bounded(self, coro):
         """Runs a test body with a time bound; closes every peer it made and
@@ -962,7 +955,7 @@ class DeviceMediaTest(AdminMixin, unittest.IsolatedAsyncioTestCase):
 # ===========================================================================
 # 6. churn: 1,000 media sessions created and destroyed over HTTP
 # ===========================================================================
-class SessionChurnTest(AdminMixin, unittest.TestCase):
+class SessionChurnTest(JanusLogOnFailure, AdminMixin, unittest.TestCase):
     """Media sessions (handles attached to janus.plugin.media) made and
     destroyed through the Janus HTTP API: four waves of 1,000 (20 Janus
     sessions x 50 handles each).  In each wave every 10th handle lists, 20
@@ -986,14 +979,6 @@ class SessionChurnTest(AdminMixin, unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         stop_janus(cls.janus, "churn")
-
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(60))
-        return out
 
     def test_6_thousand_sessions_leave_nothing(self):
         http = self.janus.http()
@@ -1303,7 +1288,7 @@ MALFORMED = (
 )
 
 
-class MalformedRequestsTest(AdminMixin, unittest.TestCase):
+class MalformedRequestsTest(JanusLogOnFailure, AdminMixin, unittest.TestCase):
     """Each malformed client or admin request of MALFORMED gets its
     documented error code, where it is documented to come from; Janus stays
     up; nothing is left behind."""
@@ -1323,13 +1308,6 @@ class MalformedRequestsTest(AdminMixin, unittest.TestCase):
     def tearDownClass(cls):
         stop_janus(cls.janus, "malformed")
 
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(60))
-        return out
 
     # -- helpers --------------------------------------------------------------
     def jsep(self, kind):

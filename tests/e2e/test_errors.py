@@ -155,7 +155,7 @@ def offer_with_only_text_mline(audio_offer):
 # ---------------------------------------------------------------------------
 # tests
 # ---------------------------------------------------------------------------
-class MediaPluginErrorsTest(unittest.IsolatedAsyncioTestCase):
+class MediaPluginErrorsTest(harness.JanusLogOnFailure, unittest.IsolatedAsyncioTestCase):
     janus = None
     http = None
     session = None       # Janus session (HTTP) of every error case
@@ -197,13 +197,6 @@ class MediaPluginErrorsTest(unittest.IsolatedAsyncioTestCase):
         r = self.http.keepalive(self.session)
         self.assertEqual(r.get("janus"), "ack", "keepalive: %r" % r)
 
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and \
-                len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(60))
-        return out
 
     # -- helpers --------------------------------------------------------------
     def fresh_handle(self):

@@ -36,14 +36,10 @@ Run: JMEDIA_MODULES_DIR=/work/main/build-dev/modules \\
 import asyncio
 import http.client
 import json
-import os
-import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -56,9 +52,9 @@ from harness import (JanusProcess, JanusWsClient, free_port,  # noqa: E402
                      new_peer_connection, port_owned_by)
 from test_echo import (MEDIA_PLUGIN, PROFILES, EchoSession,  # noqa: E402
                        SmallVideoTrack, ToneTrack, log, wait_until)
+from dashboard_lab import PrometheusServer  # noqa: E402
 
 PROMTOOL = "/usr/bin/promtool"
-PROMETHEUS = "/usr/bin/prometheus"
 PROFILE = PROFILES[MEDIA_PLUGIN]
 TEST_TIMEOUT = 60.0           # hard bound on one async test body
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -345,7 +341,7 @@ def janus_info_status(http_url):
 # ===========================================================================
 # 1-3: metrics of echo sessions
 # ===========================================================================
-class EchoMetricsTest(unittest.IsolatedAsyncioTestCase):
+class EchoMetricsTest(harness.JanusLogOnFailure, unittest.IsolatedAsyncioTestCase):
     janus = None
 
     @classmethod
@@ -366,13 +362,6 @@ class EchoMetricsTest(unittest.IsolatedAsyncioTestCase):
             lambda s: "no media session and no handle left (active %s, handles %s)"
             % (s.family("janus_media_sessions_active"),
                s.value("janus_media_handles")))
-
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(60))
-        return out
 
     async def scrape(self):
         return await asyncio.get_running_loop().run_in_executor(None, scrape, self.url)
@@ -639,128 +628,6 @@ class EchoMetricsTest(unittest.IsolatedAsyncioTestCase):
 # ===========================================================================
 # 4: a real Prometheus server
 # ===========================================================================
-class PrometheusServer:
-    """/usr/bin/prometheus on 127.0.0.1:<free port> with a temp config and
-    storage; stopped by its pid."""
-
-    def __init__(self, targets, job, scrape_interval="1s"):
-        self.targets = list(targets)
-        self.job = job
-        self.scrape_interval = scrape_interval
-        self.tmpdir = None
-        self.proc = None
-        self.port = None
-        self.log_file = None
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def start(self, timeout=30.0):
-        self.tmpdir = tempfile.mkdtemp(prefix="jmedia-prometheus-")
-        config = os.path.join(self.tmpdir, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write("global:\n"
-                    "  scrape_interval: %s\n"
-                    "  scrape_timeout: 1s\n"
-                    "  evaluation_interval: %s\n"
-                    "scrape_configs:\n"
-                    "  - job_name: %s\n"
-                    "    metrics_path: /metrics\n"
-                    "    scheme: http\n"
-                    "    static_configs:\n"
-                    "      - targets: [%s]\n"
-                    % (self.scrape_interval, self.scrape_interval, self.job,
-                       ", ".join('"%s"' % t for t in self.targets)))
-        r = subprocess.run(["/usr/bin/promtool", "check", "config", config],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-        if r.returncode != 0:
-            raise AssertionError("promtool check config: %s" % r.stdout.decode())
-        self.port = free_port()
-        self.log_file = open(os.path.join(self.tmpdir, "prometheus.log"), "wb")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + config,
-             "--storage.tsdb.path=" + os.path.join(self.tmpdir, "data"),
-             "--web.listen-address=127.0.0.1:%d" % self.port],
-            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
-            cwd=self.tmpdir, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        last = "no attempt"
-        for _ in range(int(timeout / 0.1) + 10):
-            if self.proc.poll() is not None:
-                raise AssertionError("prometheus exited with %s:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            try:
-                r = http_request(self.url + "/-/ready", timeout=1.0)
-                if r.status == 200:
-                    if not port_owned_by(self.proc.pid, self.port):
-                        raise AssertionError("port %d is not prometheus's" % self.port)
-                    return self
-                last = repr(r)
-            except OSError as e:
-                last = repr(e)
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        raise AssertionError("prometheus not ready after %.0f s (%s):\n%s"
-                             % (timeout, last, self.log_tail()))
-
-    def query(self, expr):
-        """The result vector of an instant query."""
-        r = http_request(self.url + "/api/v1/query?" + urllib.parse.urlencode(
-            {"query": expr}), timeout=5.0)
-        if r.status != 200:
-            raise AssertionError("query %s: %r" % (expr, r))
-        reply = json.loads(r.body)
-        if reply.get("status") != "success" or reply["data"]["resultType"] != "vector":
-            raise AssertionError("query %s: %r" % (expr, reply))
-        return reply["data"]["result"]
-
-    def poll_query(self, expr, pred, timeout, what):
-        deadline = time.monotonic() + timeout
-        last = None
-        for _ in range(int(timeout / 0.2) + 10):
-            last = self.query(expr)
-            if last and pred(last):
-                return last
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        raise AssertionError("prometheus: timed out after %.0f s waiting for %s; "
-                             "last result of %s: %r" % (timeout, what, expr, last))
-
-    def log_tail(self, lines=30):
-        try:
-            with open(os.path.join(self.tmpdir, "prometheus.log"), "rb") as f:
-                return "\n".join(f.read().decode(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self, timeout=10.0):
-        code = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    os.kill(self.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    log("prometheus pid %d ignored SIGTERM, sending SIGKILL" % self.proc.pid)
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=10)
-            code = self.proc.returncode
-            self.proc = None
-        if self.log_file is not None:
-            self.log_file.close()
-            self.log_file = None
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
-        return code
-
-
 class PrometheusServerTest(unittest.TestCase):
     janus = None
 
@@ -785,15 +652,16 @@ class PrometheusServerTest(unittest.TestCase):
             t_ready = time.monotonic()
             log("prometheus pid %d ready on %s after %.2f s, scraping %s every 1 s"
                 % (prom.proc.pid, prom.url, t_ready - t0, target))
-            res = prom.poll_query("janus_media_handles", lambda r: r[0]["value"][1] == "3",
-                                  30, "janus_media_handles == 3")
+            res = prom.poll_vector("janus_media_handles",
+                                   lambda r: bool(r) and r[0]["value"][1] == "3",
+                                   30, "janus_media_handles == 3")
             t_seen = time.monotonic()
             self.assertEqual(len(res), 1, repr(res))
             self.assertEqual(res[0]["metric"],
                              {"__name__": "janus_media_handles", "job": job,
                               "instance": target})
 
-            up = prom.query('up{job="%s"}' % job)
+            up = prom.vector('up{job="%s"}' % job)
             self.assertEqual(len(up), 1, repr(up))
             self.assertEqual(float(up[0]["value"][1]), 1.0, repr(up))
             self.assertEqual(up[0]["metric"]["instance"], target)
@@ -803,14 +671,14 @@ class PrometheusServerTest(unittest.TestCase):
             self.assertEqual([(t["scrapeUrl"], t["health"], t["lastError"]) for t in active],
                              [("http://%s/metrics" % target, "up", "")], repr(active))
 
-            build = prom.query("janus_build_info")
+            build = prom.vector("janus_build_info")
             self.assertEqual(len(build), 1, repr(build))
             self.assertEqual(float(build[0]["value"][1]), 1.0)
             labels = build[0]["metric"]
             self.assertEqual(labels.get("janus_version"), "1.1.2", repr(labels))
             self.assertRegex(labels.get("module_version", ""), r"^\d+\.\d+\.\d+", repr(labels))
 
-            rss = prom.query('process_resident_memory_bytes{job="%s"}' % job)
+            rss = prom.vector('process_resident_memory_bytes{job="%s"}' % job)
             self.assertEqual(len(rss), 1, repr(rss))
             rss_value = float(rss[0]["value"][1])
             actual = self.janus.rss_bytes()
@@ -818,15 +686,15 @@ class PrometheusServerTest(unittest.TestCase):
                             "process_resident_memory_bytes %d vs janus VmRSS %d"
                             % (rss_value, actual))
 
-            capacity = prom.query("janus_media_queue_capacity")
+            capacity = prom.vector("janus_media_queue_capacity")
             self.assertEqual([c["value"][1] for c in capacity], ["256"])
 
             # a change reaches Prometheus on a later scrape
             r = api.detach(session, handles.pop())
             self.assertEqual(r.get("janus"), "success", repr(r))
-            prom.poll_query("janus_media_handles", lambda r: r[0]["value"][1] == "2",
-                            30, "janus_media_handles == 2 after a detach")
-            scrapes = prom.query('janus_transport_scrapes_total{job="%s"}' % job)
+            prom.poll_vector("janus_media_handles", lambda r: bool(r) and r[0]["value"][1] == "2",
+                             30, "janus_media_handles == 2 after a detach")
+            scrapes = prom.vector('janus_transport_scrapes_total{job="%s"}' % job)
             self.assertGreaterEqual(float(scrapes[0]["value"][1]), 2.0, repr(scrapes))
             log("prometheus: janus_media_handles 3 seen %.2f s after ready; up=1; "
                 "build_info %s; process_resident_memory_bytes %.1f MB (VmRSS %.1f MB); "
@@ -1014,7 +882,7 @@ def prometheus_jcfg(port, extra=""):
     return ('general: {\n\tip = "127.0.0.1"\n\tport = %d\n%s}\n' % (port, extra))
 
 
-class HttpEdgeTest(unittest.TestCase):
+class HttpEdgeTest(harness.JanusLogOnFailure, unittest.TestCase):
     janus = None
     port = None
 
@@ -1034,13 +902,6 @@ class HttpEdgeTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         stop_janus(cls.__name__, cls.janus)
-
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > failures:
-            log("janus log tail:\n" + self.janus.log_tail(60))
-        return out
 
     def get(self, path, token=BEARER_TOKEN, method="GET", headers=None, body=None):
         h = auth_headers(token)
