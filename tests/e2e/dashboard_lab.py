@@ -362,18 +362,7 @@ class PrometheusServer(PrometheusClient):
         """SIGTERM our pid, SIGKILL after timeout; remove the temp dir. Idempotent."""
         code = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    os.kill(self.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    log("prometheus pid %d ignored SIGTERM, sending SIGKILL" % self.proc.pid)
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=10)
-            code = self.proc.returncode
+            code = harness.terminate(self.proc, timeout, "prometheus")
             self.proc = None
         if self._log is not None:
             self._log.close()

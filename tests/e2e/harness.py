@@ -208,6 +208,24 @@ def loopback_shim_path():
     return so
 
 
+def terminate(proc, timeout, what):
+    """SIGTERM a process we started (by its pid), wait up to timeout, then SIGKILL it.
+    Returns its exit code (negative: the signal that ended it)."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            sys.stderr.write("[harness] %s pid %d ignored SIGTERM for %.1f s, sending SIGKILL\n"
+                             % (what, proc.pid, timeout))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
 class JanusLogOnFailure:
     """TestCase mixin (list it before the TestCase class) for classes with a `janus`
     attribute: after a test that failed or errored, the tail of that Janus's log goes to
@@ -451,21 +469,8 @@ class JanusProcess:
         if self.proc is None:
             return (self.returncode, 0.0)
         t0 = time.monotonic()
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                sys.stderr.write("[harness] janus pid %d ignored SIGTERM for "
-                                 "%.1f s, sending SIGKILL\n"
-                                 % (self.proc.pid, timeout))
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        self.returncode = terminate(self.proc, timeout, "janus")
         took = time.monotonic() - t0
-        self.returncode = self.proc.returncode
         self._close_log()
         return (self.returncode, took)
 
