@@ -546,7 +546,10 @@ class PreOfferFlood(unittest.TestCase):
         try:
             http, session_id, handle, flood = self.flood_before_offer(MEDIA, 200000, 1)
             self.assertIsNotNone(flood.first_error, "never cut: every trickle got in")
-            self.assertIn(flood.first_error.get("error", {}).get("code"), (458, 459),
+            # As after an offer: the cut hangs the handle up before it detaches it, and a
+            # trickle that lands in between gets 471 "Still cleaning a previous session";
+            # later ones 458/459. (Seen in a CI run: 2,297 trickles in, then 471.)
+            self.assertIn(flood.first_error.get("error", {}).get("code"), (458, 459, 471),
                           flood.first_error)
             self.assertLess(flood.acked, 200000)
             # The janus.plugin.media client was told why, on its own (HTTP long-poll) session.
