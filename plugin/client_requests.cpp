@@ -283,13 +283,24 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
         Error{ErrorCode::kUnexpectedJsep, "a viewer renegotiates with watch/start, not configure"});
   }
   JsonPtr jsep;
+  // A publisher's renegotiation: its device, the media the device had and the new one.
+  std::shared_ptr<Device> published;
+  std::optional<PublisherMedia> replaced;
+  PublisherMedia media;
   if (request.offer_sdp) {
     MediaFlags wanted{request.audio.value_or(session->audio_enabled()),
                       request.video.value_or(session->video_enabled()), session->data_enabled()};
     auto answered = role == Role::kEcho ? sdp_.echo_answer(*request.offer_sdp, wanted)
                                         : sdp_.publisher_answer(*request.offer_sdp, wanted);
     if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
-    jsep = answer_jsep(std::get<Answer>(answered).sdp);
+    auto& answer = std::get<Answer>(answered);
+    jsep = answer_jsep(answer.sdp);
+    if (role == Role::kPublisher) {
+      // Later viewers are offered what the publisher sends now.
+      media = std::move(answer.media);
+      published = session->device_ptr();
+      if (published) replaced = published->replace_media(session.get(), media);
+    }
   }
   if (request.audio) session->set_audio(*request.audio);
   if (request.video) session->set_video(*request.video);
@@ -309,6 +320,11 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     }
   }
   push(session, tx, result_event("configured"), std::move(jsep));
+  if (replaced && !replaced->same_codecs(media)) {
+    // The viewers were offered the old codecs: they get a new offer, as when a publisher
+    // with other codecs takes over. Other payload types alone need none (the rewriter).
+    notify_publisher_joined(published, replaced, media);
+  }
   return true;
 }
 

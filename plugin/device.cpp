@@ -41,6 +41,15 @@ std::optional<PublisherMedia> Device::media() const {
   return media_;
 }
 
+std::optional<PublisherMedia> Device::replace_media(const MediaSession* session,
+                                                    PublisherMedia media) {
+  std::lock_guard lock(mutex_);
+  if (session == nullptr || publisher_.get() != session) return std::nullopt;
+  std::optional<PublisherMedia> previous = std::move(media_);
+  media_ = std::move(media);
+  return previous;
+}
+
 void Device::set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media) {
   std::lock_guard lock(mutex_);
   publisher_raw_.store(session.get(), std::memory_order_release);

@@ -83,6 +83,10 @@ class Device {
   std::shared_ptr<MediaSession> publisher() const;
   // The media the current viewers' offers were built from (the last publisher's).
   std::optional<PublisherMedia> media() const;
+  // A renegotiation of session, the publisher: its new media replaces the device's (the
+  // device's own lock only). Returns the media replaced; nullopt when session is not the
+  // publisher (any more).
+  std::optional<PublisherMedia> replace_media(const MediaSession* session, PublisherMedia media);
   void set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media);
   // Clears the publisher if it is session; true when it was.
   bool clear_publisher(const MediaSession* session);

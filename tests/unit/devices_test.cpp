@@ -284,6 +284,64 @@ TEST_F(DevicesTest, APublisherWithOtherCodecsSendsViewersANewOffer) {
   for (auto* h : {v, cam, cam2}) detach(h);
 }
 
+TEST_F(DevicesTest, APublisherRenegotiatingToAnotherCodecSendsViewersANewOffer) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  send_rtp(cam, true, 1, 1, 0xAAAA);
+  ASSERT_EQ(host.relayed_to(v).size(), 1u);
+  EXPECT_EQ(host.relayed_to(v)[0].payload_type, 96);
+  // The publisher re-offers with H.264 (a configure with a JSEP offer).
+  sdp.video_codec = "h264";
+  sdp.video_payload_type = 102;
+  auto configured = request(cam, R"({"request":"configure"})", jsep("offer"));
+  EXPECT_EQ(str(configured.event, "result"), "configured") << configured.event;
+  EXPECT_EQ(str(configured.jsep, "type"), "answer");
+  // The viewer gets the event a new publisher with other codecs would give it.
+  auto offer = last_event(v, "offer");
+  EXPECT_EQ(str(offer.event, "result"), "offer") << offer.event;
+  EXPECT_EQ(str(offer.event, "device_id"), "cam1");
+  EXPECT_EQ(str(offer.event, "media_session"),
+            str(host.events_for(v).front().event, "media_session"));
+  EXPECT_EQ(str(offer.jsep, "type"), "offer");
+  EXPECT_NE(str(offer.jsep, "sdp").find("h264"), std::string::npos) << offer.jsep;
+  send_rtp(cam, true, 2, 3001, 0xAAAA, 102);
+  EXPECT_EQ(host.relayed_to(v).size(), 1u) << "no H.264 under the viewer's VP8 mapping";
+  auto restarted = request(v, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
+  EXPECT_EQ(str(restarted.event, "result"), "watching") << restarted.event;
+  send_rtp(cam, true, 3, 6001, 0xAAAA, 102);
+  auto relayed = host.relayed_to(v);
+  ASSERT_EQ(relayed.size(), 2u);
+  EXPECT_EQ(relayed[1].payload_type, 102) << "the payload type of the new offer";
+  EXPECT_EQ(relayed[1].ssrc, relayed[0].ssrc);
+  // A viewer that comes later is offered the new codec.
+  janus_plugin_session* late = attach();
+  auto late_offer = request(late, R"({"request":"watch","device_id":"cam1"})");
+  EXPECT_NE(str(late_offer.jsep, "sdp").find("h264"), std::string::npos) << late_offer.jsep;
+  for (auto* h : {v, late, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, APublisherRenegotiatingTheSameCodecsKeepsItsViewersGoing) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  // Same VP8, renumbered: the rewriter keeps the viewer's 96, nothing to renegotiate.
+  sdp.video_payload_type = 120;
+  auto same = request(cam, R"({"request":"configure"})", jsep("offer"));
+  EXPECT_EQ(str(same.event, "result"), "configured") << same.event;
+  send_rtp(cam, true, 1, 1, 0xAAAA, 120);
+  auto relayed = host.relayed_to(v);
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(relayed[0].payload_type, 96);
+  // A later renegotiation to another codec does reach the viewer: its first event after
+  // "watching" is that offer, so the renumbering above told it nothing.
+  sdp.video_codec = "vp9";
+  request(cam, R"({"request":"configure"})", jsep("offer"));
+  EXPECT_EQ(str(last_event(v, "offer").event, "result"), "offer");
+  std::vector<std::string> results;
+  for (const auto& e : host.events_for(v)) results.push_back(str(e.event, "result"));
+  EXPECT_EQ(results, (std::vector<std::string>{"offer", "watching", "offer"}));
+  for (auto* h : {v, cam}) detach(h);
+}
+
 TEST_F(DevicesTest, MaxViewersPerDeviceAndLiveLimits) {
   PluginConfig config;
   config.max_viewers_per_device = 1;
