@@ -6,6 +6,7 @@ Contents:
   free_port(), free_ports(n)      loopback TCP ports nobody listens on
   process_sockets(pid, proto)     local addresses of a process's udp/tcp sockets
   loopback_shim_path()            LD_PRELOAD shim making janus gather on lo
+  build_shim(source)              any such shim (browser.py: lo_bind.c)
   JanusProcess                    a private janus (-F <tmp>/conf -o) on free
                                   127.0.0.1 ports, readiness polled, stopped
                                   by pid
@@ -178,34 +179,38 @@ SHIM_SOURCE = Path(__file__).resolve().parent / "lo_getifaddrs.c"
 _shim_dir = None
 
 
-def loopback_shim_path():
-    """Compile lo_getifaddrs.c once per test process; return the .so path.
-
-    Janus 1.1.2 never gathers on a loopback interface by itself (it skips
-    IFF_LOOPBACK before applying ice_enforce_list, and libnice then falls
-    back to every non-loopback address), so without this shim its candidates
-    are on the LAN address.  The .so lives in a private temp dir removed at
-    exit.
-    """
+def build_shim(source):
+    """Compile an LD_PRELOAD shim (a C file next to this one) once per test process;
+    return the .so path.  The .so lives in a private temp dir removed at exit."""
     global _shim_dir
     if _shim_dir is None:
         import atexit
         _shim_dir = tempfile.mkdtemp(prefix="jmedia-e2e-shim-")
         atexit.register(shutil.rmtree, _shim_dir, True)
-    so = os.path.join(_shim_dir, "lo_getifaddrs.so")
+    so = os.path.join(_shim_dir, Path(source).stem + ".so")
     if not os.path.exists(so):
         cc = shutil.which("cc") or shutil.which("gcc")
         if cc is None:
-            raise HarnessError("a C compiler (cc) is needed to build %s"
-                               % SHIM_SOURCE)
+            raise HarnessError("a C compiler (cc) is needed to build %s" % source)
         r = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-Wall", "-o", so,
-                            str(SHIM_SOURCE), "-ldl"],
+                            str(source), "-ldl"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=60)
         if r.returncode != 0:
-            raise HarnessError("building the getifaddrs shim failed:\n%s"
-                               % r.stdout.decode(errors="replace"))
+            raise HarnessError("building %s failed:\n%s"
+                               % (source, r.stdout.decode(errors="replace")))
     return so
+
+
+def loopback_shim_path():
+    """lo_getifaddrs.c as a preloadable .so.
+
+    Janus 1.1.2 never gathers on a loopback interface by itself (it skips
+    IFF_LOOPBACK before applying ice_enforce_list, and libnice then falls
+    back to every non-loopback address), so without this shim its candidates
+    are on the LAN address.
+    """
+    return build_shim(SHIM_SOURCE)
 
 
 def terminate(proc, timeout, what):
