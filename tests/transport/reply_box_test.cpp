@@ -59,7 +59,10 @@ class Watched {
 
 TEST(ReplyBox, UnexpectedLateAndDuplicateAnswersAreFreed) {
   ReplyBox box;
-  Watched unexpected(0), late(1), duplicate(3), forgotten_answer(4);
+  Watched unexpected(0);
+  Watched late(1);
+  Watched duplicate(3);
+  Watched forgotten_answer(4);
   box.deliver(12345, unexpected.give());  // never expected
   const std::uint64_t id = box.expect();
   EXPECT_EQ(box.wait(id, Clock::now() + milliseconds{10}), nullptr);  // timed out
