@@ -178,20 +178,54 @@ std::optional<CutOrder> CandidateLedger::next_cut(std::chrono::milliseconds wait
   return std::nullopt;
 }
 
-std::vector<CheckTarget> CandidateLedger::unnegotiated(std::size_t max) {
-  std::lock_guard lock(mutex_);
+std::vector<CheckTarget> CandidateLedger::next_slice(CheckRound& round, std::size_t max) {
   std::vector<CheckTarget> out;
-  if (unnegotiated_.empty() || max == 0) return out;
-  out.reserve(std::min(max, unnegotiated_.size()));
-  auto it = unnegotiated_.upper_bound(cursor_);
-  for (std::size_t n = 0, total = unnegotiated_.size(); n < total && out.size() < max; ++n) {
+  max = std::min({max, round.left, kMaxSlice});
+  if (max == 0) return out;
+  out.reserve(max);  // outside the lock
+  std::lock_guard lock(mutex_);
+  if (unnegotiated_.empty()) {
+    round.left = 0;
+    return out;
+  }
+  auto it = unnegotiated_.upper_bound(round.started ? round.last : cursor_);
+  if (!round.started) {
     if (it == unnegotiated_.end()) it = unnegotiated_.begin();
+    round.started = true;
+    round.first = *it;
+  }
+  while (out.size() < max) {
+    if (it == unnegotiated_.end()) {
+      if (round.wrapped) {  // `first` went meanwhile, and everything before it is listed
+        round.left = 0;
+        break;
+      }
+      round.wrapped = true;
+      it = unnegotiated_.begin();
+    }
+    if (round.wrapped && !(*it < round.first)) {
+      round.left = 0;  // back where the round began
+      break;
+    }
     const auto entry = entries_.find(*it);
     out.push_back({*it, entry != entries_.end() && entry->second.media});
-    cursor_ = *it;
+    round.last = *it;
     ++it;
   }
+  if (round.left != 0) round.left -= out.size();
+  if (!out.empty()) cursor_ = round.last;
+  longest_slice_ = std::max(longest_slice_, out.size());
   return out;
+}
+
+std::vector<CheckTarget> CandidateLedger::unnegotiated(std::size_t max) {
+  std::vector<CheckTarget> out;
+  CheckRound round = start_round(max);
+  for (;;) {
+    std::vector<CheckTarget> slice = next_slice(round, kMaxSlice);
+    if (slice.empty()) return out;
+    out.insert(out.end(), slice.begin(), slice.end());
+  }
 }
 
 bool CandidateLedger::wait_hangup(const HandleKey& key, std::chrono::milliseconds wait) {
@@ -241,6 +275,7 @@ LedgerStats CandidateLedger::stats() const {
     stats.tracked = entries_.size();
     stats.unnegotiated = unnegotiated_.size();
     stats.queued = queue_.size();
+    stats.longest_slice = longest_slice_;
   }
   stats.rejected = static_cast<std::uint64_t>(rejected_.Value());
   for (std::size_t i = 0; i < cut_.size(); ++i) {

@@ -21,11 +21,12 @@
 // Scope: CapScope::kAll caps every plugin's handles; kMedia only janus.plugin.media's.
 //
 // Threads and cost: one mutex guards everything. Its users are the core's events thread (one
-// hash lookup per event) and the enforcer thread (a pop per cut, a bounded round-robin slice of
-// the unnegotiated handles per check round), plus rare stats() calls from admin requests: no
-// contention worth sharding for. Counters and the gauge are prometheus atomics, read by scrapes
-// without the mutex. Memory: one small entry per attached handle, erased on detach, bounded by
-// max_tracked; the cut queue is bounded by max_queue.
+// hash lookup per event) and the enforcer thread (a pop per cut; the unnegotiated handles of a
+// check round or a sweep, listed at most kMaxSlice per lock hold, with the enforcer's requests
+// for each slice in between), plus rare stats() calls from admin requests: no contention worth
+// sharding for, and the events thread never waits behind a listing of every handle. Counters and
+// the gauge are prometheus atomics, read by scrapes without the mutex. Memory: one small entry per
+// attached handle, erased on detach, bounded by max_tracked; the cut queue is bounded by max_queue.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -105,6 +106,16 @@ struct CheckTarget {
   bool media = false;
 };
 
+// Where a check round stands: the next slice continues after `last`; once the listing wrapped
+// round the end, it stops before `first`, so a round lists each handle once at most.
+struct CheckRound {
+  std::size_t left = 0;  // handles still to list
+  bool started = false;
+  bool wrapped = false;
+  HandleKey first;
+  HandleKey last;
+};
+
 struct LedgerStats {
   LedgerConfig config;
   bool fed = false;
@@ -112,6 +123,9 @@ struct LedgerStats {
   std::size_t tracked = 0;
   std::size_t unnegotiated = 0;
   std::size_t queued = 0;
+  // The most handles one lock hold listed since construction (at most kMaxSlice): what bounds
+  // the events thread's wait behind a check round or a sweep.
+  std::size_t longest_slice = 0;
   std::uint64_t rejected = 0;
   std::array<std::uint64_t, kCutReasonLabels.size()> cut{};
 };
@@ -153,8 +167,17 @@ class JMEDIA_RUNTIME_API CandidateLedger {
   // The next handle to cut, waiting up to wait; nullopt on timeout or without an enforcer.
   // Orders of handles detached meanwhile are skipped.
   std::optional<CutOrder> next_cut(std::chrono::milliseconds wait);
-  // Up to max handles that attached, are in scope, have not negotiated and are not being cut,
-  // in round-robin order across calls (each call continues where the last one stopped).
+  // The most handles one lock hold lists.
+  static constexpr std::size_t kMaxSlice = 64;
+  // A round of up to `handles` handles that attached, are in scope, have not negotiated and are
+  // not being cut (SIZE_MAX: each of them once, a sweep), in round-robin order across rounds
+  // (each round starts after the last handle the previous one listed).
+  static CheckRound start_round(std::size_t handles) { return CheckRound{.left = handles}; }
+  // The round's next handles, at most min(max, kMaxSlice), under one short lock hold; empty
+  // once the round is over. Handles that attach, negotiate or go meanwhile are listed or not
+  // according to where they fall in the listing order.
+  std::vector<CheckTarget> next_slice(CheckRound& round, std::size_t max);
+  // A whole round of up to max handles in one call, slice by slice (tests, small rounds).
   std::vector<CheckTarget> unnegotiated(std::size_t max);
   // Waits up to wait until the core has reported the hangup of key's PeerConnection (at once
   // when it has none, or is forgotten, or without an enforcer). True when no PeerConnection is
@@ -207,7 +230,8 @@ class JMEDIA_RUNTIME_API CandidateLedger {
   bool enforcer_ = false;
   std::unordered_map<HandleKey, Entry, HandleKeyHash> entries_;
   std::set<HandleKey> unnegotiated_;
-  HandleKey cursor_;  // the last handle unnegotiated() returned
+  HandleKey cursor_;  // the last handle a round listed: where the next round starts
+  std::size_t longest_slice_ = 0;
   std::deque<CutOrder> queue_;
 };
 

@@ -315,26 +315,32 @@ void CandidateEnforcer::cut(const runtime::CutOrder& order) {
 void CandidateEnforcer::check_round(std::size_t handles) {
   const std::uint32_t max = ledger_.config().max_ice_candidates;
   if (max == 0) return;
-  const std::vector<runtime::CheckTarget> targets = ledger_.unnegotiated(handles);
-  if (targets.empty()) return;
-  rounds_.fetch_add(1, std::memory_order_relaxed);
+  // Listed a window at a time: the ledger's mutex, which the core's events thread needs for
+  // every event, is held for one short slice, never for a listing of every handle.
+  runtime::CheckRound round = runtime::CandidateLedger::start_round(handles);
   const std::size_t window = std::max<std::size_t>(1, options_.window);
   std::vector<std::uint64_t> ids;
-  ids.reserve(window);
-  for (std::size_t first = 0; first < targets.size(); first += window) {
+  ids.reserve(std::min(window, runtime::CandidateLedger::kMaxSlice));
+  bool counted = false;
+  for (;;) {
     cut_pending();
     if (stopping() || !enforcing()) return;
-    const std::size_t last = std::min(targets.size(), first + window);
-    ids.clear();
-    for (std::size_t i = first; i < last; ++i) {
-      ids.push_back(
-          send(AdminRequest::kHandleInfo, request(AdminRequest::kHandleInfo, &targets[i].key)));
+    const std::vector<runtime::CheckTarget> targets = ledger_.next_slice(round, window);
+    if (targets.empty()) return;
+    if (!counted) {
+      rounds_.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
     }
-    metrics_.checks().Increment(static_cast<double>(last - first));
-    checks_.fetch_add(last - first, std::memory_order_relaxed);
+    ids.clear();
+    for (const auto& target : targets) {
+      ids.push_back(
+          send(AdminRequest::kHandleInfo, request(AdminRequest::kHandleInfo, &target.key)));
+    }
+    metrics_.checks().Increment(static_cast<double>(targets.size()));
+    checks_.fetch_add(targets.size(), std::memory_order_relaxed);
     const Clock::time_point deadline = Clock::now() + options_.reply_timeout;
-    for (std::size_t i = first; i < last; ++i) {
-      JsonPtr reply = answer(AdminRequest::kHandleInfo, ids[i - first], deadline);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      JsonPtr reply = answer(AdminRequest::kHandleInfo, ids[i], deadline);
       const json_t* pending = member(member(reply.get(), "info"), "pending-trickles");
       if (!json_is_integer(pending) ||
           json_integer_value(pending) <= static_cast<json_int_t>(max)) {
@@ -349,7 +355,6 @@ void CandidateEnforcer::check_round(std::size_t handles) {
       }
     }
   }
-  cut_pending();
 }
 
 // ---------------------------------------------------------------------------------------------

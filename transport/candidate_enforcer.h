@@ -16,10 +16,11 @@
 //  - the pending-trickles check (check_interval > 0): trickles that arrive before an offer are
 //    queued unparsed by the core, and no event reports them. Every check_interval it asks
 //    handle_info for up to checks_per_round of the handles the ledger knows have not negotiated
-//    (round-robin, at most window requests in flight), and queues those whose
-//    "pending-trickles" exceeds max_ice_candidates, with reason pending_trickles. Each pending
-//    trickle is one trickle request carrying at least one candidate, so the count is a lower
-//    bound of the candidates held.
+//    (round-robin, at most window requests in flight; the handles are listed a window at a
+//    time, so the core's events thread never waits behind a listing of all of them), and
+//    queues those whose "pending-trickles" exceeds max_ice_candidates, with reason
+//    pending_trickles. Each pending trickle is one trickle request carrying at least one
+//    candidate, so the count is a lower bound of the candidates held.
 //    With many idle handles a round covers only a slice of them, so a flood on one handle
 //    could go unseen for (handles / checks_per_round) intervals, and one request may carry a
 //    thousand candidates. Hence the sweep: the thread samples janus's resident memory every
@@ -75,7 +76,9 @@ struct EnforcerOptions {
   std::chrono::milliseconds sweep_gap{5000};       // at least this (and check_interval) apart
   // The janus process's resident memory in bytes (default: /proc/self/statm); 0 = unknown.
   std::function<std::uint64_t()> resident_bytes;
-  std::size_t window = 16;                        // check requests in flight at once
+  // Check requests in flight at once, and handles listed per hold of the ledger's mutex (at
+  // most CandidateLedger::kMaxSlice).
+  std::size_t window = 16;
   std::chrono::milliseconds tell_budget{400};     // handle_info + kick, before the hangup
   std::chrono::milliseconds hangup_wait{250};     // for the core's hangup event, then detach
   std::chrono::milliseconds reply_timeout{2000};  // any other answer

@@ -420,7 +420,7 @@ class MediaScope(unittest.IsolatedAsyncioTestCase):
                 None, lambda: Flood(self.janus, s.client.session_id, s.handle, total).run())
             self.assertIsNone(flood.first_error)
             self.assertEqual(flood.acked, total)
-            await asyncio.sleep(1.5)   # longer than any cut takes, and a check round
+            await self.past_any_cut(s, before, total)
             after = scrape(self.janus)
             log("cap_scope = media: %d candidates trickled to an echotest handle, not cut"
                 % total)
@@ -433,6 +433,36 @@ class MediaScope(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(s.pc.iceConnectionState in ("connected", "completed"), True)
         finally:
             await s.close()
+
+    async def past_any_cut(self, s, before, total):
+        """Waits (bounded) until any cut the flood could have caused is over: 1) the events
+        thread reported every trickled candidate; 2) an attach made after that reached the
+        ledger (the core hands events over in order); 3) two check rounds began after it, on
+        the enforcer's thread, which cuts every queued handle before each slice of a round.
+        The attached janus.plugin.media handle, in scope and idle, is what those rounds check."""
+        def candidates(sample):
+            return sum(v for k, v in sample.items()
+                       if k.startswith("janus_core_remote_candidates_total"))
+        last = {}
+
+        def reported():
+            last["n"] = candidates(scrape(self.janus)) - candidates(before)
+            return last["n"] >= total
+        await wait_until(reported, 10, lambda: "the %d candidates reported (%d so far)"
+                         % (total, last.get("n", 0)), step=0.05)
+        await s.client.attach(MEDIA)
+        await wait_until(lambda: query_eventhandler(self.janus)["unnegotiated"] >= 1, 10,
+                         "the idle janus.plugin.media handle in the ledger", step=0.05)
+        rounds = query_transport(self.janus)["check_rounds"]
+        await wait_until(lambda: query_transport(self.janus)["check_rounds"] >= rounds + 2,
+                         10 + 3 * CHECK_INTERVAL, "two check rounds after the flood", step=0.05)
+
+
+def query_eventhandler(janus):
+    reply = janus.admin().request("query_eventhandler", handler="janus.eventhandler.media")
+    if reply.get("janus") != "success":
+        raise AssertionError("query_eventhandler: %r" % reply)
+    return reply["response"]["candidate_cap"]
 
 
 def query_transport(janus):

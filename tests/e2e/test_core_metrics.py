@@ -5,16 +5,16 @@ Janus runs with events.broadcast = true and this build's modules (JMEDIA_MODULES
 One aiortc echo session against Debian's janus.plugin.echotest, then one against our
 janus.plugin.media (test_echo.py's EchoSession), each: offer, ICE, DTLS, webrtcup, echoed
 media, hangup, detach, destroy.  Checked through the admin request
-{"janus":"query_eventhandler","handler":"janus.eventhandler.media"} and, when
-janus.transport.prometheus is built (<modules>/transports/libjanus_prometheus.so), through its
-/metrics (on a free port set with an override of janus.transport.prometheus.jcfg), which
-must also pass `promtool check metrics` for the janus_core_* families.
+{"janus":"query_eventhandler","handler":"janus.eventhandler.media"} and through
+janus.transport.prometheus's /metrics (on a free port set with an override of
+janus.transport.prometheus.jcfg), which must also pass `promtool check metrics` for the
+janus_core_* families. Without the transport (<modules>/transports/libjanus_prometheus.so)
+the test fails, as for any of our modules missing from an e2e run.
 
 Run: /usr/bin/python3 tests/e2e/test_core_metrics.py -v
 """
 
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -85,17 +85,9 @@ def core_families(text):
 class CoreMetricsTest(unittest.IsolatedAsyncioTestCase):
 
     def setUp(self):
-        modules = Path(os.environ.get("JMEDIA_MODULES_DIR",
-                                      str(harness.DEFAULT_MODULES_DIR)))
-        self.transport_built = (modules / "transports" /
-                                "libjanus_prometheus.so").exists()
-        overrides = {}
-        self.metrics_port = None
-        if self.transport_built:
-            self.metrics_port = harness.free_port()
-            overrides["janus.transport.prometheus.jcfg"] = (
-                'general: {\n\tip = "127.0.0.1"\n\tport = %d\n}\n'
-                % self.metrics_port)
+        self.metrics_port = harness.free_port()
+        overrides = {"janus.transport.prometheus.jcfg": (
+            'general: {\n\tip = "127.0.0.1"\n\tport = %d\n}\n' % self.metrics_port)}
         self.janus = JanusProcess(events_broadcast=True, overrides=overrides)
         self.janus.start()
 
@@ -183,9 +175,6 @@ class CoreMetricsTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(after["events_unrecognized"], 0, after)
 
     def check_scrape(self):
-        if not self.transport_built:
-            log("janus.transport.prometheus is not built: /metrics not checked")
-            return
         if "serving /metrics" not in self.janus.log_text():
             raise AssertionError("janus.transport.prometheus is built but did not "
                                  "start: see the janus log")
@@ -233,6 +222,10 @@ class CoreMetricsTest(unittest.IsolatedAsyncioTestCase):
                       "libjanus_mediaevh.so not in %s/events (build first or set "
                       "JMEDIA_MODULES_DIR)" % janus.modules_dir)
         self.assertIn("libjanus_media.so", janus.config_info["plugins"])
+        if "libjanus_prometheus.so" not in janus.config_info["transports"]:
+            self.fail("libjanus_prometheus.so not in %s/transports: /metrics cannot be "
+                      "checked (build the modules first or set JMEDIA_MODULES_DIR)"
+                      % janus.modules_dir)
         # Janus lists the loaded handler in /info, and our init logged its line.
         self.assertIn(HANDLER, janus.server_info.get("events", {}),
                       "event handlers in /info: %r" % janus.server_info.get("events"))

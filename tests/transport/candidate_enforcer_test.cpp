@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <map>
@@ -262,6 +264,33 @@ class EnforcerTest : public ::testing::Test {
   double cut(CutReason reason) {
     return static_cast<double>(ledger_.stats().cut[static_cast<std::size_t>(reason)]);
   }
+  std::int64_t described(const char* name) {
+    JsonPtr d = enforcer_->describe();
+    return json_integer_value(json_object_get(d.get(), name));
+  }
+
+  // Janus's resident memory as the enforcer sees it: set by the test, read once per
+  // memory_poll (and once after a sweep), each read counted.
+  struct Memory {
+    std::atomic<std::uint64_t> bytes{100u << 20};
+    std::atomic<std::uint64_t> reads{0};
+  };
+  void fake_memory(EnforcerOptions& options) {
+    options.memory_poll = milliseconds{5};
+    options.resident_bytes = [memory = memory_] {
+      memory->reads.fetch_add(1);  // before the load: a read counted after a store sees it
+      return memory->bytes.load();
+    };
+  }
+  // Waits (bounded) for n more reads than now. After a store, n = 2: the first read sees the
+  // value, and the second comes once the enforcer acted on it (a sweep it started is over).
+  // Right after start(), n = 2 also means the baseline was taken.
+  bool memory_read(std::uint64_t n) {
+    const std::uint64_t from = memory_->reads.load();
+    return FakeCore::eventually([&] { return memory_->reads.load() >= from + n; });
+  }
+  void set_memory(std::uint64_t bytes) { memory_->bytes.store(bytes); }
+  std::uint64_t memory() const { return memory_->bytes.load(); }
   std::vector<std::string> sequence_for(std::uint64_t handle) {
     std::vector<std::string> out;
     for (const auto& s : core_.seen()) {
@@ -277,6 +306,7 @@ class EnforcerTest : public ::testing::Test {
   ReplyBox box_;
   FakeCore core_{box_};
   std::unique_ptr<CandidateEnforcer> enforcer_;
+  std::shared_ptr<Memory> memory_ = std::make_shared<Memory>();
 };
 
 TEST_F(EnforcerTest, AMediaHandleIsToldThenHungUpAndDetached) {
@@ -389,7 +419,8 @@ TEST_F(EnforcerTest, AHandleGoneMeanwhileIsNotCountedAsCut) {
   ASSERT_TRUE(ledger_.attached(key(4), kEcho));  // not in the fake core: detached already
   flood(key(4), 4);
   ASSERT_TRUE(FakeCore::eventually([&] { return core_.count("detach_handle") == 1; }));
-  std::this_thread::sleep_for(milliseconds{50});
+  // The enforcer is done with the detach's answer once it counts the failure.
+  ASSERT_TRUE(FakeCore::eventually([&] { return described("cut_failures") == 1; }));
   EXPECT_EQ(cut(CutReason::kTooManyCandidates), 0);
   EXPECT_EQ(enforcer_->cuts(), 0u);
 }
@@ -432,77 +463,139 @@ TEST_F(EnforcerTest, ChecksAreBoundedPerRound) {
   options.window = 2;
   for (std::uint64_t h = 100; h < 130; ++h) attach(key(h), kEcho);
   start(options);
-  ASSERT_TRUE(FakeCore::eventually([&] { return enforcer_->checks() >= 5; }));
-  const auto first = Clock::now();
-  ASSERT_TRUE(FakeCore::eventually([&] { return enforcer_->checks() >= 10; }));
-  EXPECT_GE(Clock::now() - first, milliseconds{100}) << "a second round came too early";
-  EXPECT_EQ(enforcer_->checks() % 5, 0u);
-  // Round robin: the first 10 checks covered 10 different handles.
   ASSERT_TRUE(FakeCore::eventually([&] { return core_.count("handle_info") >= 10; }));
-  std::set<std::uint64_t> handles;
+  // Checks counted first, rounds then: every check counted belongs to a round counted.
+  const std::uint64_t checks = enforcer_->checks();
+  const std::int64_t rounds = described("check_rounds");
+  EXPECT_LE(checks, static_cast<std::uint64_t>(rounds) * 5) << rounds << " rounds";
+  // As the core saw them: the second round's first request came at least check_interval after
+  // the first round's last (the interval runs from the first round's end), and round robin
+  // gave the first 10 checks 10 different handles.
+  std::vector<FakeCore::Seen> infos;
   for (const auto& s : core_.seen()) {
-    if (s.janus == "handle_info" && handles.size() < 10) handles.insert(s.handle_id);
+    if (s.janus == "handle_info" && infos.size() < 10) infos.push_back(s);
   }
+  ASSERT_EQ(infos.size(), 10u);
+  EXPECT_GE(infos[5].at - infos[4].at, options.check_interval) << "a second round came too early";
+  std::set<std::uint64_t> handles;
+  for (const auto& s : infos) handles.insert(s.handle_id);
   EXPECT_EQ(handles.size(), 10u);
 }
 
 // Memory growth triggers a sweep of every unnegotiated handle, well before the next round and
 // beyond checks_per_round; at most one sweep per sweep_gap (and check interval).
 TEST_F(EnforcerTest, MemoryGrowthSweepsEveryUnnegotiatedHandle) {
-  auto resident = std::make_shared<std::atomic<std::uint64_t>>(100u << 20);
   EnforcerOptions options = defaults();
   options.check_interval = milliseconds{60000};  // no ordinary round during the test
   options.checks_per_round = 5;
   options.sweep_growth_bytes = 10u << 20;
-  options.memory_poll = milliseconds{5};
-  options.resident_bytes = [resident] { return resident->load(); };
+  fake_memory(options);
   for (std::uint64_t h = 200; h < 240; ++h) attach(key(h), kEcho);
   attach(key(240), kMedia, {.media_session = "ms-240", .pending_trickles = 100});
   start(options);
-  std::this_thread::sleep_for(milliseconds{50});
+  ASSERT_TRUE(memory_read(2));  // the baseline is taken, and one poll saw no growth
   EXPECT_EQ(enforcer_->checks(), 0u) << "no growth, no round yet";
-  *resident += 11u << 20;
+  set_memory(memory() + (11u << 20));
   ASSERT_TRUE(FakeCore::eventually([&] { return cut(CutReason::kPendingTrickles) == 1; }));
   EXPECT_EQ(enforcer_->sweeps(), 1u);
   EXPECT_EQ(enforcer_->checks(), 41u) << "every unnegotiated handle, not checks_per_round";
   EXPECT_FALSE(core_.has(key(240)));
-  *resident += 30u << 20;  // more growth within the same interval: no second sweep
-  std::this_thread::sleep_for(milliseconds{100});
+  set_memory(memory() + (30u << 20));  // more growth within the same interval: no second sweep
+  ASSERT_TRUE(memory_read(2));
   EXPECT_EQ(enforcer_->sweeps(), 1u);
 }
 
 TEST_F(EnforcerTest, TheSweepBaselineFollowsMemoryDown) {
-  auto resident = std::make_shared<std::atomic<std::uint64_t>>(100u << 20);
   EnforcerOptions options = defaults();
   options.check_interval = milliseconds{60000};
   options.sweep_growth_bytes = 10u << 20;
-  options.memory_poll = milliseconds{5};
-  options.resident_bytes = [resident] { return resident->load(); };
+  fake_memory(options);
   attach(key(300), kEcho);
   start(options);
-  *resident = 50u << 20;  // memory freed
-  std::this_thread::sleep_for(milliseconds{50});
-  *resident = 58u << 20;  // +8 MB over the new low: no sweep
-  std::this_thread::sleep_for(milliseconds{50});
+  ASSERT_TRUE(memory_read(2));
+  set_memory(50u << 20);  // memory freed
+  ASSERT_TRUE(memory_read(2));
+  set_memory(58u << 20);  // +8 MB over the new low: no sweep
+  ASSERT_TRUE(memory_read(2));
   EXPECT_EQ(enforcer_->sweeps(), 0u);
-  *resident = 61u << 20;  // +11 MB: sweep
+  set_memory(61u << 20);  // +11 MB: sweep
   ASSERT_TRUE(FakeCore::eventually([&] { return enforcer_->sweeps() == 1; }));
   ASSERT_TRUE(FakeCore::eventually([&] { return enforcer_->checks() == 1; }));
 }
 
+// Ordinary rounds (one handle each) go on after the growth; none of them sweeps.
 TEST_F(EnforcerTest, NoSweepWhenItIsOff) {
-  auto resident = std::make_shared<std::atomic<std::uint64_t>>(100u << 20);
   EnforcerOptions options = defaults();
-  options.check_interval = milliseconds{60000};
+  options.check_interval = milliseconds{20};
+  options.checks_per_round = 1;
   options.sweep_growth_bytes = 0;
-  options.memory_poll = milliseconds{5};
-  options.resident_bytes = [resident] { return resident->load(); };
+  fake_memory(options);
   attach(key(301), kEcho);
+  attach(key(302), kEcho);
   start(options);
-  *resident += 1u << 30;
-  std::this_thread::sleep_for(milliseconds{100});
+  set_memory(memory() + (1u << 30));
+  // At most one round decided before the growth can still be under way: two more checks
+  // include a round decided after it.
+  const std::uint64_t from = enforcer_->checks();
+  ASSERT_TRUE(FakeCore::eventually([&] { return enforcer_->checks() >= from + 2; }));
   EXPECT_EQ(enforcer_->sweeps(), 0u);
-  EXPECT_EQ(enforcer_->checks(), 0u);
+  EXPECT_EQ(memory_->reads.load(), 0u) << "memory is not even sampled";
+}
+
+// The core's events thread takes the ledger's mutex for every event: a sweep of 100,000
+// unnegotiated handles must not hold it while it lists all of them. A feeder thread reports
+// events as the events thread does while the sweep runs; the listing's lock holds are bounded
+// (structurally: the most handles copied under one hold) and so is the feeder's longest call.
+TEST_F(EnforcerTest, ASweepOfManyHandlesDoesNotStallTheEventsThread) {
+  constexpr std::uint64_t kHandles = 100000;
+  constexpr std::uint64_t kChecked = 3000;  // well into the sweep, in either shape
+  EnforcerOptions options = defaults();
+  options.check_interval = milliseconds{60000};  // only the sweep
+  options.sweep_growth_bytes = 10u << 20;
+  fake_memory(options);
+  for (std::uint64_t h = 1; h <= kHandles; ++h) attach(key(h), kEcho);
+  start(options);
+  ASSERT_TRUE(memory_read(2));  // the baseline is taken
+
+  std::atomic<bool> done{false};
+  std::chrono::nanoseconds worst{0};
+  std::atomic<std::uint64_t> calls{0};
+  std::thread feeder([&] {
+    // Another session's handles: attach, candidates within the cap, detach.
+    for (std::uint64_t i = 0; !done.load(std::memory_order_acquire); ++i) {
+      const HandleKey k = key(1 + i % 64, 7);
+      const std::array<std::function<void()>, 3> events = {[&] { ledger_.attached(k, kEcho); },
+                                                           [&] { ledger_.remote_candidate(k); },
+                                                           [&] { ledger_.detached(k); }};
+      for (const auto& event : events) {
+        const auto t0 = Clock::now();
+        event();
+        const auto took = Clock::now() - t0;
+        // Read after the call: a call held up by the sweep ends after the sweep began.
+        if (enforcer_->sweeps() > 0) {
+          worst = std::max(worst, took);
+          calls.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  });
+  set_memory(memory() + (11u << 20));
+  // Well into the sweep, and the feeder ran alongside it.
+  const bool swept = FakeCore::eventually(
+      [&] { return enforcer_->checks() >= kChecked && calls.load() >= 1000; }, milliseconds{60000});
+  done.store(true, std::memory_order_release);
+  feeder.join();
+  ASSERT_TRUE(swept) << enforcer_->checks() << " checks, " << calls.load() << " feeder calls";
+  EXPECT_EQ(enforcer_->sweeps(), 1u);
+  const std::size_t slice = ledger_.stats().longest_slice;
+  std::printf(
+      "[ sweep    ] %llu handles: feeder's longest call %.3f ms (%llu calls during the "
+      "sweep), at most %zu handles listed per lock hold\n",
+      static_cast<unsigned long long>(kHandles),
+      std::chrono::duration<double, std::milli>(worst).count(),
+      static_cast<unsigned long long>(calls.load()), slice);
+  EXPECT_GE(slice, 1u);
+  EXPECT_LE(slice, CandidateLedger::kMaxSlice) << "a lock hold listed " << slice << " handles";
 }
 
 TEST_F(EnforcerTest, AnUnauthorizedAnswerStopsEnforcingAndTheLedgerOnlyCounts) {

@@ -191,6 +191,62 @@ TEST_F(LedgerTest, UnnegotiatedHandlesComeRoundRobin) {
   EXPECT_TRUE(ledger_.unnegotiated(0).empty());
 }
 
+// A round is read a slice at a time (the events thread gets the mutex in between): a slice
+// holds at most kMaxSlice handles, and a whole round (a sweep) lists each handle once, from
+// where the last round stopped, while handles come and go between its slices.
+TEST_F(LedgerTest, ARoundIsListedInBoundedSlicesAndASweepListsEachHandleOnce) {
+  for (std::uint64_t h = 1; h <= 300; ++h) ledger_.attached(key(h), kEcho);
+  CheckRound probe = CandidateLedger::start_round(1000);
+  EXPECT_EQ(ledger_.next_slice(probe, 1000).size(), CandidateLedger::kMaxSlice);
+  EXPECT_EQ(ledger_.unnegotiated(1000).size(), 300u) << "a whole round, slice by slice";
+  EXPECT_LE(ledger_.stats().longest_slice, CandidateLedger::kMaxSlice);
+
+  // The probe listed 1-64, the round 65-300 and 1-64: 65-100 now, and the next round starts
+  // after handle 100.
+  EXPECT_EQ(ledger_.unnegotiated(36).back().key.handle_id, 100u);
+  CheckRound sweep = CandidateLedger::start_round(SIZE_MAX);
+  std::vector<std::uint64_t> listed;
+  for (int slice = 0; slice < 1000; ++slice) {
+    const std::vector<CheckTarget> targets = ledger_.next_slice(sweep, 7);
+    if (targets.empty()) break;
+    EXPECT_LE(targets.size(), 7u);
+    for (const auto& target : targets) listed.push_back(target.key.handle_id);
+    if (slice == 2) {
+      ledger_.detached(key(101));          // where the sweep began (listed already)
+      ledger_.detached(key(200));          // ahead of it: never listed
+      ledger_.attached(key(1000), kEcho);  // new, ahead of it: listed
+      ledger_.attached(key(50), kEcho);    // there already: listed once
+    }
+    if (slice == 20) ledger_.detached(key(150));  // listed already
+  }
+  const std::set<std::uint64_t> unique(listed.begin(), listed.end());
+  EXPECT_EQ(unique.size(), listed.size()) << "a handle listed twice";
+  EXPECT_EQ(listed.front(), 101u);
+  EXPECT_EQ(listed.back(), 100u) << "ends before where it began";
+  EXPECT_EQ(unique.count(200), 0u);
+  EXPECT_EQ(unique.count(1000), 1u);
+  EXPECT_EQ(listed.size(), 300u) << "299 of the first 300 (200 went before its turn), and 1000";
+  EXPECT_TRUE(ledger_.next_slice(sweep, 7).empty()) << "over";
+}
+
+// The handle a sweep began with, and every one after it, go before the sweep comes round
+// again: the sweep still ends once the handles before it are listed.
+TEST_F(LedgerTest, ASweepEndsWhenTheHandlesItBeganWithAreGone) {
+  for (std::uint64_t h = 1; h <= 5; ++h) ledger_.attached(key(h), kEcho);
+  (void)ledger_.unnegotiated(2);  // the next round starts at handle 3
+  CheckRound sweep = CandidateLedger::start_round(SIZE_MAX);
+  std::vector<std::uint64_t> listed;
+  for (int slice = 0; slice < 100; ++slice) {
+    const std::vector<CheckTarget> targets = ledger_.next_slice(sweep, 1);
+    if (targets.empty()) break;
+    listed.push_back(targets.front().key.handle_id);
+    if (slice == 2) {
+      for (std::uint64_t h = 3; h <= 5; ++h) ledger_.detached(key(h));
+    }
+  }
+  EXPECT_EQ(listed, (std::vector<std::uint64_t>{3, 4, 5, 1, 2}));
+}
+
 TEST_F(LedgerTest, APendingTricklesCutIsQueuedOnceAndEndsTheChecks) {
   ledger_.attached(key(1), kMedia);
   EXPECT_FALSE(ledger_.queue_cut(key(1), CutReason::kPendingTrickles, 80)) << "no enforcer";
