@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "../../common/json.h"
@@ -380,6 +381,63 @@ TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
   JsonPtr one = admin(R"({"request":"list","limit":1})");
   EXPECT_TRUE(json_is_string(json_object_get(one.get(), "next_cursor")));
   for (auto* h : {v, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, PagesFollowTheServersOwnCursorsAndRefuseOthers) {
+  std::vector<janus_plugin_session*> handles;
+  for (const char* device : {"cam-a", "cam-b", "cam-c"}) handles.push_back(publisher(device));
+  for (int i = 0; i < 2; ++i) handles.push_back(attach());
+  // Every next_cursor the server hands out is accepted back, and the pages cover each
+  // session (device) exactly once.
+  std::set<std::string> sessions;
+  std::string cursor;
+  for (int pages = 0; pages < 10; ++pages) {
+    const std::string body = cursor.empty()
+                                 ? R"({"request":"list","limit":2})"
+                                 : R"({"request":"list","limit":2,"cursor":")" + cursor + R"("})";
+    JsonPtr page = sync(handles[0], body);
+    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
+    const json_t* array = json_object_get(page.get(), "sessions");
+    for (std::size_t i = 0; i < json_array_size(array); ++i) {
+      sessions.insert(
+          json_string_value(json_object_get(json_array_get(array, i), "media_session")));
+    }
+    const json_t* next = json_object_get(page.get(), "next_cursor");
+    if (json_is_null(next)) break;
+    cursor = json_string_value(next);
+  }
+  EXPECT_EQ(sessions.size(), handles.size());
+  std::vector<std::string> devices;
+  cursor.clear();
+  for (int pages = 0; pages < 10; ++pages) {
+    JsonPtr page =
+        admin(cursor.empty() ? R"({"request":"devices","limit":1})"
+                             : R"({"request":"devices","limit":1,"cursor":")" + cursor + R"("})");
+    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
+    const json_t* array = json_object_get(page.get(), "devices");
+    for (std::size_t i = 0; i < json_array_size(array); ++i) {
+      devices.emplace_back(
+          json_string_value(json_object_get(json_array_get(array, i), "device_id")));
+    }
+    const json_t* next = json_object_get(page.get(), "next_cursor");
+    if (json_is_null(next)) break;
+    cursor = json_string_value(next);
+  }
+  EXPECT_EQ(devices, (std::vector<std::string>{"cam-a", "cam-b", "cam-c"}));
+  // A cursor the server could never have returned: 1004 in the sync reply, client and admin.
+  for (const char* body : {R"({"request":"list","cursor":"%%%garbage%%%"})",
+                           R"({"request":"list","device_id":"cam-a","cursor":"cam-a"})",
+                           R"({"request":"devices","cursor":"%%%garbage%%%"})"}) {
+    JsonPtr reply = sync(handles[0], body);
+    EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+              numeric(ErrorCode::kInvalidField))
+        << body << " -> " << dump(reply.get());
+    reply = admin(body);
+    EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+              numeric(ErrorCode::kInvalidField))
+        << "admin " << body << " -> " << dump(reply.get());
+  }
+  for (auto* h : handles) detach(h);
 }
 
 TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {
