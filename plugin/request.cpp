@@ -173,6 +173,7 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
     }
     list.limit = fields.limit();
     list.cursor = fields.cursor(Fields::Keys::kSessions);
+    list.detail = fields.boolean("detail").value_or(false);
     return done<Request>("list", fields, std::move(list));
   }
   if (name == "info") {

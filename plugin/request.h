@@ -48,12 +48,13 @@ struct ConfigureRequest {
   std::optional<std::string> offer_sdp;  // renegotiation (publisher and echo)
 };
 struct HangupRequest {};
-// {"request":"list","device_id":D,"role":R,"limit":N,"cursor":C}
+// {"request":"list","device_id":D,"role":R,"limit":N,"cursor":C,"detail":bool}
 struct ListRequest {
   std::optional<std::string> device_id;
   std::optional<Role> role;
   std::size_t limit = kDefaultPageLimit;
   std::string cursor;
+  bool detail = false;  // the whole session object (as info) instead of the summary
 };
 // {"request":"info","media_session":S}
 struct InfoRequest {

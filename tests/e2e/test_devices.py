@@ -91,6 +91,8 @@ JANUS_UNEXPECTED_ANSWER = 469
 SESSION_FIELDS = {"media_session", "device_id", "role", "state", "created_at",
                   "up_at", "audio", "video", "data", "packets_in", "bytes_in",
                   "packets_out", "bytes_out"}
+# What list returns for each session unless asked for "detail" (docs/API.md)
+SUMMARY_FIELDS = {"media_session", "device_id", "role", "state"}
 
 
 def start_janus(what):
@@ -656,7 +658,21 @@ class DeviceMediaTest(JanusLogOnFailure, AdminMixin, unittest.IsolatedAsyncioTes
         self.assertEqual([s["media_session"] for s in sessions], every,
                          "list is not every session in id order")
         for s in sessions:
+            self.assertEqual(set(s), SUMMARY_FIELDS, repr(s))
+        summaries = {s["media_session"]: s for s in sessions}
+        self.assertEqual({n: (summaries[ids[n]]["role"], summaries[ids[n]]["device_id"])
+                          for n in ids},
+                         {"p": ("publisher", "cam-a"), "v1": ("viewer", "cam-a"),
+                          "v2": ("viewer", "cam-a"), "q": ("publisher", "cam-b"),
+                          "e": ("echo", None), "i1": ("none", None), "i2": ("none", None)})
+        # "detail": the whole session object, as info gives it
+        detailed, _ = self.list_pages(1000, detail=True)
+        self.assertEqual([s["media_session"] for s in detailed], every)
+        for s in detailed:
             self.assertEqual(set(s), SESSION_FIELDS, repr(s))
+            info = self.info(s["media_session"])
+            self.assertEqual({k: s[k] for k in SUMMARY_FIELDS | {"created_at", "audio"}},
+                             {k: info[k] for k in SUMMARY_FIELDS | {"created_at", "audio"}})
         cases = (
             ({"role": "publisher"}, ["p", "q"]),
             ({"role": "viewer"}, ["v1", "v2"]),
@@ -1217,6 +1233,8 @@ MALFORMED = (
     ("list device_id non-ASCII", SYNC, {"request": "list", "device_id": NON_ASCII_ID}, None,
      MAIN, INVALID_FIELD),
     ("list with a JSEP", SYNC, {"request": "list"}, OFFER, FRESH, UNEXPECTED_JSEP),
+    ("list detail not a boolean", SYNC, {"request": "list", "detail": "yes"}, None, MAIN,
+     INVALID_FIELD),
     ("info without media_session", SYNC, {"request": "info"}, None, MAIN, INVALID_FIELD),
     ("info media_session number", SYNC, {"request": "info", "media_session": 5}, None, MAIN,
      INVALID_FIELD),

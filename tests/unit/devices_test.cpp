@@ -383,6 +383,72 @@ TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
   for (auto* h : {v, cam}) detach(h);
 }
 
+std::vector<std::string> keys_of(const json_t* object) {
+  std::vector<std::string> keys;
+  const char* key = nullptr;
+  const json_t* value = nullptr;
+  json_object_foreach(const_cast<json_t*>(object), key, value) keys.emplace_back(key);
+  return keys;
+}
+
+TEST_F(DevicesTest, ListGivesSummariesUnlessDetailIsAskedAndInfoTheWholeSession) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  janus_plugin_session* idle = attach();
+  const std::vector<std::string> summary = {"media_session", "device_id", "role", "state"};
+  const std::vector<std::string> full = {
+      "media_session", "device_id", "role",       "state",    "created_at",  "up_at",    "audio",
+      "video",         "data",      "packets_in", "bytes_in", "packets_out", "bytes_out"};
+  for (const char* body : {R"({"request":"list"})", R"({"request":"list","detail":false})",
+                           R"({"request":"list","device_id":"cam1"})"}) {
+    std::array<JsonPtr, 2> pages{sync(idle, body), admin(body)};
+    for (const JsonPtr& page : pages) {
+      const json_t* sessions = json_object_get(page.get(), "sessions");
+      ASSERT_GE(json_array_size(sessions), 2u) << body << " -> " << dump(page.get());
+      for (std::size_t i = 0; i < json_array_size(sessions); ++i) {
+        EXPECT_EQ(keys_of(json_array_get(sessions, i)), summary) << body;
+      }
+    }
+  }
+  // The summary of the viewer says who and what it is; detail and info add the rest.
+  JsonPtr page = sync(idle, R"({"request":"list","role":"viewer"})");
+  const json_t* brief = json_array_get(json_object_get(page.get(), "sessions"), 0);
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "device_id")), "cam1");
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "role")), "viewer");
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "state")), "up");
+  const std::string id = json_string_value(json_object_get(brief, "media_session"));
+  std::array<JsonPtr, 2> detailed_pages{
+      sync(idle, R"({"request":"list","role":"viewer","detail":true})"),
+      admin(R"({"request":"list","role":"viewer","detail":true})")};
+  for (const JsonPtr& detailed : detailed_pages) {
+    const json_t* whole = json_array_get(json_object_get(detailed.get(), "sessions"), 0);
+    EXPECT_EQ(keys_of(whole), full) << dump(detailed.get());
+    JsonPtr info = sync(idle, R"({"request":"info","media_session":")" + id + R"("})");
+    const json_t* session = json_object_get(info.get(), "session");
+    EXPECT_EQ(keys_of(session), full) << dump(info.get());
+    EXPECT_TRUE(json_equal(whole, session)) << dump(whole) << " vs " << dump(session);
+  }
+  JsonPtr query = plugin->query_session(v);
+  EXPECT_EQ(keys_of(query.get()), full) << dump(query.get());
+  // An idle session: no device, no role.
+  JsonPtr mine = sync(idle, R"({"request":"list","limit":1000})");
+  bool found_idle = false;
+  const json_t* all = json_object_get(mine.get(), "sessions");
+  for (std::size_t i = 0; i < json_array_size(all); ++i) {
+    const json_t* s = json_array_get(all, i);
+    if (std::string(json_string_value(json_object_get(s, "role"))) != "none") continue;
+    found_idle = true;
+    EXPECT_TRUE(json_is_null(json_object_get(s, "device_id"))) << dump(s);
+    EXPECT_STREQ(json_string_value(json_object_get(s, "state")), "idle");
+  }
+  EXPECT_TRUE(found_idle) << dump(mine.get());
+  JsonPtr bad = sync(idle, R"({"request":"list","detail":"yes"})");
+  EXPECT_EQ(json_integer_value(json_object_get(bad.get(), "error_code")),
+            numeric(ErrorCode::kInvalidField))
+      << dump(bad.get());
+  for (auto* h : {idle, v, cam}) detach(h);
+}
+
 TEST_F(DevicesTest, PagesFollowTheServersOwnCursorsAndRefuseOthers) {
   std::vector<janus_plugin_session*> handles;
   for (const char* device : {"cam-a", "cam-b", "cam-c"}) handles.push_back(publisher(device));

@@ -131,6 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"request":"devices","cursor":"cam 1"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"devices","cursor":"caméra"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"devices","cursor":null})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","detail":1})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","detail":"true"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"list"})", R"({"type":"offer","sdp":"v=0"})",
                 ErrorCode::kUnexpectedJsep}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) {
@@ -204,7 +206,18 @@ TEST(Request, ListReadsEveryField) {
   EXPECT_EQ(list.role, Role::kViewer);
   EXPECT_EQ(list.limit, 10u);
   EXPECT_EQ(list.cursor, "00ff00ff00ff00ff");
+  EXPECT_FALSE(list.detail);
   EXPECT_FALSE(is_async(*parsed.request));
+}
+
+TEST(Request, ListDetailIsABoolean) {
+  JsonPtr body = parse(R"({"request":"list","detail":true})");
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  EXPECT_TRUE(std::get<ListRequest>(*parsed.request).detail);
+  auto admin = parse_admin_request(body.get());
+  ASSERT_FALSE(admin.error.has_value()) << admin.error->reason;
+  EXPECT_TRUE(std::get<ListRequest>(*admin.request).detail);
 }
 
 TEST(Request, CursorsAreKeysTheServerCouldHaveReturned) {
