@@ -5,8 +5,9 @@ Run through scripts/benchmark (which installs the tools and builds build-bench/ 
   scripts/benchmark [PART ...] [--quick] [--reps R] [--minutes T] [--out DIR] [--no-profile]
 
 PARTS (default: every one but soak):
-  api      sync plugin requests (list over 10,000 sessions, info) vs the core's ping vs
-           VideoRoom's list, HTTP transport, wrk at 1/10/100 connections, shards 32 and 1
+  api      sync plugin requests (list pages of 10 and 100 over 10,000 sessions, info) vs
+           the core's ping vs VideoRoom's list, HTTP transport, wrk at 1/10/100
+           connections, shards 32 and 1; callgrind counts of one list (bench/list_cost)
   table    the session table micro-benchmark (bench/table_bench: ShardedMap vs a
            shared_mutex map vs tbb::concurrent_hash_map, 1-8 threads)
   churn    media session lifecycles per second, janus.plugin.media vs echotest

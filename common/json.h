@@ -50,6 +50,49 @@ inline void set_null(json_t* object, const char* key) {
   json_object_set_new(object, key, json_null());
 }
 
+// The same setters without jansson's UTF-8 checks of the key and the text, for replies built
+// per request in bulk (list pages): `key` must be an ASCII literal and `text` known to be
+// valid UTF-8 (our hex ids, validated device ids, enum names). Anything a client or the core
+// sent, unvalidated, goes through set().
+inline void set_unchecked(json_t* object, const char* key, JsonPtr value) {
+  json_object_set_new_nocheck(object, key, value.release());
+}
+inline void set_unchecked(json_t* object, const char* key, std::string_view text) {
+  json_object_set_new_nocheck(object, key, json_stringn_nocheck(text.data(), text.size()));
+}
+inline void set_unchecked(json_t* object, const char* key, const char* text) {
+  json_object_set_new_nocheck(object, key, json_string_nocheck(text));
+}
+inline void set_unchecked(json_t* object, const char* key, bool flag) {
+  json_object_set_new_nocheck(object, key, json_boolean(flag));
+}
+inline void set_unchecked(json_t* object, const char* key, std::int64_t number) {
+  json_object_set_new_nocheck(object, key, json_integer(number));
+}
+inline void set_unchecked(json_t* object, const char* key, std::uint64_t number) {
+  set_unchecked(object, key, static_cast<std::int64_t>(number));
+}
+inline void set_null_unchecked(json_t* object, const char* key) {
+  json_object_set_new_nocheck(object, key, json_null());
+}
+
+// A value made once and shared by every object that holds it, e.g. the few enum names of a
+// reply built per request: an incref instead of two allocations each time. Jansson counts
+// references atomically (JANSSON_THREAD_SAFE_REFCOUNT), and nothing mutates a string value,
+// so objects on any thread may share it. Never freed: it lives as long as the process.
+class SharedJson {
+ public:
+  explicit SharedJson(json_t* owned) noexcept : value_(owned) {}
+  // Adds it to object under key (an ASCII literal), taking a reference.
+  void set_in(json_t* object, const char* key) const {
+    json_object_set_nocheck(object, key, value_);
+  }
+
+ private:
+  json_t* value_;
+};
+static_assert(JANSSON_THREAD_SAFE_REFCOUNT, "shared JSON values need atomic reference counts");
+
 // Serialises compactly; never throws on a null value (returns "null").
 std::string dump(const json_t* value);
 

@@ -394,8 +394,9 @@ JsonPtr MediaPlugin::query_session(janus_plugin_session* handle) {
 
 namespace {
 
+// `last` is a media_session id or a validated device_id: valid UTF-8.
 JsonPtr next_cursor(bool more, const std::string& last) {
-  return more ? adopt(json_stringn(last.data(), last.size())) : adopt(json_null());
+  return more ? adopt(json_stringn_nocheck(last.data(), last.size())) : adopt(json_null());
 }
 
 }  // namespace
@@ -424,12 +425,17 @@ JsonPtr MediaPlugin::list(const ListRequest& request) const {
   } else {
     std::tie(page, more) = sessions_.page(request.cursor, request.limit, request.role);
   }
+  const auto detail =
+      request.detail ? MediaSession::JsonDetail::kFull : MediaSession::JsonDetail::kSummary;
   JsonPtr reply = adopt(json_object());
-  set(reply.get(), "media", "list");
+  set_unchecked(reply.get(), "media", "list");
   JsonPtr array = adopt(json_array());
-  for (const auto& session : page) json_array_append_new(array.get(), session->to_json().release());
-  set(reply.get(), "sessions", std::move(array));
-  set(reply.get(), "next_cursor", next_cursor(more, page.empty() ? "" : page.back()->id()));
+  for (const auto& session : page) {
+    json_array_append_new(array.get(), session->to_json(detail).release());
+  }
+  set_unchecked(reply.get(), "sessions", std::move(array));
+  set_unchecked(reply.get(), "next_cursor",
+                next_cursor(more, page.empty() ? "" : page.back()->id()));
   return reply;
 }
 
@@ -448,17 +454,18 @@ JsonPtr MediaPlugin::info(const InfoRequest& request) {
 JsonPtr MediaPlugin::devices_page(const DevicesRequest& request) const {
   auto [page, more] = devices_.page(request.cursor, request.limit);
   JsonPtr reply = adopt(json_object());
-  set(reply.get(), "media", "devices");
+  set_unchecked(reply.get(), "media", "devices");
   JsonPtr array = adopt(json_array());
   for (const auto& summary : page) {
     JsonPtr device = adopt(json_object());
-    set(device.get(), "device_id", summary.device_id);
-    set(device.get(), "publishing", summary.publishing);
-    set(device.get(), "viewers", static_cast<std::uint64_t>(summary.viewers));
+    set_unchecked(device.get(), "device_id", summary.device_id);  // validated
+    set_unchecked(device.get(), "publishing", summary.publishing);
+    set_unchecked(device.get(), "viewers", static_cast<std::uint64_t>(summary.viewers));
     json_array_append_new(array.get(), device.release());
   }
-  set(reply.get(), "devices", std::move(array));
-  set(reply.get(), "next_cursor", next_cursor(more, page.empty() ? "" : page.back().device_id));
+  set_unchecked(reply.get(), "devices", std::move(array));
+  set_unchecked(reply.get(), "next_cursor",
+                next_cursor(more, page.empty() ? "" : page.back().device_id));
   return reply;
 }
 

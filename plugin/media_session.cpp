@@ -1,5 +1,6 @@
 #include "media_session.h"
 
+#include <array>
 #include <chrono>
 
 namespace jmedia {
@@ -77,31 +78,57 @@ bool MediaSession::keyframe_request_due(std::int64_t now_ms, std::int64_t interv
   return last_keyframe_request_ms_.compare_exchange_strong(last, now_ms);
 }
 
-JsonPtr MediaSession::to_json() const {
+namespace {
+
+// The names of roles and states, made once (list builds these fields for every session).
+const SharedJson& role_json(Role role) {
+  static const std::array<SharedJson, kRoleCount> names{
+      SharedJson(json_string(role_name(Role::kNone))),
+      SharedJson(json_string(role_name(Role::kEcho))),
+      SharedJson(json_string(role_name(Role::kPublisher))),
+      SharedJson(json_string(role_name(Role::kViewer)))};
+  return names[static_cast<std::size_t>(role)];
+}
+
+const SharedJson& state_json(SessionState state) {
+  static const std::array<SharedJson, 4> names{
+      SharedJson(json_string(state_name(SessionState::kIdle))),
+      SharedJson(json_string(state_name(SessionState::kNegotiating))),
+      SharedJson(json_string(state_name(SessionState::kUp))),
+      SharedJson(json_string(state_name(SessionState::kClosed)))};
+  return names[static_cast<std::size_t>(state)];
+}
+
+}  // namespace
+
+JsonPtr MediaSession::to_json(JsonDetail detail) const {
+  // Every key is a literal of ours and every text a hex id, a validated device id or an enum
+  // name: valid UTF-8, so jansson's checks are skipped.
   JsonPtr object = adopt(json_object());
   json_t* o = object.get();
-  set(o, "media_session", id_);
+  set_unchecked(o, "media_session", id_);
   if (Device* d = device(); d != nullptr) {
-    set(o, "device_id", d->id());
+    set_unchecked(o, "device_id", d->id());
   } else {
-    set_null(o, "device_id");
+    set_null_unchecked(o, "device_id");
   }
-  set(o, "role", role_name(role()));
-  set(o, "state", state_name(state()));
-  set(o, "created_at", created_at_ms_);
+  role_json(role()).set_in(o, "role");
+  state_json(state()).set_in(o, "state");
+  if (detail == JsonDetail::kSummary) return object;
+  set_unchecked(o, "created_at", created_at_ms_);
   const std::int64_t up_at = up_at_ms_.load(std::memory_order_relaxed);
   if (up_at != 0) {
-    set(o, "up_at", up_at);
+    set_unchecked(o, "up_at", up_at);
   } else {
-    set_null(o, "up_at");
+    set_null_unchecked(o, "up_at");
   }
-  set(o, "audio", audio_enabled());
-  set(o, "video", video_enabled());
-  set(o, "data", data_enabled());
-  set(o, "packets_in", packets_in_.load(std::memory_order_relaxed));
-  set(o, "bytes_in", bytes_in_.load(std::memory_order_relaxed));
-  set(o, "packets_out", packets_out_.load(std::memory_order_relaxed));
-  set(o, "bytes_out", bytes_out_.load(std::memory_order_relaxed));
+  set_unchecked(o, "audio", audio_enabled());
+  set_unchecked(o, "video", video_enabled());
+  set_unchecked(o, "data", data_enabled());
+  set_unchecked(o, "packets_in", packets_in_.load(std::memory_order_relaxed));
+  set_unchecked(o, "bytes_in", bytes_in_.load(std::memory_order_relaxed));
+  set_unchecked(o, "packets_out", packets_out_.load(std::memory_order_relaxed));
+  set_unchecked(o, "bytes_out", bytes_out_.load(std::memory_order_relaxed));
   return object;
 }
 

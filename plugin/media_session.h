@@ -102,8 +102,10 @@ class MediaSession {
     return negotiation_started_ms_.load(std::memory_order_relaxed);
   }
 
-  // The session object of the API (info, list, query_session).
-  JsonPtr to_json() const;
+  // The session object of the API: kFull for info, query_session and list with "detail";
+  // kSummary (media_session, device_id, role, state: the fields that identify it) for list.
+  enum class JsonDetail { kSummary, kFull };
+  JsonPtr to_json(JsonDetail detail = JsonDetail::kFull) const;
 
  private:
   Host& host_;

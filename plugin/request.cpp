@@ -7,6 +7,8 @@
 namespace jmedia {
 namespace {
 
+constexpr const char* kDeviceIdRule = "1-128 characters of A-Z a-z 0-9 . _ : -";
+
 // Reads typed fields of a request body, remembering the first problem.
 class Fields {
  public:
@@ -48,7 +50,7 @@ class Fields {
       return std::nullopt;
     }
     if (!valid_device_id(*id)) {
-      fail("device_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+      fail("device_id", std::string("must be ") + kDeviceIdRule);
       return std::nullopt;
     }
     return id;
@@ -69,7 +71,22 @@ class Fields {
     auto v = integer("limit", 1, static_cast<std::int64_t>(kMaxPageLimit));
     return v ? static_cast<std::size_t>(*v) : kDefaultPageLimit;
   }
-  std::string cursor() { return string("cursor", 256).value_or(""); }
+  // A page's cursor is the last key of the page before: a media_session id (list) or a
+  // device_id (devices). Anything else could never have come from the server.
+  enum class Keys { kSessions, kDevices };
+  std::string cursor(Keys keys) {
+    auto cursor = string("cursor", 256);
+    if (!cursor || error_) return "";
+    const bool ok = keys == Keys::kSessions ? valid_session_id(*cursor) : valid_device_id(*cursor);
+    if (!ok) {
+      const std::string key = keys == Keys::kSessions
+                                  ? std::string("a media_session id (16 lower-case hex digits)")
+                                  : std::string("a device_id (") + kDeviceIdRule + ")";
+      fail("cursor", "must be " + key + ": pass the next_cursor of the previous page");
+      return "";
+    }
+    return std::move(*cursor);
+  }
 
  private:
   const json_t* get(const char* name) const {
@@ -155,7 +172,8 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
       }
     }
     list.limit = fields.limit();
-    list.cursor = fields.cursor();
+    list.cursor = fields.cursor(Fields::Keys::kSessions);
+    list.detail = fields.boolean("detail").value_or(false);
     return done<Request>("list", fields, std::move(list));
   }
   if (name == "info") {
@@ -166,7 +184,7 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
   if (name == "devices") {
     DevicesRequest devices;
     devices.limit = fields.limit();
-    devices.cursor = fields.cursor();
+    devices.cursor = fields.cursor(Fields::Keys::kDevices);
     return done<Request>("devices", fields, std::move(devices));
   }
   return std::nullopt;
@@ -180,6 +198,12 @@ bool valid_device_id(std::string_view id) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == ':' || c == '-';
   });
+}
+
+bool valid_session_id(std::string_view id) {
+  return id.size() == kSessionIdLength && std::ranges::all_of(id, [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 bool is_async(const ClientRequest& request) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "errors.h"
@@ -15,6 +16,7 @@
 namespace jmedia {
 
 inline constexpr std::size_t kMaxDeviceIdLength = 128;
+inline constexpr std::size_t kSessionIdLength = 16;
 inline constexpr std::size_t kDefaultPageLimit = 100;
 inline constexpr std::size_t kMaxPageLimit = 1000;
 
@@ -46,12 +48,13 @@ struct ConfigureRequest {
   std::optional<std::string> offer_sdp;  // renegotiation (publisher and echo)
 };
 struct HangupRequest {};
-// {"request":"list","device_id":D,"role":R,"limit":N,"cursor":C}
+// {"request":"list","device_id":D,"role":R,"limit":N,"cursor":C,"detail":bool}
 struct ListRequest {
   std::optional<std::string> device_id;
   std::optional<Role> role;
   std::size_t limit = kDefaultPageLimit;
   std::string cursor;
+  bool detail = false;  // the whole session object (as info) instead of the summary
 };
 // {"request":"info","media_session":S}
 struct InfoRequest {
@@ -102,5 +105,7 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
 Parsed<AdminRequest> parse_admin_request(const json_t* body);
 
 bool valid_device_id(std::string_view id);
+// What MediaPlugin::new_session_id() makes: 16 lower-case hex digits.
+bool valid_session_id(std::string_view id);
 
 }  // namespace jmedia

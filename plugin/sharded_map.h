@@ -84,29 +84,46 @@ class ShardedMap {
   // key order across shards, plus whether more follow. A bounded merge: it keeps the limit + 1
   // smallest keys seen so far, reads a shard only while its keys can still enter them and
   // copies an entry only when it does, so a page costs about (limit + 1) * (1 + ln shards)
-  // copies instead of shards * (limit + 1) and a sort.
+  // copies instead of shards * (limit + 1) and a sort. The kept entries stay in their slots
+  // (an entry pushed out leaves its slot, and its key's buffer, to the next one); only a
+  // vector of slot numbers is kept in key order, so an insertion moves small integers.
   std::pair<std::vector<std::pair<Key, Value>>, bool> page(const Key& after,
                                                            std::size_t limit) const {
-    const std::size_t keep = limit + 1;       // one more than asked: whether more follow
-    std::vector<std::pair<Key, Value>> best;  // sorted by key
-    best.reserve(std::min<std::size_t>(keep, 1024));
-    const auto key_less = [](const Key& key, const std::pair<Key, Value>& entry) {
-      return key < entry.first;
+    const std::size_t keep = limit + 1;  // one more than asked: whether more follow
+    std::vector<std::pair<Key, Value>> slots;
+    std::vector<std::uint32_t> order;  // slot numbers, by key
+    slots.reserve(std::min<std::size_t>(keep, 1024));
+    order.reserve(std::min<std::size_t>(keep, 1024));
+    const auto key_less = [&slots](const Key& key, std::uint32_t slot) {
+      return key < slots[slot].first;
     };
     for (std::size_t i = 0; i < count_; ++i) {
       std::shared_lock lock(shards_[i].mutex);
       const Map& map = shards_[i].map;
       for (auto it = after == Key{} ? map.begin() : map.upper_bound(after); it != map.end(); ++it) {
-        if (best.size() == keep && !(it->first < best.back().first)) break;  // the rest is bigger
-        const auto at =
-            std::upper_bound(best.begin(), best.end(), it->first, key_less) - best.begin();
-        if (best.size() == keep) best.pop_back();
-        best.emplace(best.begin() + at, it->first, it->second);
+        const bool full = order.size() == keep;
+        if (full && !(it->first < slots[order.back()].first)) break;  // the rest is bigger
+        const auto at = std::upper_bound(order.begin(), order.end(), it->first, key_less);
+        std::uint32_t slot;
+        if (full) {
+          slot = order.back();  // the biggest kept key makes room
+          slots[slot].first = it->first;
+          slots[slot].second = it->second;
+          std::move_backward(at, order.end() - 1, order.end());
+          *at = slot;
+        } else {
+          slot = static_cast<std::uint32_t>(slots.size());
+          slots.emplace_back(it->first, it->second);
+          order.insert(at, slot);
+        }
       }
     }
-    const bool more = best.size() > limit;
-    if (more) best.pop_back();
-    return {std::move(best), more};
+    const bool more = order.size() > limit;
+    if (more) order.pop_back();
+    std::vector<std::pair<Key, Value>> entries;
+    entries.reserve(order.size());
+    for (std::uint32_t slot : order) entries.push_back(std::move(slots[slot]));
+    return {std::move(entries), more};
   }
 
   // Removes and returns every value (shutdown).

@@ -91,6 +91,8 @@ JANUS_UNEXPECTED_ANSWER = 469
 SESSION_FIELDS = {"media_session", "device_id", "role", "state", "created_at",
                   "up_at", "audio", "video", "data", "packets_in", "bytes_in",
                   "packets_out", "bytes_out"}
+# What list returns for each session unless asked for "detail" (docs/API.md)
+SUMMARY_FIELDS = {"media_session", "device_id", "role", "state"}
 
 
 def start_janus(what):
@@ -656,7 +658,21 @@ class DeviceMediaTest(JanusLogOnFailure, AdminMixin, unittest.IsolatedAsyncioTes
         self.assertEqual([s["media_session"] for s in sessions], every,
                          "list is not every session in id order")
         for s in sessions:
+            self.assertEqual(set(s), SUMMARY_FIELDS, repr(s))
+        summaries = {s["media_session"]: s for s in sessions}
+        self.assertEqual({n: (summaries[ids[n]]["role"], summaries[ids[n]]["device_id"])
+                          for n in ids},
+                         {"p": ("publisher", "cam-a"), "v1": ("viewer", "cam-a"),
+                          "v2": ("viewer", "cam-a"), "q": ("publisher", "cam-b"),
+                          "e": ("echo", None), "i1": ("none", None), "i2": ("none", None)})
+        # "detail": the whole session object, as info gives it
+        detailed, _ = self.list_pages(1000, detail=True)
+        self.assertEqual([s["media_session"] for s in detailed], every)
+        for s in detailed:
             self.assertEqual(set(s), SESSION_FIELDS, repr(s))
+            info = self.info(s["media_session"])
+            self.assertEqual({k: s[k] for k in SUMMARY_FIELDS | {"created_at", "audio"}},
+                             {k: info[k] for k in SUMMARY_FIELDS | {"created_at", "audio"}})
         cases = (
             ({"role": "publisher"}, ["p", "q"]),
             ({"role": "viewer"}, ["v1", "v2"]),
@@ -1210,11 +1226,15 @@ MALFORMED = (
     ("list cursor number", SYNC, {"request": "list", "cursor": 5}, None, MAIN, INVALID_FIELD),
     ("list cursor 257 chars", SYNC, {"request": "list", "cursor": "c" * 257}, None, MAIN,
      INVALID_FIELD),
+    ("list cursor not a media_session id", SYNC, {"request": "list", "cursor": "%%%garbage%%%"},
+     None, MAIN, INVALID_FIELD),
     ("list device_id 129 chars", SYNC, {"request": "list", "device_id": LONG_ID}, None, MAIN,
      INVALID_FIELD),
     ("list device_id non-ASCII", SYNC, {"request": "list", "device_id": NON_ASCII_ID}, None,
      MAIN, INVALID_FIELD),
     ("list with a JSEP", SYNC, {"request": "list"}, OFFER, FRESH, UNEXPECTED_JSEP),
+    ("list detail not a boolean", SYNC, {"request": "list", "detail": "yes"}, None, MAIN,
+     INVALID_FIELD),
     ("info without media_session", SYNC, {"request": "info"}, None, MAIN, INVALID_FIELD),
     ("info media_session number", SYNC, {"request": "info", "media_session": 5}, None, MAIN,
      INVALID_FIELD),
@@ -1225,6 +1245,8 @@ MALFORMED = (
     ("devices limit -1", SYNC, {"request": "devices", "limit": -1}, None, MAIN, INVALID_FIELD),
     ("devices cursor list", SYNC, {"request": "devices", "cursor": []}, None, MAIN,
      INVALID_FIELD),
+    ("devices cursor not a device_id", SYNC, {"request": "devices", "cursor": "%%%garbage%%%"},
+     None, MAIN, INVALID_FIELD),
     ("kick is admin only", SYNC, {"request": "kick", "device_id": "cam-1"}, None, MAIN,
      UNKNOWN_REQUEST),
     ("drain is admin only", SYNC, {"request": "drain", "enabled": True}, None, MAIN,
@@ -1241,6 +1263,10 @@ MALFORMED = (
      INVALID_FIELD),
     ("admin list cursor 5", ADMIN, {"request": "list", "cursor": 5}, None, None,
      INVALID_FIELD),
+    ("admin list cursor not a media_session id", ADMIN, {"request": "list", "cursor": "cam-1"},
+     None, None, INVALID_FIELD),
+    ("admin devices cursor not a device_id", ADMIN, {"request": "devices", "cursor": "a/b"},
+     None, None, INVALID_FIELD),
     ("admin devices limit 0", ADMIN, {"request": "devices", "limit": 0}, None, None,
      INVALID_FIELD),
     ("admin info without media_session", ADMIN, {"request": "info"}, None, None,

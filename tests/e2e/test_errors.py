@@ -474,6 +474,44 @@ class MediaPluginErrorsTest(harness.JanusLogOnFailure, unittest.IsolatedAsyncioT
                 self.assert_core_error(None, code, handle=h, raw=raw)
                 self.assert_idle(h)
 
+    # -- paging cursors -----------------------------------------------------------
+    BAD_CURSORS = (
+        # list pages by media_session id: 16 lower-case hex digits
+        ({"request": "list", "cursor": "%%%garbage%%%"}, "a media_session id"),
+        ({"request": "list", "cursor": ""}, "a media_session id"),
+        ({"request": "list", "cursor": "0123456789ABCDEF"}, "a media_session id"),
+        ({"request": "list", "cursor": "0123456789abcdef0"}, "a media_session id"),
+        ({"request": "list", "cursor": "cam-1"}, "a media_session id"),
+        ({"request": "list", "device_id": "cam-1", "cursor": "cam-1"}, "a media_session id"),
+        # devices pages by device_id
+        ({"request": "devices", "cursor": "%%%garbage%%%"}, "a device_id"),
+        ({"request": "devices", "cursor": ""}, "a device_id"),
+        ({"request": "devices", "cursor": "cam 1"}, "a device_id"),
+        ({"request": "devices", "cursor": "caméra"}, "a device_id"),
+    )
+
+    def test_16_cursor_the_server_never_returned(self):
+        """list/devices with a cursor no page could have ended with: 1004 in
+        the sync reply, the reason saying what a cursor is; a next_cursor the
+        server returned is accepted back."""
+        for body, key in self.BAD_CURSORS:
+            with self.subTest(body=body):
+                data = self.assert_sync_error(body, INVALID_FIELD)
+                self.assertTrue(data["error"].startswith("'cursor' must be " + key),
+                                data["error"])
+        self.fresh_handle()  # at least two media sessions: list limit 1 has a next page
+        tx, r = self.send({"request": "list", "limit": 1})
+        self.assertEqual(r.get("janus"), "success", repr(r))
+        page = r["plugindata"]["data"]
+        cursor = page.get("next_cursor")
+        self.assertRegex(cursor or "", r"^[0-9a-f]{16}$", repr(page))
+        tx, r = self.send({"request": "list", "limit": 1, "cursor": cursor})
+        self.assertEqual(r.get("janus"), "success", repr(r))
+        page = r["plugindata"]["data"]
+        self.assertEqual(page.get("media"), "list", repr(page))
+        self.assertEqual(len(page["sessions"]), 1, repr(page))
+        self.assertGreater(page["sessions"][0]["media_session"], cursor, repr(page))
+
     # -- the same over the WebSocket -------------------------------------------
     async def test_15_websocket_sync_and_async_errors(self):
         """Over the WebSocket too: unknown request -> success with 1003;

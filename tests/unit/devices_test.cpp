@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "../../common/json.h"
@@ -438,6 +439,129 @@ TEST_F(DevicesTest, InfoAndRoleFilteredListing) {
   JsonPtr one = admin(R"({"request":"list","limit":1})");
   EXPECT_TRUE(json_is_string(json_object_get(one.get(), "next_cursor")));
   for (auto* h : {v, cam}) detach(h);
+}
+
+std::vector<std::string> keys_of(const json_t* object) {
+  std::vector<std::string> keys;
+  const char* key = nullptr;
+  const json_t* value = nullptr;
+  json_object_foreach(const_cast<json_t*>(object), key, value) keys.emplace_back(key);
+  return keys;
+}
+
+TEST_F(DevicesTest, ListGivesSummariesUnlessDetailIsAskedAndInfoTheWholeSession) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  janus_plugin_session* idle = attach();
+  const std::vector<std::string> summary = {"media_session", "device_id", "role", "state"};
+  const std::vector<std::string> full = {
+      "media_session", "device_id", "role",       "state",    "created_at",  "up_at",    "audio",
+      "video",         "data",      "packets_in", "bytes_in", "packets_out", "bytes_out"};
+  for (const char* body : {R"({"request":"list"})", R"({"request":"list","detail":false})",
+                           R"({"request":"list","device_id":"cam1"})"}) {
+    std::array<JsonPtr, 2> pages{sync(idle, body), admin(body)};
+    for (const JsonPtr& page : pages) {
+      const json_t* sessions = json_object_get(page.get(), "sessions");
+      ASSERT_GE(json_array_size(sessions), 2u) << body << " -> " << dump(page.get());
+      for (std::size_t i = 0; i < json_array_size(sessions); ++i) {
+        EXPECT_EQ(keys_of(json_array_get(sessions, i)), summary) << body;
+      }
+    }
+  }
+  // The summary of the viewer says who and what it is; detail and info add the rest.
+  JsonPtr page = sync(idle, R"({"request":"list","role":"viewer"})");
+  const json_t* brief = json_array_get(json_object_get(page.get(), "sessions"), 0);
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "device_id")), "cam1");
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "role")), "viewer");
+  EXPECT_STREQ(json_string_value(json_object_get(brief, "state")), "up");
+  const std::string id = json_string_value(json_object_get(brief, "media_session"));
+  std::array<JsonPtr, 2> detailed_pages{
+      sync(idle, R"({"request":"list","role":"viewer","detail":true})"),
+      admin(R"({"request":"list","role":"viewer","detail":true})")};
+  for (const JsonPtr& detailed : detailed_pages) {
+    const json_t* whole = json_array_get(json_object_get(detailed.get(), "sessions"), 0);
+    EXPECT_EQ(keys_of(whole), full) << dump(detailed.get());
+    JsonPtr info = sync(idle, R"({"request":"info","media_session":")" + id + R"("})");
+    const json_t* session = json_object_get(info.get(), "session");
+    EXPECT_EQ(keys_of(session), full) << dump(info.get());
+    EXPECT_TRUE(json_equal(whole, session)) << dump(whole) << " vs " << dump(session);
+  }
+  JsonPtr query = plugin->query_session(v);
+  EXPECT_EQ(keys_of(query.get()), full) << dump(query.get());
+  // An idle session: no device, no role.
+  JsonPtr mine = sync(idle, R"({"request":"list","limit":1000})");
+  bool found_idle = false;
+  const json_t* all = json_object_get(mine.get(), "sessions");
+  for (std::size_t i = 0; i < json_array_size(all); ++i) {
+    const json_t* s = json_array_get(all, i);
+    if (std::string(json_string_value(json_object_get(s, "role"))) != "none") continue;
+    found_idle = true;
+    EXPECT_TRUE(json_is_null(json_object_get(s, "device_id"))) << dump(s);
+    EXPECT_STREQ(json_string_value(json_object_get(s, "state")), "idle");
+  }
+  EXPECT_TRUE(found_idle) << dump(mine.get());
+  JsonPtr bad = sync(idle, R"({"request":"list","detail":"yes"})");
+  EXPECT_EQ(json_integer_value(json_object_get(bad.get(), "error_code")),
+            numeric(ErrorCode::kInvalidField))
+      << dump(bad.get());
+  for (auto* h : {idle, v, cam}) detach(h);
+}
+
+TEST_F(DevicesTest, PagesFollowTheServersOwnCursorsAndRefuseOthers) {
+  std::vector<janus_plugin_session*> handles;
+  for (const char* device : {"cam-a", "cam-b", "cam-c"}) handles.push_back(publisher(device));
+  for (int i = 0; i < 2; ++i) handles.push_back(attach());
+  // Every next_cursor the server hands out is accepted back, and the pages cover each
+  // session (device) exactly once.
+  std::set<std::string> sessions;
+  std::string cursor;
+  for (int pages = 0; pages < 10; ++pages) {
+    const std::string body = cursor.empty()
+                                 ? R"({"request":"list","limit":2})"
+                                 : R"({"request":"list","limit":2,"cursor":")" + cursor + R"("})";
+    JsonPtr page = sync(handles[0], body);
+    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
+    const json_t* array = json_object_get(page.get(), "sessions");
+    for (std::size_t i = 0; i < json_array_size(array); ++i) {
+      sessions.insert(
+          json_string_value(json_object_get(json_array_get(array, i), "media_session")));
+    }
+    const json_t* next = json_object_get(page.get(), "next_cursor");
+    if (json_is_null(next)) break;
+    cursor = json_string_value(next);
+  }
+  EXPECT_EQ(sessions.size(), handles.size());
+  std::vector<std::string> devices;
+  cursor.clear();
+  for (int pages = 0; pages < 10; ++pages) {
+    JsonPtr page =
+        admin(cursor.empty() ? R"({"request":"devices","limit":1})"
+                             : R"({"request":"devices","limit":1,"cursor":")" + cursor + R"("})");
+    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
+    const json_t* array = json_object_get(page.get(), "devices");
+    for (std::size_t i = 0; i < json_array_size(array); ++i) {
+      devices.emplace_back(
+          json_string_value(json_object_get(json_array_get(array, i), "device_id")));
+    }
+    const json_t* next = json_object_get(page.get(), "next_cursor");
+    if (json_is_null(next)) break;
+    cursor = json_string_value(next);
+  }
+  EXPECT_EQ(devices, (std::vector<std::string>{"cam-a", "cam-b", "cam-c"}));
+  // A cursor the server could never have returned: 1004 in the sync reply, client and admin.
+  for (const char* body : {R"({"request":"list","cursor":"%%%garbage%%%"})",
+                           R"({"request":"list","device_id":"cam-a","cursor":"cam-a"})",
+                           R"({"request":"devices","cursor":"%%%garbage%%%"})"}) {
+    JsonPtr reply = sync(handles[0], body);
+    EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+              numeric(ErrorCode::kInvalidField))
+        << body << " -> " << dump(reply.get());
+    reply = admin(body);
+    EXPECT_EQ(json_integer_value(json_object_get(reply.get(), "error_code")),
+              numeric(ErrorCode::kInvalidField))
+        << "admin " << body << " -> " << dump(reply.get());
+  }
+  for (auto* h : handles) detach(h);
 }
 
 TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {

@@ -110,6 +110,29 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"request":"info"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"info","media_session":7})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"devices","limit":-5})", nullptr, ErrorCode::kInvalidField},
+        // cursors the server could never have returned: list pages by media_session id
+        // (16 lower-case hex digits), devices by device_id
+        BadCase{R"({"request":"list","cursor":"%%%garbage%%%"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":""})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":"00ff"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":"0123456789ABCDEF"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":"0123456789abcdeg"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":"0123456789abcdef0"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","cursor":"cam-1"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","device_id":"cam1","cursor":"cam1"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","cursor":"%%%garbage%%%"})", nullptr,
+                ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","cursor":""})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","cursor":"cam 1"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","cursor":"caméra"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","cursor":null})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","detail":1})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"list","detail":"true"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"list"})", R"({"type":"offer","sdp":"v=0"})",
                 ErrorCode::kUnexpectedJsep}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) {
@@ -174,16 +197,63 @@ TEST(Request, OversizedDeviceIdIsRejected) {
 }
 
 TEST(Request, ListReadsEveryField) {
-  JsonPtr body =
-      parse(R"({"request":"list","device_id":"cam1","role":"viewer","limit":10,"cursor":"00ff"})");
+  JsonPtr body = parse(R"({"request":"list","device_id":"cam1","role":"viewer","limit":10,)"
+                       R"("cursor":"00ff00ff00ff00ff"})");
   auto parsed = parse_client_request(body.get(), nullptr);
   ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
   const auto& list = std::get<ListRequest>(*parsed.request);
   EXPECT_EQ(list.device_id, "cam1");
   EXPECT_EQ(list.role, Role::kViewer);
   EXPECT_EQ(list.limit, 10u);
-  EXPECT_EQ(list.cursor, "00ff");
+  EXPECT_EQ(list.cursor, "00ff00ff00ff00ff");
+  EXPECT_FALSE(list.detail);
   EXPECT_FALSE(is_async(*parsed.request));
+}
+
+TEST(Request, ListDetailIsABoolean) {
+  JsonPtr body = parse(R"({"request":"list","detail":true})");
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  EXPECT_TRUE(std::get<ListRequest>(*parsed.request).detail);
+  auto admin = parse_admin_request(body.get());
+  ASSERT_FALSE(admin.error.has_value()) << admin.error->reason;
+  EXPECT_TRUE(std::get<ListRequest>(*admin.request).detail);
+}
+
+TEST(Request, CursorsAreKeysTheServerCouldHaveReturned) {
+  EXPECT_TRUE(valid_session_id("0123456789abcdef"));
+  EXPECT_FALSE(valid_session_id("0123456789abcde"));
+  EXPECT_FALSE(valid_session_id("0123456789Abcdef"));
+  EXPECT_FALSE(valid_session_id(""));
+  JsonPtr list = parse(R"({"request":"list","cursor":"ffffffffffffffff"})");
+  auto parsed = parse_client_request(list.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  EXPECT_EQ(std::get<ListRequest>(*parsed.request).cursor, "ffffffffffffffff");
+  const std::string longest(kMaxDeviceIdLength, 'z');
+  JsonPtr devices = adopt(json_object());
+  set(devices.get(), "request", "devices");
+  set(devices.get(), "cursor", std::string_view(longest));
+  parsed = parse_client_request(devices.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  EXPECT_EQ(std::get<DevicesRequest>(*parsed.request).cursor, longest);
+  // Without a cursor the page starts at the beginning.
+  JsonPtr first = parse(R"({"request":"devices"})");
+  parsed = parse_client_request(first.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value());
+  EXPECT_EQ(std::get<DevicesRequest>(*parsed.request).cursor, "");
+  // The reason says what a cursor is.
+  JsonPtr garbage = parse(R"({"request":"list","cursor":"%%%garbage%%%"})");
+  parsed = parse_client_request(garbage.get(), nullptr);
+  ASSERT_TRUE(parsed.error.has_value());
+  EXPECT_EQ(parsed.error->reason,
+            "'cursor' must be a media_session id (16 lower-case hex digits): pass the "
+            "next_cursor of the previous page");
+  garbage = parse(R"({"request":"devices","cursor":"%%%garbage%%%"})");
+  parsed = parse_client_request(garbage.get(), nullptr);
+  ASSERT_TRUE(parsed.error.has_value());
+  EXPECT_EQ(parsed.error->reason,
+            "'cursor' must be a device_id (1-128 characters of A-Z a-z 0-9 . _ : -): pass the "
+            "next_cursor of the previous page");
 }
 
 TEST(Request, ConfigureReadsEveryField) {
@@ -230,7 +300,9 @@ INSTANTIATE_TEST_SUITE_P(
         AdminCase{R"({"request":"limits","max_sessions":0})", ErrorCode::kInvalidField},
         AdminCase{R"({"request":"limits","queue_size":"big"})", ErrorCode::kInvalidField},
         AdminCase{R"({"request":"limits","max_viewers_per_device":-1})", ErrorCode::kInvalidField},
-        AdminCase{R"({"request":"info","media_session":null})", ErrorCode::kInvalidField}),
+        AdminCase{R"({"request":"info","media_session":null})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"list","cursor":"%%%garbage%%%"})", ErrorCode::kInvalidField},
+        AdminCase{R"({"request":"devices","cursor":"a/b"})", ErrorCode::kInvalidField}),
     [](const ::testing::TestParamInfo<AdminCase>& param_info) {
       return "case" + std::to_string(param_info.index);
     });
