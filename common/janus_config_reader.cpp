@@ -27,21 +27,26 @@ void flatten(GList* items, const std::string& prefix, ConfigValues& out) {
 
 }  // namespace
 
-std::optional<ConfigValues> read_janus_config(const char* config_path, const char* package) {
-  if (config_path == nullptr) return std::nullopt;
-  std::string file = std::string(config_path) + "/" + package + ".jcfg";
-  if (!g_file_test(file.c_str(), G_FILE_TEST_EXISTS)) {
-    log_warn("config: %s not found; using defaults", file.c_str());
-    return std::nullopt;
-  }
+std::optional<ConfigValues> parse_janus_config_file(const std::string& file) {
+  if (!g_file_test(file.c_str(), G_FILE_TEST_EXISTS)) return std::nullopt;
   std::unique_ptr<janus_config, ConfigDestroy> config(janus_config_parse(file.c_str()));
-  if (!config) {
-    log_error("config: could not parse %s; using defaults", file.c_str());
-    return std::nullopt;
-  }
+  if (!config) return std::nullopt;
   ConfigValues values;
   flatten(config->list, "", values);
-  log_info("config: read %s", file.c_str());
+  return values;
+}
+
+std::optional<ConfigValues> read_janus_config(const char* config_path, const char* package) {
+  if (config_path == nullptr) return std::nullopt;
+  const std::string file = std::string(config_path) + "/" + package + ".jcfg";
+  std::optional<ConfigValues> values = parse_janus_config_file(file);
+  if (values) {
+    log_info("config: read %s", file.c_str());
+  } else if (!g_file_test(file.c_str(), G_FILE_TEST_EXISTS)) {
+    log_warn("config: %s not found; using defaults", file.c_str());
+  } else {
+    log_error("config: could not parse %s; using defaults", file.c_str());
+  }
   return values;
 }
 

@@ -1,6 +1,7 @@
 #include "event_aggregator.h"
 
 #include <algorithm>
+#include <cinttypes>
 #include <charconv>
 #include <string>
 
@@ -55,10 +56,6 @@ std::optional<runtime::HandleKey> handle_key(const json_t* event) {
   if (!session || !handle) return std::nullopt;
   return runtime::HandleKey{static_cast<std::uint64_t>(*session),
                             static_cast<std::uint64_t>(*handle)};
-}
-
-unsigned long long id_of(std::uint64_t id) {
-  return static_cast<unsigned long long>(id);
 }
 
 }  // namespace
@@ -212,10 +209,10 @@ bool EventAggregator::on_handle(const json_t* event, const json_t* body) {
       if (auto key = handle_key(event);
           key && !ledger_->attached(*key, plugin.value_or(kOther)) && !warned_untracked_) {
         warned_untracked_ = true;
-        log_warn(
-            "candidate cap: the ledger tracks %zu handles already; handle %llu is not "
-            "capped (logged once)",
-            ledger_->stats().tracked, id_of(handle_id));
+        log_warn("candidate cap: the ledger tracks %zu handles already; handle %" PRIu64
+                 " is not "
+                 "capped (logged once)",
+                 ledger_->stats().tracked, handle_id);
       }
     }
     return true;
@@ -356,27 +353,27 @@ void EventAggregator::count_candidate(const json_t* event) {
   const std::uint32_t max = config_.max_ice_candidates;
   switch (ledger_->remote_candidate(*key)) {
     case runtime::CandidateOutcome::kQueued:
-      log_info(
-          "candidate cap: handle %llu (session %llu) sent more than max_ice_candidates = %u "
-          "remote candidates: queued to be hung up and detached",
-          id_of(key->handle_id), id_of(key->session_id), max);
+      log_info("candidate cap: handle %" PRIu64 " (session %" PRIu64
+               ") sent more than max_ice_candidates = %u "
+               "remote candidates: queued to be hung up and detached",
+               key->handle_id, key->session_id, max);
       break;
     case runtime::CandidateOutcome::kOverNoEnforcer:
       if (!warned_no_enforcer_) {
         warned_no_enforcer_ = true;
-        log_warn(
-            "candidate cap: handle %llu (session %llu) went over max_ice_candidates = %u, "
-            "but nothing enforces the cap (janus.transport.prometheus is not loaded, has "
-            "candidate_cap = false, or has no admin_secret): candidates are only counted "
-            "(janus_core_candidates_rejected_total); logged once",
-            id_of(key->handle_id), id_of(key->session_id), max);
+        log_warn("candidate cap: handle %" PRIu64 " (session %" PRIu64
+                 ") went over max_ice_candidates = %u, "
+                 "but nothing enforces the cap (janus.transport.prometheus is not loaded, has "
+                 "candidate_cap = false, or has no admin_secret): candidates are only counted "
+                 "(janus_core_candidates_rejected_total); logged once",
+                 key->handle_id, key->session_id, max);
       }
       break;
     case runtime::CandidateOutcome::kOverQueueFull:
-      log_warn(
-          "candidate cap: handle %llu (session %llu) went over max_ice_candidates = %u, but "
-          "the cut queue is full: retried at its next candidate",
-          id_of(key->handle_id), id_of(key->session_id), max);
+      log_warn("candidate cap: handle %" PRIu64 " (session %" PRIu64
+               ") went over max_ice_candidates = %u, but "
+               "the cut queue is full: retried at its next candidate",
+               key->handle_id, key->session_id, max);
       break;
     case runtime::CandidateOutcome::kUntracked:
     case runtime::CandidateOutcome::kNotCapped:

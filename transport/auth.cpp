@@ -2,8 +2,7 @@
 
 #include <strings.h>
 
-#include <array>
-#include <cstdint>
+#include "../common/glib_ptr.h"
 
 namespace jmedia::transport {
 namespace {
@@ -21,17 +20,6 @@ std::optional<std::string_view> credentials_for(std::string_view header, std::st
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
   return rest;
-}
-
-constexpr std::array<std::int8_t, 256> base64_table() {
-  std::array<std::int8_t, 256> table{};
-  for (auto& entry : table) entry = -1;
-  constexpr std::string_view alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < alphabet.size(); ++i) {
-    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
-  }
-  return table;
 }
 
 }  // namespace
@@ -59,45 +47,16 @@ bool constant_time_equals(std::string_view expected, std::string_view given) noe
   return (length_diff | byte_diff) == 0;
 }
 
-std::optional<std::string> decode_base64(std::string_view text) {
-  static constexpr auto table = base64_table();
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::size_t padding = 0;
-  if (!text.empty() && text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (std::size_t i = 0; i < text.size() - padding; ++i) {
-    const std::int8_t value = table[static_cast<unsigned char>(text[i])];
-    if (value < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(value);
-    if (++count == 4) {
-      out.push_back(static_cast<char>((bits >> 16) & 0xff));
-      out.push_back(static_cast<char>((bits >> 8) & 0xff));
-      out.push_back(static_cast<char>(bits & 0xff));
-      bits = 0;
-      count = 0;
-    }
-  }
-  if (count == 3) {  // one '=': 18 bits, the last 2 must be zero
-    if ((bits & 0x3) != 0) return std::nullopt;
-    out.push_back(static_cast<char>((bits >> 10) & 0xff));
-    out.push_back(static_cast<char>((bits >> 2) & 0xff));
-  } else if (count == 2) {  // two '=': 12 bits, the last 4 must be zero
-    if ((bits & 0xf) != 0) return std::nullopt;
-    out.push_back(static_cast<char>((bits >> 4) & 0xff));
-  } else if (count != 0) {
-    return std::nullopt;
-  }
-  return out;
-}
-
 Authenticator::Authenticator(AuthConfig config)
     : config_(std::move(config)),
       bearer_(!config_.bearer_token.empty()),
       basic_(!config_.basic_user.empty() && !config_.basic_password.empty()) {
+  if (basic_) {
+    // What a client sends for these credentials: compared whole, so nothing it sends is decoded.
+    const std::string pair = config_.basic_user + ":" + config_.basic_password;
+    GCharPtr encoded(g_base64_encode(reinterpret_cast<const guchar*>(pair.data()), pair.size()));
+    basic_credentials_ = encoded.get();
+  }
   if (bearer_) challenges_.push_back(std::string("Bearer realm=\"") + kRealm + "\"");
   if (basic_) {
     challenges_.push_back(std::string("Basic realm=\"") + kRealm + "\", charset=\"UTF-8\"");
@@ -115,15 +74,7 @@ bool Authenticator::allows(const char* authorization) const {
   }
   if (basic_) {
     if (auto encoded = credentials_for(header, "Basic")) {
-      const std::optional<std::string> decoded = decode_base64(*encoded);
-      if (!decoded) return false;
-      const std::size_t colon = decoded->find(':');
-      if (colon == std::string::npos) return false;
-      const std::string_view pair(*decoded);
-      // Both compared, always: & rather than &&.
-      const bool user_ok = constant_time_equals(config_.basic_user, pair.substr(0, colon));
-      const bool password_ok = constant_time_equals(config_.basic_password, pair.substr(colon + 1));
-      return user_ok & password_ok;
+      return constant_time_equals(basic_credentials_, *encoded);
     }
   }
   return false;

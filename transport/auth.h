@@ -22,9 +22,6 @@ std::string describe(const AuthConfig& config);
 // of either string or on where they differ. expected must not be empty.
 bool constant_time_equals(std::string_view expected, std::string_view given) noexcept;
 
-// Strict RFC 4648 base64 (standard alphabet, padded); nullopt on anything else.
-std::optional<std::string> decode_base64(std::string_view text);
-
 class Authenticator {
  public:
   explicit Authenticator(AuthConfig config);
@@ -40,6 +37,7 @@ class Authenticator {
   AuthConfig config_;
   bool bearer_;
   bool basic_;
+  std::string basic_credentials_;  // base64 of "user:password", as clients send it
   std::vector<std::string> challenges_;
 };
 

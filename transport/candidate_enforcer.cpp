@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -45,10 +46,6 @@ int error_code(const json_t* reply) {
 const char* error_reason(const json_t* reply) {
   const json_t* reason = member(member(reply, "error"), "reason");
   return json_is_string(reason) ? json_string_value(reason) : "?";
-}
-
-unsigned long long id_of(std::uint64_t id) {
-  return static_cast<unsigned long long>(id);
 }
 
 // Resident memory of this (the janus) process, from /proc/self/statm; 0 when unreadable.
@@ -214,10 +211,10 @@ void CandidateEnforcer::run() {
       if (sweep) {
         sweeps_.fetch_add(1, std::memory_order_relaxed);
         last_sweep = now;
-        log_verbose(
-            "candidate cap: janus grew by %llu MB since the last sweep: checking every "
-            "handle that has not negotiated",
-            id_of(grown >> 20));
+        log_verbose("candidate cap: janus grew by %" PRIu64
+                    " MB since the last sweep: checking every "
+                    "handle that has not negotiated",
+                    grown >> 20);
       }
       check_round(sweep ? std::numeric_limits<std::size_t>::max() : options_.checks_per_round);
       if (sweep) baseline = options_.resident_bytes();
@@ -296,19 +293,20 @@ void CandidateEnforcer::cut(const runtime::CutOrder& order) {
     cuts_.fetch_add(1, std::memory_order_release);
     ledger_.count_cut(order.reason);  // last: what tests and dashboards wait for
     log_info(
-        "candidate cap: handle %llu (session %llu) hung up and detached (%s: %llu %s)%s, "
+        "candidate cap: handle %" PRIu64 " (session %" PRIu64 ") hung up and detached (%s: %" PRIu64
+        " %s)%s, "
         "%.1f ms after going over the cap",
-        id_of(key.handle_id), id_of(key.session_id), reason, id_of(order.count),
+        key.handle_id, key.session_id, reason, order.count,
         order.reason == runtime::CutReason::kPendingTrickles ? "pending trickles" : "candidates",
         order.media ? (told ? "; its client got error 1019" : "; its client was not told") : "",
         static_cast<double>(took_us.count()) / 1000.0);
   } else {
     cut_failures_.fetch_add(1, std::memory_order_relaxed);
-    log_verbose(
-        "candidate cap: detaching handle %llu (session %llu) did not succeed (%s): "
-        "probably gone already",
-        id_of(key.handle_id), id_of(key.session_id),
-        detached ? error_reason(detached.get()) : "no answer");
+    log_verbose("candidate cap: detaching handle %" PRIu64 " (session %" PRIu64
+                ") did not succeed (%s): "
+                "probably gone already",
+                key.handle_id, key.session_id,
+                detached ? error_reason(detached.get()) : "no answer");
   }
 }
 
@@ -348,10 +346,10 @@ void CandidateEnforcer::check_round(std::size_t handles) {
       }
       const auto count = static_cast<std::uint64_t>(json_integer_value(pending));
       if (ledger_.queue_cut(targets[i].key, runtime::CutReason::kPendingTrickles, count)) {
-        log_info(
-            "candidate cap: handle %llu (session %llu) holds %llu trickles sent before any "
-            "offer, over max_ice_candidates = %u: queued to be hung up and detached",
-            id_of(targets[i].key.handle_id), id_of(targets[i].key.session_id), id_of(count), max);
+        log_info("candidate cap: handle %" PRIu64 " (session %" PRIu64 ") holds %" PRIu64
+                 " trickles sent before any "
+                 "offer, over max_ice_candidates = %u: queued to be hung up and detached",
+                 targets[i].key.handle_id, targets[i].key.session_id, count, max);
       }
     }
   }

@@ -1,15 +1,8 @@
 #include "janus_admin.h"
 
-#include <memory>
+#include "../common/janus_config_reader.h"
 
 namespace jmedia::transport {
-namespace {
-
-struct ConfigDestroy {
-  void operator()(janus_config* config) const noexcept { janus_config_destroy(config); }
-};
-
-}  // namespace
 
 JanusAdminGateway::JanusAdminGateway(janus_transport* transport, janus_transport_callbacks* core)
     : transport_(transport), core_(core) {
@@ -38,16 +31,10 @@ AdminSecret read_admin_secret(const char* config_path) {
   AdminSecret out;
   if (config_path == nullptr) return out;
   out.file = std::string(config_path) + "/janus.jcfg";
-  if (!g_file_test(out.file.c_str(), G_FILE_TEST_EXISTS)) return out;
-  std::unique_ptr<janus_config, ConfigDestroy> config(janus_config_parse(out.file.c_str()));
-  if (!config) return out;
+  const std::optional<ConfigValues> values = parse_janus_config_file(out.file);
+  if (!values) return out;
   out.found = true;
-  janus_config_container* general =
-      janus_config_get(config.get(), nullptr, janus_config_type_category, "general");
-  if (general == nullptr) return out;
-  janus_config_container* item =
-      janus_config_get(config.get(), general, janus_config_type_item, "admin_secret");
-  if (item != nullptr && item->value != nullptr) out.secret = std::string(item->value);
+  if (const std::string* secret = values->find("general.admin_secret")) out.secret = *secret;
   return out;
 }
 

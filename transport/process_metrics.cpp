@@ -8,6 +8,8 @@
 #include <iterator>
 #include <limits>
 
+#include "../common/metrics.h"
+
 namespace jmedia::transport {
 namespace {
 
@@ -64,17 +66,6 @@ std::optional<double> count_open_fds(const std::string& fd_dir) {
   }
   closedir(dir);
   return count;
-}
-
-prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type,
-                                double value) {
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  return prometheus::MetricFamily{name, help, type, {metric}};
 }
 
 }  // namespace
@@ -155,7 +146,13 @@ std::vector<prometheus::MetricFamily> process_families(const ProcessStats& stats
   std::vector<prometheus::MetricFamily> out;
   auto add = [&out](const std::optional<double>& value, const char* name, const char* help,
                     MetricType type) {
-    if (value) out.push_back(family(name, help, type, *value));
+    if (!value) return;
+    prometheus::MetricFamily& f = out.emplace_back(metrics::family(name, help, type));
+    if (type == MetricType::Counter) {
+      metrics::add_counter(f, {}, *value);
+    } else {
+      metrics::add_gauge(f, {}, *value);
+    }
   };
   add(stats.cpu_seconds, "process_cpu_seconds_total",
       "Total user and system CPU time spent in seconds.", MetricType::Counter);
