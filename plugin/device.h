@@ -95,6 +95,11 @@ class Device {
  private:
   const std::string id_;
   std::atomic<int> series_slot_{-1};
+  // Lock order: a thread holding a lock of this list takes only locks further down it.
+  //   MediaSession::transition_mutex_
+  //   -> a ShardedMap shard lock (DeviceRegistry's or SessionTable's)
+  //   -> Device::mutex_
+  //   -> Device::snapshot_mutex_ or ViewerLink::relay_mutex (leaves: none of ours inside)
   mutable std::mutex mutex_;
   std::shared_ptr<MediaSession> publisher_;
   std::optional<PublisherMedia> media_;
