@@ -86,7 +86,8 @@ class Device {
   int series_slot() const { return series_slot_.load(std::memory_order_relaxed); }
   void set_series_slot(int slot) { series_slot_.store(slot, std::memory_order_relaxed); }
 
-  // Media path: lock-free reads.
+  // Media path. viewers() holds the snapshot lock just to copy the list's pointer (never
+  // while the list is built); is_publisher is one atomic load.
   std::shared_ptr<const ViewerList> viewers() const {
     std::lock_guard lock(snapshot_mutex_);
     return viewers_;
