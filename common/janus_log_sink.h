@@ -1,4 +1,5 @@
-// Forwards jmedia logging to Janus's logger, honouring its debug level.
+// Forwards jmedia logging to Janus's logger; a message above its debug level is not even
+// formatted.
 #pragma once
 
 namespace jmedia {

@@ -11,9 +11,14 @@ namespace jmedia {
 enum class LogLevel : int { kFatal = 1, kError = 2, kWarn = 3, kInfo = 4, kVerbose = 5, kHuge = 6 };
 
 using LogSink = void (*)(LogLevel level, const char* message);
+// The most detailed level the sink shows now; asked on every call (Janus's level can change
+// while it runs).
+using LogLevelSource = LogLevel (*)();
 
-// Replaces the sink; nullptr restores the stderr sink. Set once at module init.
-void set_log_sink(LogSink sink) noexcept;
+// Replaces the sink; nullptr restores the stderr sink (errors and warnings). A message above
+// level() is dropped before it is formatted (logging runs on Janus's request and media
+// threads); no level source passes every message to the sink. Set once at module init.
+void set_log_sink(LogSink sink, LogLevelSource level = nullptr) noexcept;
 
 void log(LogLevel level, const char* format, ...) noexcept __attribute__((format(printf, 2, 3)));
 void vlog(LogLevel level, const char* format, std::va_list args) noexcept;

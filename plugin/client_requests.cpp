@@ -1,5 +1,7 @@
 // The async client requests (echo, publish, watch, start, configure, hangup), run on a
 // worker in the order each session sent them.
+#include <algorithm>
+
 #include "../common/log.h"
 #include "media_plugin.h"
 
@@ -57,7 +59,7 @@ void MediaPlugin::enter_role(const SessionPtr& session, Role role, const MediaFl
 }
 
 Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
-  std::shared_ptr<const ViewerList> orphans;
+  std::shared_ptr<Device> orphaned;  // its viewers are to be told
   Role role;
   {
     std::lock_guard lock(session->transition_mutex());
@@ -65,7 +67,7 @@ Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
     if (role == Role::kNone) return role;
     auto device = session->device_ptr();
     if (role == Role::kPublisher && device) {
-      orphans = devices_.release_publisher(device, session.get());
+      if (devices_.release_publisher(device, session.get())) orphaned = device;
     } else if (role == Role::kViewer && device) {
       if (auto link = devices_.remove_viewer(device, session.get())) link->started = false;
       session->set_viewer_link(nullptr);
@@ -76,7 +78,7 @@ Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
     sessions_.index_role(session, role, Role::kNone);
     sessions_.release_active();
   }
-  if (orphans && !orphans->empty()) notify_publisher_left(orphans, session->device()->id());
+  if (orphaned) notifier_.notify(orphaned);
   return role;
 }
 
@@ -91,36 +93,42 @@ Role MediaPlugin::end_role_and_tell(const SessionPtr& session, EndReason reason)
   return role;
 }
 
-void MediaPlugin::notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
-                                        const std::string& device_id) {
-  for (const auto& viewer : *viewers) {
-    JsonPtr event = result_event("publisher_left");
-    set(event.get(), "device_id", device_id);
-    push(viewer->session_ptr(), "", std::move(event));
+void MediaPlugin::publisher_media_changed(const SessionPtr& session, const PublisherMedia& media) {
+  auto device = session->device_ptr();
+  if (device && device->update_media(session.get(), media) && !device->viewers()->empty()) {
+    notifier_.notify(device);
   }
 }
 
-void MediaPlugin::notify_publisher_joined(const std::shared_ptr<Device>& device,
-                                          const std::optional<PublisherMedia>& previous,
-                                          const PublisherMedia& media) {
-  auto viewers = device->viewers();
-  if (viewers->empty()) return;
-  const bool same = previous && previous->same_codecs(media);
-  std::optional<std::string> offer;
-  if (!same) {
-    auto made = sdp_.viewer_offer(media);
-    if (auto* sdp = std::get_if<std::string>(&made)) offer = std::move(*sdp);
+void MediaPlugin::tell_viewers(const std::shared_ptr<Device>& device) {
+  DeviceNews news = device->take_news();
+  std::optional<std::string> offer;  // one for every viewer that renegotiates
+  if (std::any_of(news.viewers.begin(), news.viewers.end(), [](const ViewerNews& item) {
+        return item.joined == ViewerNews::Joined::kNewOffer;
+      })) {
+    auto made = sdp_.viewer_offer(news.media);
+    if (auto* sdp = std::get_if<std::string>(&made)) {
+      offer = std::move(*sdp);
+    } else {
+      log_warn("device %s: no offer for its viewers: %s", device->id().c_str(),
+               std::get<Error>(made).reason.c_str());
+    }
   }
-  for (const auto& viewer : *viewers) {
-    const SessionPtr& session = viewer->session_ptr();
-    JsonPtr event = result_event(same ? "publisher_joined" : "offer");
+  for (const auto& item : news.viewers) {
+    const SessionPtr& session = item.viewer->session_ptr();
+    if (item.publisher_left) {
+      JsonPtr event = result_event("publisher_left");
+      set(event.get(), "device_id", device->id());
+      push(session, "", std::move(event));
+    }
+    if (item.joined == ViewerNews::Joined::kNone) continue;
+    const bool renegotiate = item.joined == ViewerNews::Joined::kNewOffer;
+    JsonPtr event = result_event(renegotiate ? "offer" : "publisher_joined");
     set(event.get(), "device_id", device->id());
     set(event.get(), "media_session", session->id());
     JsonPtr jsep;
-    if (!same && offer) {
+    if (renegotiate && offer) {
       // Different codecs: the viewer renegotiates and answers with "start" again.
-      viewer->started = false;
-      viewer->use_payload_types(media);
       jsep = adopt(json_object());
       set(jsep.get(), "type", "offer");
       set(jsep.get(), "sdp", std::string_view(*offer));
@@ -175,7 +183,6 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
   auto& answer = std::get<Answer>(answered);
   std::shared_ptr<Device> device;
-  std::optional<PublisherMedia> previous;
   {
     std::lock_guard lock(session->transition_mutex());
     if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
@@ -190,9 +197,8 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
       sessions_.release_active();
       return refuse_offer(session, tx, *error);
     }
-    device = std::get<DeviceRegistry::Claimed>(claimed).device;
+    device = std::get<std::shared_ptr<Device>>(claimed);
     device->set_series_slot(metrics_->device_slot(request.device_id));
-    previous = std::get<DeviceRegistry::Claimed>(claimed).previous_media;
     session->bind_device(device);
     enter_role(session, Role::kPublisher, MediaFlags{answer.audio, answer.video, answer.data});
   }
@@ -200,7 +206,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   set(event.get(), "media_session", session->id());
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
-  notify_publisher_joined(device, previous, answer.media);
+  if (!device->viewers()->empty()) notifier_.notify(device);
   return true;
 }
 
@@ -225,9 +231,7 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
       sessions_.release_active();
       return push_error(session, tx, *error);
     }
-    auto device = std::get<std::shared_ptr<Device>>(added);
-    // The device has a publisher (add_viewer checked), so its media is known.
-    const PublisherMedia media = device->media().value_or(PublisherMedia{});
+    auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
     auto offered = sdp_.viewer_offer(media);
     if (auto* error = std::get_if<Error>(&offered)) {
       devices_.remove_viewer(device, session.get());
@@ -235,7 +239,6 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
       return push_error(session, tx, *error);
     }
     offer = std::move(std::get<std::string>(offered));
-    link->use_payload_types(media);
     session->bind_device(device);
     session->set_viewer_link(link);
     enter_role(session, Role::kViewer,
@@ -253,7 +256,7 @@ bool MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
   if (session->role() != Role::kViewer || !link) {
     return push_error(session, tx, Error{ErrorCode::kWrongState, "start needs a watch first"});
   }
-  link->started = true;
+  if (Device* device = session->device()) device->start_viewer(*link);
   push(session, tx, result_event("watching"));
   // A keyframe asked for now would reach a viewer whose media is not up yet and be lost:
   // setup_media asks when it is. Only a viewer that is up already (after a renegotiation)
@@ -283,10 +286,6 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
         Error{ErrorCode::kUnexpectedJsep, "a viewer renegotiates with watch/start, not configure"});
   }
   JsonPtr jsep;
-  // A publisher's renegotiation: its device, the media the device had and the new one.
-  std::shared_ptr<Device> published;
-  std::optional<PublisherMedia> replaced;
-  PublisherMedia media;
   if (request.offer_sdp) {
     MediaFlags wanted{request.audio.value_or(session->audio_enabled()),
                       request.video.value_or(session->video_enabled()), session->data_enabled()};
@@ -295,12 +294,9 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
     auto& answer = std::get<Answer>(answered);
     jsep = answer_jsep(answer.sdp);
-    if (role == Role::kPublisher) {
-      // Later viewers are offered what the publisher sends now.
-      media = std::move(answer.media);
-      published = session->device_ptr();
-      if (published) replaced = published->replace_media(session.get(), media);
-    }
+    // Viewers offered other codecs stop now and get a new offer, as when a publisher with
+    // other codecs takes over; later viewers are offered what the publisher sends now.
+    if (role == Role::kPublisher) publisher_media_changed(session, answer.media);
   }
   if (request.audio) session->set_audio(*request.audio);
   if (request.video) session->set_video(*request.video);
@@ -320,11 +316,6 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     }
   }
   push(session, tx, result_event("configured"), std::move(jsep));
-  if (replaced && !replaced->same_codecs(media)) {
-    // The viewers were offered the old codecs: they get a new offer, as when a publisher
-    // with other codecs takes over. Other payload types alone need none (the rewriter).
-    notify_publisher_joined(published, replaced, media);
-  }
   return true;
 }
 

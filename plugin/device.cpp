@@ -41,20 +41,27 @@ std::optional<PublisherMedia> Device::media() const {
   return media_;
 }
 
-std::optional<PublisherMedia> Device::replace_media(const MediaSession* session,
-                                                    PublisherMedia media) {
-  std::lock_guard lock(mutex_);
-  if (session == nullptr || publisher_.get() != session) return std::nullopt;
-  std::optional<PublisherMedia> previous = std::move(media_);
-  media_ = std::move(media);
-  return previous;
-}
-
 void Device::set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media) {
   std::lock_guard lock(mutex_);
+  stop_viewers_with_other_codecs(media);
+  ++publishers_;
   publisher_raw_.store(session.get(), std::memory_order_release);
   publisher_ = std::move(session);
   media_ = std::move(media);
+}
+
+bool Device::update_media(const MediaSession* session, PublisherMedia media) {
+  std::lock_guard lock(mutex_);
+  if (publisher_.get() != session || session == nullptr) return false;
+  stop_viewers_with_other_codecs(media);
+  media_ = std::move(media);
+  return true;
+}
+
+void Device::stop_viewers_with_other_codecs(const PublisherMedia& media) const {
+  for (const auto& viewer : *viewers()) {
+    if (!viewer->offered_.same_codecs(media)) viewer->started = false;
+  }
 }
 
 bool Device::clear_publisher(const MediaSession* session) {
@@ -69,11 +76,47 @@ std::size_t Device::viewer_count() const {
   return viewers()->size();
 }
 
-void Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
+PublisherMedia Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
   std::lock_guard lock(mutex_);
+  viewer->told_publisher_ = publisher_ ? publishers_ : 0;
+  viewer->offered_ = media_.value_or(PublisherMedia{});
+  viewer->use_payload_types(viewer->offered_);
+  PublisherMedia media = viewer->offered_;
   auto next = std::make_shared<ViewerList>(*viewers());
   next->push_back(std::move(viewer));
   publish_viewers(std::move(next));
+  return media;
+}
+
+void Device::start_viewer(ViewerLink& viewer) {
+  std::lock_guard lock(mutex_);
+  viewer.started = !media_ || viewer.offered_.same_codecs(*media_);
+}
+
+DeviceNews Device::take_news() {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t now = publisher_ ? publishers_ : 0;
+  DeviceNews news;
+  if (media_) news.media = *media_;
+  for (const auto& viewer : *viewers()) {
+    ViewerNews item{viewer};
+    item.publisher_left = viewer->told_publisher_ != 0 && viewer->told_publisher_ != now;
+    if (now != 0) {
+      if (!viewer->offered_.same_codecs(news.media)) {
+        item.joined = ViewerNews::Joined::kNewOffer;
+        viewer->offered_ = news.media;
+        viewer->started = false;
+        viewer->use_payload_types(news.media);
+      } else if (viewer->told_publisher_ != now) {
+        item.joined = ViewerNews::Joined::kSameCodecs;
+      }
+    }
+    viewer->told_publisher_ = now;
+    if (item.publisher_left || item.joined != ViewerNews::Joined::kNone) {
+      news.viewers.push_back(std::move(item));
+    }
+  }
+  return news;
 }
 
 std::shared_ptr<ViewerLink> Device::remove_viewer(const MediaSession* session) {

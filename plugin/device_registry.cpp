@@ -8,47 +8,47 @@ void DeviceRegistry::drop_if_empty(Map& map, const std::shared_ptr<Device>& devi
   if (it != map.end() && it->second == device) map.erase(it);
 }
 
-std::variant<DeviceRegistry::Claimed, Error> DeviceRegistry::claim_publisher(
+std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::claim_publisher(
     const std::string& device_id, const std::shared_ptr<MediaSession>& session,
     const PublisherMedia& media) {
-  return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Claimed, Error> {
-    auto& slot = map[device_id];
-    if (!slot) slot = std::make_shared<Device>(device_id);
-    if (slot->has_publisher()) {
-      return Error{ErrorCode::kDeviceBusy, "device '" + device_id + "' has a publisher already"};
+  return devices_.with_shard(device_id,
+                             [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
+                               auto& slot = map[device_id];
+                               if (!slot) slot = std::make_shared<Device>(device_id);
+                               if (slot->has_publisher()) {
+                                 return Error{ErrorCode::kDeviceBusy,
+                                              "device '" + device_id + "' has a publisher already"};
+                               }
+                               slot->set_publisher(session, media);
+                               return slot;
+                             });
+}
+
+std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_viewer(
+    const std::string& device_id, const std::shared_ptr<ViewerLink>& viewer,
+    std::size_t max_viewers) {
+  return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Watched, Error> {
+    auto it = map.find(device_id);
+    if (it == map.end() || !it->second->has_publisher()) {
+      return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
     }
-    Claimed claimed{slot, slot->media()};
-    slot->set_publisher(session, media);
-    return claimed;
+    if (it->second->viewer_count() >= max_viewers) {
+      return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
+                                                   "' has max_viewers_per_device (" +
+                                                   std::to_string(max_viewers) + ") viewers"};
+    }
+    PublisherMedia media = it->second->add_viewer(viewer);
+    return Watched{it->second, std::move(media)};
   });
 }
 
-std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::add_viewer(
-    const std::string& device_id, const std::shared_ptr<ViewerLink>& viewer,
-    std::size_t max_viewers) {
-  return devices_.with_shard(
-      device_id, [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
-        auto it = map.find(device_id);
-        if (it == map.end() || !it->second->has_publisher()) {
-          return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
-        }
-        if (it->second->viewer_count() >= max_viewers) {
-          return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
-                                                       "' has max_viewers_per_device (" +
-                                                       std::to_string(max_viewers) + ") viewers"};
-        }
-        it->second->add_viewer(viewer);
-        return it->second;
-      });
-}
-
-std::shared_ptr<const ViewerList> DeviceRegistry::release_publisher(
-    const std::shared_ptr<Device>& device, const MediaSession* session) {
-  return devices_.with_shard(device->id(), [&](Map& map) -> std::shared_ptr<const ViewerList> {
-    if (!device->clear_publisher(session)) return nullptr;
-    auto viewers = device->viewers();
+bool DeviceRegistry::release_publisher(const std::shared_ptr<Device>& device,
+                                       const MediaSession* session) {
+  return devices_.with_shard(device->id(), [&](Map& map) {
+    if (!device->clear_publisher(session)) return false;
+    const bool viewers_left = !device->viewers()->empty();
     drop_if_empty(map, device);
-    return viewers;
+    return viewers_left;
   });
 }
 

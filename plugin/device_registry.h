@@ -19,23 +19,22 @@ class DeviceRegistry {
  public:
   explicit DeviceRegistry(std::size_t shards) : devices_(shards) {}
 
-  struct Claimed {
-    std::shared_ptr<Device> device;
-    // The media the existing viewers' offers were built from, if any: when it differs from
-    // the new publisher's, those viewers need a new offer.
-    std::optional<PublisherMedia> previous_media;
-  };
   // Makes session the publisher of device_id, creating the device; kDeviceBusy if it has one.
-  std::variant<Claimed, Error> claim_publisher(const std::string& device_id,
-                                               const std::shared_ptr<MediaSession>& session,
-                                               const PublisherMedia& media);
+  // Viewers already there are told by Device::take_news (the plugin's notifier).
+  std::variant<std::shared_ptr<Device>, Error> claim_publisher(
+      const std::string& device_id, const std::shared_ptr<MediaSession>& session,
+      const PublisherMedia& media);
+  struct Watched {
+    std::shared_ptr<Device> device;
+    PublisherMedia media;  // the publisher's, which the viewer's offer is built from
+  };
   // Adds a viewer of device_id; kNoSuchDevice without a publisher, kTooManyViewers at max.
-  std::variant<std::shared_ptr<Device>, Error> add_viewer(const std::string& device_id,
-                                                          const std::shared_ptr<ViewerLink>& viewer,
-                                                          std::size_t max_viewers);
-  // Removes session from device as publisher; the viewers then left without one.
-  std::shared_ptr<const ViewerList> release_publisher(const std::shared_ptr<Device>& device,
-                                                      const MediaSession* session);
+  std::variant<Watched, Error> add_viewer(const std::string& device_id,
+                                          const std::shared_ptr<ViewerLink>& viewer,
+                                          std::size_t max_viewers);
+  // Removes session from device as publisher; true when it was, and viewers are left to
+  // be told (Device::take_news).
+  bool release_publisher(const std::shared_ptr<Device>& device, const MediaSession* session);
   std::shared_ptr<ViewerLink> remove_viewer(const std::shared_ptr<Device>& device,
                                             const MediaSession* session);
   std::shared_ptr<Device> find(const std::string& device_id) const;

@@ -36,7 +36,8 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
       limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
       devices_(config.shards),
-      queue_(config.worker_threads, config.queue_size) {
+      queue_(config.worker_threads, config.queue_size),
+      notifier_([this](const std::shared_ptr<Device>& device) { tell_viewers(device); }) {
   metrics_->set_snapshot_source([this] {
     PluginMetrics::Snapshot snapshot;
     for (int role = 1; role < kRoleCount; ++role) {
@@ -140,6 +141,7 @@ void MediaPlugin::shutdown() {
   if (sweeper_.joinable()) sweeper_.join();
   metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
   queue_.stop();
+  notifier_.stop();  // after the workers, which notify; what still waits is dropped
   // Break the session <-> device references before the sessions go.
   for (auto& session : sessions_.remove_all()) {
     std::lock_guard lock(session->transition_mutex());

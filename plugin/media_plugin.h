@@ -15,6 +15,7 @@
 
 #include "../common/janus_api.h"
 #include "../common/json.h"
+#include "device_notifier.h"
 #include "device_registry.h"
 #include "host.h"
 #include "plugin_config.h"
@@ -74,6 +75,8 @@ class MediaPlugin {
   const SessionTable& sessions() const { return sessions_; }
   const DeviceRegistry& devices() const { return devices_; }
   std::size_t queue_depth() const { return queue_.depth(); }
+  // Devices whose viewers are still to be told of a publisher change (tests wait for 0).
+  std::size_t notifications_pending() { return notifier_.pending(); }
   bool draining() const { return draining_.load(); }
   // The plugin's janus_media_* metrics; registered with the process registry by the module.
   const std::shared_ptr<PluginMetrics>& metrics() const { return metrics_; }
@@ -103,11 +106,12 @@ class MediaPlugin {
   // leave_role, then, when a role did end, tells the client: {"result":"hangup",
   // "media_session","role","reason"}. Returns the role that ended (kNone: none was left).
   Role end_role_and_tell(const SessionPtr& session, EndReason reason);
-  void notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
-                             const std::string& device_id);
-  void notify_publisher_joined(const std::shared_ptr<Device>& device,
-                               const std::optional<PublisherMedia>& previous,
-                               const PublisherMedia& media);
+  // The publisher session renegotiated its media (the configure path): viewers whose offer
+  // has other codecs stop receiving now and get a new offer from the notifier. Any thread.
+  void publisher_media_changed(const SessionPtr& session, const PublisherMedia& media);
+  // On the notifier thread: pushes each viewer of device what it has not been told yet
+  // (publisher_left, then publisher_joined or an offer).
+  void tell_viewers(const std::shared_ptr<Device>& device);
   void request_keyframe(MediaSession& publisher, bool new_viewer = false);
 
   // Sync queries, shared by client and admin requests.
@@ -153,6 +157,8 @@ class MediaPlugin {
   std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;
   std::thread sweeper_;
+  // Last: its thread calls tell_viewers from construction on.
+  DeviceNotifier notifier_;
 };
 
 // {"media":"event","error_code":N,"error":reason}

@@ -1,6 +1,7 @@
 // The media path: RTP, RTCP and data from the core. Runs on each handle's loop thread and
-// takes no lock shared with other devices: a publisher reads its device's viewer list
-// through an atomic snapshot and relays to each started viewer.
+// takes no lock shared with other devices: a publisher copies the pointer to its device's
+// copy-on-write viewer list (under the device's snapshot lock, held for that copy only) and
+// relays to each started viewer.
 #include "media_plugin.h"
 
 namespace jmedia {

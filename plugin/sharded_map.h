@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "rw_spin_lock.h"
+#include "rw_lock.h"
 
 namespace jmedia {
 
@@ -140,7 +140,9 @@ class ShardedMap {
  private:
   // Cache-line aligned so that neighbouring shard locks do not false-share.
   struct alignas(64) Shard {
-    mutable RwSpinLock mutex;
+    // Held while with_shard's fn takes a value's own locks (a Device's): the lock order is
+    // written down in device.h.
+    mutable RwLock mutex;
     Map map;
   };
 
@@ -152,8 +154,8 @@ class ShardedMap {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    // Multiply-shift maps h onto [0, count_) without a division (tens of cycles, more than the
-    // rest of a lookup): the high bits of the mixed hash decide.
+    // Multiply-shift maps h onto [0, count_) without a division (slower than the rest of a
+    // lookup): the high bits of the mixed hash decide.
     __extension__ using Wide = unsigned __int128;
     return static_cast<std::size_t>((static_cast<Wide>(h) * count_) >> 64);
   }

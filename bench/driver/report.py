@@ -461,8 +461,8 @@ NOTES = {
         "`list` with 32 shards ran at 0.66-0.76x of one shard."),
     "table-tbb": (
         "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes its "
-        "shard's one-word reader-writer spin lock (plugin/rw_spin_lock.h: an atomic add to "
-        "enter, one to leave), picks the shard by a multiply-shift of the mixed hash (no "
+        "shard's one-word reader-writer lock (plugin/rw_lock.h: an atomic add to enter, one "
+        "to leave; a waiter spins briefly, then parks on a futex), picks the shard by a multiply-shift of the mixed hash (no "
         "division) and walks std::unordered_map's nodes (its prime modulo, bucket -> node "
         "before -> node); TBB takes a spin lock per bucket and masks a power-of-two table. The "
         "counts, which no load on the machine can move (callgrind, one thread, 90/5/5): %s. "

@@ -2,11 +2,16 @@
 // relay to viewers with continuity across publishers, limits, drain, kick and queries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "../../common/json.h"
 #include "../../plugin/media_plugin.h"
@@ -43,9 +48,49 @@ std::int64_t code(const std::string& json) {
   return json_integer_value(json_object_get(value.get(), "error_code"));
 }
 
+// Holds every push_event to the handles it blocks until release() (at most 10 s), so that a
+// test can tell whether a thread of the plugin waits for those pushes.
+class PushGate {
+ public:
+  void block(std::vector<janus_plugin_session*> handles) {
+    std::lock_guard lock(mutex_);
+    blocked_ = std::move(handles);
+    open_ = false;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  void pass(janus_plugin_session* handle) {
+    std::unique_lock lock(mutex_);
+    if (open_ || std::find(blocked_.begin(), blocked_.end(), handle) == blocked_.end()) return;
+    ++held_;
+    opened_.wait_for(lock, std::chrono::seconds(10), [this] { return open_; });
+  }
+  // Pushes held so far.
+  int held() {
+    std::lock_guard lock(mutex_);
+    return held_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  std::vector<janus_plugin_session*> blocked_;
+  bool open_ = true;
+  int held_ = 0;
+};
+
 class DevicesTest : public ::testing::Test {
  protected:
-  void SetUp() override { make_plugin({}); }
+  void SetUp() override {
+    host.before_push = [this](janus_plugin_session* handle) { push_gate.pass(handle); };
+    make_plugin({});
+  }
+  void TearDown() override { push_gate.release(); }
   void make_plugin(PluginConfig config) {
     plugin.reset();
     plugin = std::make_unique<MediaPlugin>(host, sdp, config);
@@ -76,6 +121,47 @@ class DevicesTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no event for " << body;
     return {};
+  }
+  // The event with transaction tx, if it came within timeout_ms.
+  std::optional<PushedEvent> answer(const std::string& tx, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& e : host.events()) {
+        if (e.transaction == tx) return e;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return std::nullopt;
+  }
+  // Waits (bounded) until the gate holds n pushes; returns how many it holds.
+  int held(int n) {
+    for (int i = 0; i < 5000 && push_gate.held() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return push_gate.held();
+  }
+  // The newest event of a handle with result `result`, once one came (bounded).
+  PushedEvent any_event(janus_plugin_session* handle, const std::string& result) {
+    for (int i = 0; i < 5000; ++i) {
+      std::optional<PushedEvent> newest;
+      for (const auto& e : host.events_for(handle)) {
+        if (str(e.event, "result") == result) newest = e;
+      }
+      if (newest) return *newest;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return {};
+  }
+  // The results pushed to handle after (not including) its first event with result `from`.
+  std::vector<std::string> results_after(janus_plugin_session* handle, const std::string& from) {
+    std::vector<std::string> results;
+    bool seen = false;
+    for (const auto& e : host.events_for(handle)) {
+      const std::string result = str(e.event, "result");
+      if (seen) results.push_back(result);
+      seen = seen || result == from;
+    }
+    return results;
   }
   // The newest event of a handle once its result is `result` (events to other handles, such
   // as viewers told of a new publisher, are pushed after the request's own answer).
@@ -135,6 +221,7 @@ class DevicesTest : public ::testing::Test {
     EXPECT_EQ(packet.mindex, video ? 1 : 0);
   }
 
+  PushGate push_gate;
   FakeHost host;
   FakeSdp sdp;
   std::unique_ptr<MediaPlugin> plugin;
@@ -214,7 +301,7 @@ TEST_F(DevicesTest, ViewersSurviveAPublisherChangeWithContinuousStreams) {
   janus_plugin_session* v = viewer("cam1");
   for (std::uint16_t i = 0; i < 5; ++i) send_rtp(cam, true, 100 + i, 3000u * i, 0xAAAA);
   plugin->hangup_media(cam);
-  auto left = host.events_for(v).back();
+  auto left = last_event(v, "publisher_left");
   EXPECT_EQ(str(left.event, "result"), "publisher_left");
   EXPECT_EQ(str(left.event, "device_id"), "cam1");
   EXPECT_EQ(plugin->devices().size(), 1u) << "the viewer keeps the device";
@@ -604,6 +691,124 @@ TEST_F(DevicesTest, DetachWhileAPublishIsBeingAnsweredLeaksNothing) {
   EXPECT_EQ(plugin->sessions().active(), 0u);
   EXPECT_EQ(plugin->devices().size(), 0u);
   EXPECT_EQ(host.references(cam), 0);
+}
+
+// The viewers' events are pushed by the plugin's notifier thread: the publisher's loop thread
+// (hangup_media) does not wait for them.
+TEST_F(DevicesTest, APublisherLeavingDoesNotWaitForItsViewersEvents) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = viewer("cam1");
+  push_gate.block({v1, v2});
+  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam); });
+  const bool returned = hangup.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  push_gate.release();
+  hangup.wait();
+  EXPECT_TRUE(returned) << "hangup_media waited for the viewers' publisher_left";
+  for (auto* v : {v1, v2}) {
+    EXPECT_EQ(str(last_event(v, "publisher_left").event, "result"), "publisher_left");
+  }
+  for (auto* h : {v1, v2, cam}) detach(h);
+}
+
+// Nor does a worker wait for the offers a new publisher with other codecs sends the viewers:
+// with one worker, the next request is answered while those pushes are held.
+TEST_F(DevicesTest, ANewPublisherDoesNotHoldAWorkerForItsViewersOffers) {
+  PluginConfig config;
+  config.worker_threads = 1;
+  make_plugin(config);
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  janus_plugin_session* v2 = viewer("cam1");
+  plugin->hangup_media(cam);
+  for (auto* v : {v1, v2}) last_event(v, "publisher_left");
+  sdp.video_codec = "h264";
+  push_gate.block({v1, v2});
+  janus_plugin_session* cam2 = attach();
+  auto published = request(cam2, R"({"request":"publish","device_id":"cam1"})", jsep("offer"));
+  EXPECT_EQ(str(published.event, "result"), "publishing");
+  janus_plugin_session* other = attach();
+  plugin->handle_message(other, "next", parse(R"({"request":"echo"})"), jsep("offer"));
+  const auto next = answer("next", 2000);
+  push_gate.release();
+  ASSERT_TRUE(next.has_value()) << "the worker was still pushing the viewers' offers";
+  EXPECT_EQ(str(next->event, "result"), "echoing");
+  for (auto* v : {v1, v2}) {
+    EXPECT_EQ(str(last_event(v, "offer").jsep, "type"), "offer");
+  }
+  for (auto* h : {v1, v2, cam, cam2, other}) detach(h);
+}
+
+// While the notifier is behind, a device's changes coalesce: the viewer learns that its
+// publisher left, then gets one offer for the media of the publisher there now, in that
+// order, and nothing for the publishers it never saw.
+TEST_F(DevicesTest, AViewerHearsOfTheLeaveBeforeOneOfferForTheLatestPublisher) {
+  janus_plugin_session* cam0 = publisher("cam0");
+  janus_plugin_session* v0 = viewer("cam0");
+  janus_plugin_session* cam1 = publisher("cam1");
+  janus_plugin_session* v1 = viewer("cam1");
+  push_gate.block({v0});  // holds the notifier on cam0's news
+  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam0); });
+  ASSERT_EQ(held(1), 1);
+  plugin->hangup_media(cam1);
+  sdp.video_codec = "h264";
+  janus_plugin_session* cam2 = publisher("cam1");
+  plugin->hangup_media(cam2);
+  sdp.video_codec = "vp9";
+  janus_plugin_session* cam3 = publisher("cam1");
+  push_gate.release();
+  hangup.wait();
+  const auto offer = last_event(v1, "offer");
+  EXPECT_NE(str(offer.jsep, "sdp").find("vp9"), std::string::npos) << offer.jsep;
+  // A later notification of another device proves the notifier went past cam1's.
+  plugin->hangup_media(cam3);
+  last_event(v1, "publisher_left");
+  EXPECT_EQ(results_after(v1, "watching"),
+            (std::vector<std::string>{"publisher_left", "offer", "publisher_left"}));
+  for (auto* h : {v0, v1, cam0, cam1, cam2, cam3}) detach(h);
+}
+
+// A new publisher with other codecs: its media does not reach viewers that have not
+// answered their new offer, however late the notifier pushes that offer.
+TEST_F(DevicesTest, ViewersGetNoMediaOfOtherCodecsBeforeTheirOffer) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  push_gate.block({v});
+  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam); });
+  ASSERT_EQ(held(1), 1);  // the notifier, pushing publisher_left
+  sdp.video_codec = "h264";
+  janus_plugin_session* cam2 = publisher("cam1");
+  send_rtp(cam2, true, 1, 1, 0xCCCC);
+  EXPECT_EQ(host.relayed_to(v).size(), 0u);
+  push_gate.release();
+  hangup.wait();
+  EXPECT_EQ(str(any_event(v, "offer").jsep, "type"), "offer");
+  for (auto* h : {v, cam, cam2}) detach(h);
+}
+
+// Nor when the viewer's answer to its earlier offer arrives after the codecs changed: that
+// answer starts nothing; the answer to the new offer does.
+TEST_F(DevicesTest, AnAnswerToTheOfferBeforeACodecChangeStartsNothing) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* v = viewer("cam1");
+  push_gate.block({v});
+  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam); });
+  ASSERT_EQ(held(1), 1);  // the notifier, pushing publisher_left
+  sdp.video_codec = "h264";
+  janus_plugin_session* cam2 = publisher("cam1");
+  // The viewer's late answer to its watch offer, before the notifier's next turn.
+  plugin->handle_message(v, "late", parse(R"({"request":"start"})"), jsep("answer", "v=0\r\n"));
+  ASSERT_EQ(held(2), 2);  // the worker, pushing "watching"
+  send_rtp(cam2, true, 1, 1, 0xCCCC);
+  EXPECT_EQ(host.relayed_to(v).size(), 0u) << "media of other codecs under the old offer";
+  push_gate.release();
+  hangup.wait();
+  ASSERT_TRUE(answer("late", 5000).has_value());
+  EXPECT_EQ(str(any_event(v, "offer").jsep, "type"), "offer");
+  request(v, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
+  send_rtp(cam2, true, 2, 3001, 0xCCCC);
+  EXPECT_EQ(host.relayed_to(v).size(), 1u);
+  for (auto* h : {v, cam, cam2}) detach(h);
 }
 
 TEST_F(DevicesTest, ShutdownWithLiveDevicesReleasesEverything) {

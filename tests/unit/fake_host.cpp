@@ -9,6 +9,7 @@ namespace jmedia::testing {
 
 int FakeHost::push_event(janus_plugin_session* handle, const char* transaction, json_t* event,
                          json_t* jsep) {
+  if (before_push) before_push(handle);
   std::lock_guard lock(mutex_);
   events_.push_back(PushedEvent{handle, transaction ? transaction : "", dump(event), dump(jsep)});
   return push_result.load();

@@ -56,6 +56,9 @@ class FakeHost : public Host {
   std::atomic<int> closed_pcs{0};
   std::atomic<int> push_result{0};
   std::atomic<bool> keyframe_rtcp{false};  // what requests_keyframe answers
+  // Runs first in every push_event, outside the fake's lock: lets a test hold the pushing
+  // thread. Set it before the plugin runs.
+  std::function<void(janus_plugin_session*)> before_push;
   std::vector<janus_plugin_session*> pli_targets();
   std::vector<RelayedRtp> relayed_to(janus_plugin_session* handle);
   // Events pushed to one handle, in order.

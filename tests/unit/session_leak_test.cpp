@@ -117,10 +117,12 @@ class SessionLeakTest : public ::testing::Test {
   }
   void drain() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (plugin_->queue_depth() != 0 && std::chrono::steady_clock::now() < deadline) {
+    while ((plugin_->queue_depth() != 0 || plugin_->notifications_pending() != 0) &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();
     }
     ASSERT_EQ(plugin_->queue_depth(), 0u) << "the workers did not drain the queue in 10 s";
+    ASSERT_EQ(plugin_->notifications_pending(), 0u) << "the notifier did not finish in 10 s";
   }
   void media(janus_plugin_session* handle) {
     char buffer[32] = {static_cast<char>(0x80), 96};
@@ -259,10 +261,10 @@ TEST_F(SessionLeakTest, TenThousandSessionsLeaveNothingBehind) {
 
   // Everything the plugin holds goes with it; only this test's own state is left.
   plugin_.reset();
-  // Its threads: the workers and the negotiation-timeout sweeper.
+  // Its threads: the workers, the negotiation-timeout sweeper and the device notifier.
   const PluginConfig defaults;
   const int plugin_threads =
-      static_cast<int>(defaults.worker_threads) + (defaults.negotiation_timeout_s > 0 ? 1 : 0);
+      static_cast<int>(defaults.worker_threads) + (defaults.negotiation_timeout_s > 0 ? 1 : 0) + 1;
   EXPECT_EQ(thread_count(), threads_before - plugin_threads)
       << "the plugin's threads are not all joined";
 }
