@@ -287,19 +287,24 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
   }
   JsonPtr jsep;
   if (request.offer_sdp) {
-    MediaFlags wanted{request.audio.value_or(session->audio_enabled()),
-                      request.video.value_or(session->video_enabled()), session->data_enabled()};
+    // A new negotiation, as echo and publish: every kind offered unless switched off here.
+    MediaFlags wanted{request.audio.value_or(true), request.video.value_or(true), true};
     auto answered = role == Role::kEcho ? sdp_.echo_answer(*request.offer_sdp, wanted)
                                         : sdp_.publisher_answer(*request.offer_sdp, wanted);
     if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
     auto& answer = std::get<Answer>(answered);
     jsep = answer_jsep(answer.sdp);
+    // The kinds relayed are those the new answer accepted: a client that adds a camera gets
+    // its video through.
+    session->renegotiated(MediaFlags{answer.audio, answer.video, answer.data});
     // Viewers offered other codecs stop now and get a new offer, as when a publisher with
     // other codecs takes over; later viewers are offered what the publisher sends now.
     if (role == Role::kPublisher) publisher_media_changed(session, answer.media);
   }
-  if (request.audio) session->set_audio(*request.audio);
-  if (request.video) session->set_video(*request.video);
+  if (!request.offer_sdp) {
+    if (request.audio) session->set_audio(*request.audio);
+    if (request.video) session->set_video(*request.video);
+  }
   if (request.bitrate) {
     session->set_bitrate(*request.bitrate);
     // 0 lifts the cap (Janus's convention: a very high REMB).

@@ -132,6 +132,36 @@ TEST_F(MediaPluginTest, MediaIsEchoedOnlyForEnabledKinds) {
   EXPECT_EQ(host.relayed_rtp.load(), 2);
 }
 
+TEST_F(MediaPluginTest, ARenegotiationThatAddsVideoGetsItEchoed) {
+  janus_plugin_session* handle = attach();
+  send(handle, R"({"request":"echo"})", offer_jsep(fake_offer(true, false, false)));
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  plugin->setup_media(handle);
+  // The client adds a camera: its configure re-offers audio and video.
+  send(handle, R"({"request":"configure"})", offer_jsep(fake_offer(true, true, false)), "tx2");
+  auto events = host.wait_events(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(field(events[1].event, "result"), "configured") << events[1].event;
+  EXPECT_EQ(field(events[1].jsep, "type"), "answer");
+  char buffer[12] = {};
+  janus_plugin_rtp video{};
+  video.video = TRUE;
+  video.buffer = buffer;
+  video.length = sizeof buffer;
+  plugin->incoming_rtp(handle, &video);
+  EXPECT_EQ(host.relayed_rtp.load(), 1) << "the video the new answer accepted is echoed";
+  JsonPtr info = plugin->query_session(handle);
+  EXPECT_TRUE(json_is_true(json_object_get(info.get(), "video")));
+  // And a re-offer without video stops relaying it.
+  send(handle, R"({"request":"configure"})", offer_jsep(fake_offer(true, false, false)), "tx3");
+  ASSERT_EQ(host.wait_events(3).size(), 3u);
+  plugin->incoming_rtp(handle, &video);
+  EXPECT_EQ(host.relayed_rtp.load(), 1);
+  info = plugin->query_session(handle);
+  EXPECT_TRUE(json_is_false(json_object_get(info.get(), "video")));
+  detach(handle);
+}
+
 TEST_F(MediaPluginTest, NoMediaIsRelayedBeforeAnEcho) {
   janus_plugin_session* handle = attach();
   char buffer[12] = {};
