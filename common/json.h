@@ -93,6 +93,14 @@ class SharedJson {
 };
 static_assert(JANSSON_THREAD_SAFE_REFCOUNT, "shared JSON values need atomic reference counts");
 
+// Typed reads of an object's members: null / nullopt when object is not an object, has no
+// such member, or the member has another type.
+inline const json_t* member(const json_t* object, const char* key) {
+  return json_is_object(object) ? json_object_get(object, key) : nullptr;
+}
+std::optional<std::string_view> string_member(const json_t* object, const char* key);
+std::optional<std::int64_t> integer_member(const json_t* object, const char* key);
+
 // Serialises compactly; never throws on a null value (returns "null").
 std::string dump(const json_t* value);
 

@@ -161,7 +161,7 @@ bool EventAggregator::forget_session(std::uint64_t session_id) {
 }
 
 bool EventAggregator::on_transport(const json_t* body) {
-  const json_t* data = json_is_object(body) ? json_object_get(body, "data") : nullptr;
+  const json_t* data = member(body, "data");
   const auto what = string_member(data, "event");
   if (!what) return false;
   if (*what != "disconnected" || reclaim_session_timeout() > 0) return true;
@@ -331,7 +331,7 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
 bool EventAggregator::on_jsep(const json_t* event, const json_t* body) {
   // {"owner":"remote"|"local","jsep":{"type":"offer"|"answer","sdp":"..."}}
   const auto owner = string_member(body, "owner");
-  const json_t* jsep = json_is_object(body) ? json_object_get(body, "jsep") : nullptr;
+  const json_t* jsep = member(body, "jsep");
   const auto type = string_member(jsep, "type");
   if (!owner || !type || (*owner != "remote" && *owner != "local")) return false;
   if (ledger_ != nullptr) {

@@ -48,18 +48,6 @@ std::size_t event_type_index(std::int64_t type) {
   return kTypeLabels.size();
 }
 
-std::optional<std::string_view> string_member(const json_t* object, const char* key) {
-  const json_t* value = json_is_object(object) ? json_object_get(object, key) : nullptr;
-  if (!json_is_string(value)) return std::nullopt;
-  return std::string_view(json_string_value(value), json_string_length(value));
-}
-
-std::optional<std::int64_t> integer_member(const json_t* object, const char* key) {
-  const json_t* value = json_is_object(object) ? json_object_get(object, key) : nullptr;
-  if (!json_is_integer(value)) return std::nullopt;
-  return static_cast<std::int64_t>(json_integer_value(value));
-}
-
 std::optional<std::string_view> candidate_type(std::string_view candidate) {
   std::size_t pos = 0;
   // Fields: foundation component transport priority address port "typ" type [...]
@@ -76,7 +64,7 @@ std::optional<std::string_view> candidate_type(std::string_view candidate) {
 }
 
 std::optional<SelectedPair> selected_pair(const json_t* body) {
-  const json_t* candidates = json_is_object(body) ? json_object_get(body, "candidates") : nullptr;
+  const json_t* candidates = member(body, "candidates");
   if (json_is_object(candidates)) {
     const json_t* local = json_object_get(candidates, "local");
     const json_t* remote = json_object_get(candidates, "remote");

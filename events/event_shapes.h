@@ -64,6 +64,8 @@
 #include <optional>
 #include <string_view>
 
+#include "../common/json.h"
+
 namespace jmedia::events {
 
 // Event types (the bits of an event handler's events_mask).
@@ -141,10 +143,6 @@ constexpr std::size_t index_of(const std::array<std::string_view, N>& set, std::
 
 std::size_t hangup_reason_index(std::string_view janus_reason);  // kHangupReasons.size() = other
 std::size_t event_type_index(std::int64_t type);                 // kTypeLabels.size() = other
-
-// Typed reads that never fail on a missing or mistyped member.
-std::optional<std::string_view> string_member(const json_t* object, const char* key);
-std::optional<std::int64_t> integer_member(const json_t* object, const char* key);
 
 // The candidate type ("typ X") of an SDP candidate attribute, with or without "candidate:".
 std::optional<std::string_view> candidate_type(std::string_view candidate);

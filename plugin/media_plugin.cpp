@@ -214,9 +214,7 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
     return sync_error(invalid, *parsed.error);
   }
   const std::size_t label = request_label_index(parsed.name, false);
-  const bool async = parsed.request ? is_async(*parsed.request)
-                                    : !(parsed.name == "list" || parsed.name == "info" ||
-                                        parsed.name == "devices");
+  const bool async = !is_sync_request(parsed.name);
   if (!async) {
     if (parsed.error) return sync_error(label, *parsed.error);
     JsonPtr body;
@@ -243,8 +241,7 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
     return Reply{Reply::Kind::kAsync, nullptr};
   };
   if (parsed.error) {
-    const json_t* type = json_is_object(jsep.get()) ? json_object_get(jsep.get(), "type") : nullptr;
-    const bool offer = json_is_string(type) && std::string_view(json_string_value(type)) == "offer";
+    const bool offer = string_member(jsep.get(), "type") == "offer";
     return async_error(*parsed.error, offer);
   }
   const std::int64_t received_ms = monotonic_ms_now();

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "../common/json.h"
+
 namespace jmedia {
 namespace {
 
@@ -89,10 +91,7 @@ class Fields {
   }
 
  private:
-  const json_t* get(const char* name) const {
-    const json_t* value = json_object_get(body_, name);
-    return (value == nullptr) ? nullptr : value;
-  }
+  const json_t* get(const char* name) const { return member(body_, name); }
   void fail(const char* name, const std::string& what) {
     if (!error_) error_ = Error{ErrorCode::kInvalidField, std::string("'") + name + "' " + what};
   }
@@ -112,7 +111,7 @@ std::variant<std::string, Error> read_jsep(const json_t* jsep, const char* expec
                  std::string("this request needs a JSEP ") + expected_type};
   }
   if (!json_is_object(jsep)) return Error{ErrorCode::kWrongJsepType, "jsep must be an object"};
-  const json_t* type = json_object_get(jsep, "type");
+  const json_t* type = member(jsep, "type");
   if (!json_is_string(type)) return Error{ErrorCode::kWrongJsepType, "jsep.type must be a string"};
   if (std::strcmp(json_string_value(type), expected_type) != 0) {
     std::string got(json_string_value(type));
@@ -120,7 +119,7 @@ std::variant<std::string, Error> read_jsep(const json_t* jsep, const char* expec
     return Error{ErrorCode::kWrongJsepType,
                  std::string("expected a JSEP ") + expected_type + ", got '" + got + "'"};
   }
-  const json_t* sdp = json_object_get(jsep, "sdp");
+  const json_t* sdp = member(jsep, "sdp");
   if (!json_is_string(sdp) || json_string_length(sdp) == 0) {
     return Error{ErrorCode::kInvalidSdp, "jsep.sdp must be a non-empty string"};
   }
@@ -152,7 +151,7 @@ std::variant<std::string, Error> request_name(const json_t* body) {
   if (body == nullptr || !json_is_object(body)) {
     return Error{ErrorCode::kInvalidBody, "the message body must be a JSON object"};
   }
-  const json_t* request = json_object_get(body, "request");
+  const json_t* request = member(body, "request");
   if (!json_is_string(request))
     return Error{ErrorCode::kMissingRequest, "'request' must be a string"};
   return std::string(json_string_value(request), json_string_length(request));
@@ -206,10 +205,8 @@ bool valid_session_id(std::string_view id) {
          });
 }
 
-bool is_async(const ClientRequest& request) {
-  return !std::holds_alternative<ListRequest>(request) &&
-         !std::holds_alternative<InfoRequest>(request) &&
-         !std::holds_alternative<DevicesRequest>(request);
+bool is_sync_request(std::string_view name) {
+  return name == "list" || name == "info" || name == "devices";
 }
 
 Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jsep) {

@@ -91,8 +91,10 @@ using ClientRequest =
 using AdminRequest = std::variant<ListRequest, InfoRequest, DevicesRequest, KickRequest,
                                   DrainRequest, LimitsRequest>;
 
-// Async requests are answered by events; sync ones in the reply.
-bool is_async(const ClientRequest& request);
+// The requests answered in the reply (list, info, devices), by name: valid or not, since a
+// malformed one is answered the way a valid one would be. Every other request is answered by
+// events.
+bool is_sync_request(std::string_view name);
 
 template <typename Request>
 struct Parsed {

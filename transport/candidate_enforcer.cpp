@@ -28,10 +28,6 @@ const prometheus::Histogram::BucketBoundaries& cut_buckets() {
   return buckets;
 }
 
-const json_t* member(const json_t* object, const char* key) {
-  return json_is_object(object) ? json_object_get(object, key) : nullptr;
-}
-
 bool is_success(const json_t* reply) {
   const json_t* janus = member(reply, "janus");
   return json_is_string(janus) && std::string_view(json_string_value(janus)) == "success";

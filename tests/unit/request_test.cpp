@@ -207,7 +207,7 @@ TEST(Request, ListReadsEveryField) {
   EXPECT_EQ(list.limit, 10u);
   EXPECT_EQ(list.cursor, "00ff00ff00ff00ff");
   EXPECT_FALSE(list.detail);
-  EXPECT_FALSE(is_async(*parsed.request));
+  EXPECT_TRUE(is_sync_request(parsed.name));
 }
 
 TEST(Request, ListDetailIsABoolean) {
@@ -267,7 +267,7 @@ TEST(Request, ConfigureReadsEveryField) {
   EXPECT_EQ(configure.bitrate, 256000u);
   EXPECT_TRUE(configure.keyframe);
   EXPECT_FALSE(configure.offer_sdp.has_value());
-  EXPECT_TRUE(is_async(*parsed.request));
+  EXPECT_FALSE(is_sync_request(parsed.name));
 }
 
 struct AdminCase {
