@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "../common/abi_guard.h"
 #include "../common/log.h"
 #include "../runtime/runtime.h"
 
@@ -65,11 +66,12 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     // A quarter of the timeout, at most a second: a role ends at most that late.
     const auto period = std::chrono::milliseconds(std::clamp<std::int64_t>(
         static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000));
-    sweeper_ = std::thread([this, period] {
+    sweeper_ = guarded_thread("negotiation sweeper", [this, period] {
       std::unique_lock lock(sweeper_mutex_);
       while (!sweeper_wake_.wait_for(lock, period, [this] { return stopping_.load(); })) {
         lock.unlock();
-        expire_negotiations(monotonic_ms_now());
+        // One failed sweep (a throwing core call, bad_alloc) is logged; the next one runs.
+        guarded_void("negotiation sweeper", [this] { expire_negotiations(monotonic_ms_now()); });
         lock.lock();
       }
     });

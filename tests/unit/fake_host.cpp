@@ -1,6 +1,7 @@
 #include "fake_host.h"
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include "../../common/json.h"
@@ -9,6 +10,10 @@ namespace jmedia::testing {
 
 int FakeHost::push_event(janus_plugin_session* handle, const char* transaction, json_t* event,
                          json_t* jsep) {
+  for (int left = push_throws.load(); left > 0;) {
+    if (push_throws.compare_exchange_weak(left, left - 1))
+      throw std::runtime_error("fake: push_event failed");
+  }
   std::lock_guard lock(mutex_);
   events_.push_back(PushedEvent{handle, transaction ? transaction : "", dump(event), dump(jsep)});
   return push_result.load();

@@ -55,6 +55,8 @@ class FakeHost : public Host {
   std::atomic<int> relayed_rtp{0}, relayed_rtcp{0}, relayed_data{0}, plis{0}, rembs{0};
   std::atomic<int> closed_pcs{0};
   std::atomic<int> push_result{0};
+  // The next this many push_event calls throw (a failing core call, a bad_alloc) instead.
+  std::atomic<int> push_throws{0};
   std::atomic<bool> keyframe_rtcp{false};  // what requests_keyframe answers
   std::vector<janus_plugin_session*> pli_targets();
   std::vector<RelayedRtp> relayed_to(janus_plugin_session* handle);
@@ -80,7 +82,7 @@ class FakeSdp : public SdpEngine {
   std::string video_codec = "vp8";
   int video_payload_type = 96;
   std::atomic<int> calls{0};
-  // Runs at the start of each call (on the worker): lets a test hold a worker.
+  // Runs at the start of each echo/publisher answer (on the worker): lets a test hold a worker.
   std::function<void()> before_answer;
 };
 

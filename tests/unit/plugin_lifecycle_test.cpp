@@ -1,0 +1,131 @@
+// MediaPlugin's own threads and the ends of a session's life: the negotiation sweeper behind
+// the exception barrier.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "../../common/json.h"
+#include "../../plugin/media_plugin.h"
+#include "fake_host.h"
+#include "log_capture.h"
+
+namespace jmedia {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::fake_offer;
+using testing::FakeHost;
+using testing::FakeSdp;
+using testing::LogCapture;
+using testing::PushedEvent;
+
+JsonPtr parse(const std::string& text) {
+  json_error_t error;
+  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
+}
+
+JsonPtr jsep(const char* type, const std::string& sdp = fake_offer()) {
+  JsonPtr j = adopt(json_object());
+  set(j.get(), "type", type);
+  set(j.get(), "sdp", std::string_view(sdp));
+  return j;
+}
+
+std::string str(const std::string& json, const char* name) {
+  JsonPtr value = parse(json);
+  const json_t* field = json_object_get(value.get(), name);
+  return json_is_string(field) ? json_string_value(field) : "";
+}
+
+class PluginLifecycleTest : public ::testing::Test {
+ protected:
+  void make_plugin(PluginConfig config) {
+    plugin.reset();
+    plugin = std::make_unique<MediaPlugin>(host, sdp, config);
+  }
+  void SetUp() override { make_plugin({}); }
+  void TearDown() override {
+    sdp.before_answer = nullptr;
+    plugin.reset();
+  }
+
+  janus_plugin_session* attach() {
+    janus_plugin_session* handle = host.new_handle();
+    int error = 1;
+    plugin->create_session(handle, &error);
+    EXPECT_EQ(error, 0);
+    return handle;
+  }
+  void detach(janus_plugin_session* handle) {
+    int error = 1;
+    plugin->destroy_session(handle, &error);
+    EXPECT_EQ(error, 0);
+  }
+  std::string send(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
+    const std::string tx = "tx" + std::to_string(++counter);
+    plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
+    return tx;
+  }
+  // The event with this transaction, waited for (bounded).
+  PushedEvent answer_to(const std::string& tx) {
+    for (int i = 0; i < 10000; ++i) {
+      for (const auto& e : host.events()) {
+        if (e.transaction == tx) return e;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    ADD_FAILURE() << "no event for " << tx;
+    return {};
+  }
+  // The first event of a handle whose result is `result`, waited for (bounded).
+  std::optional<PushedEvent> event_of(janus_plugin_session* handle, const std::string& result,
+                                      std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+      for (const auto& e : host.events_for(handle)) {
+        if (str(e.event, "result") == result) return e;
+      }
+      std::this_thread::sleep_for(1ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return std::nullopt;
+  }
+  FakeHost host;
+  FakeSdp sdp;
+  std::unique_ptr<MediaPlugin> plugin;
+  int counter = 0;
+};
+
+// Item 1: a throw on the sweeper thread (here the core's push_event) used to reach
+// std::terminate and take Janus down. It is logged, and the next sweep goes on.
+TEST_F(PluginLifecycleTest, TheSweeperSurvivesAThrowingHostAndKeepsSweeping) {
+  LogCapture log;
+  PluginConfig config;
+  config.negotiation_timeout_s = 1;  // swept every 250 ms
+  make_plugin(config);
+  janus_plugin_session* a = attach();
+  janus_plugin_session* b = attach();
+  answer_to(send(a, R"({"request":"echo"})", jsep("offer")));
+  answer_to(send(b, R"({"request":"echo"})", jsep("offer")));
+  host.push_throws = 1;  // the first hangup event the sweeper pushes throws
+  // Bounded: 1 s of timeout, a 250 ms period, and slack for a loaded machine.
+  ASSERT_TRUE(log.wait_for("fake: push_event failed")) << "the sweeper never hit the throw";
+  EXPECT_TRUE(log.contains("negotiation sweeper: unexpected exception: fake: push_event failed"));
+  // The sweep that threw stopped at the first session (its role ended, its event was lost);
+  // a later sweep ends the other one and tells it.
+  auto events = host.wait_events(3, 10000);
+  ASSERT_EQ(events.size(), 3u) << "no sweep after the one that threw";
+  EXPECT_EQ(str(events[2].event, "result"), "hangup");
+  EXPECT_EQ(str(events[2].event, "reason"), "negotiation timeout");
+  EXPECT_EQ(host.push_throws.load(), 0);
+  for (int i = 0; i < 10000 && plugin->sessions().active() != 0; ++i)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  detach(a);
+  detach(b);
+}
+
+}  // namespace
+}  // namespace jmedia
