@@ -1,5 +1,5 @@
 // MediaPlugin's own threads and the ends of a session's life: the negotiation sweeper behind
-// the exception barrier.
+// the exception barrier, the end reason of one negotiation not leaking into the next.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -38,6 +38,22 @@ std::string str(const std::string& json, const char* name) {
   JsonPtr value = parse(json);
   const json_t* field = json_object_get(value.get(), name);
   return json_is_string(field) ? json_string_value(field) : "";
+}
+
+// name{label=value,...} -> value, for the counters of a scrape.
+std::map<std::string, double> counters(const std::vector<prometheus::MetricFamily>& families) {
+  std::map<std::string, double> out;
+  for (const auto& family : families) {
+    if (family.type != prometheus::MetricType::Counter) continue;
+    for (const auto& metric : family.metric) {
+      std::string labels;
+      for (const auto& label : metric.label) {
+        labels += (labels.empty() ? "" : ",") + label.name + "=" + label.value;
+      }
+      out[family.name + "{" + labels + "}"] = metric.counter.value;
+    }
+  }
+  return out;
 }
 
 class PluginLifecycleTest : public ::testing::Test {
@@ -125,6 +141,30 @@ TEST_F(PluginLifecycleTest, TheSweeperSurvivesAThrowingHostAndKeepsSweeping) {
   EXPECT_EQ(plugin->sessions().active(), 0u);
   detach(a);
   detach(b);
+}
+
+// Item 3: a hangup while negotiating sets the reason for a close_pc that the core may never
+// answer; the next negotiation's natural end must not inherit it.
+TEST_F(PluginLifecycleTest, ANewNegotiationForgetsTheReasonOfTheLastOne) {
+  janus_plugin_session* handle = attach();
+  answer_to(send(handle, R"({"request":"echo"})", jsep("offer")));
+  answer_to(send(handle, R"({"request":"hangup"})"));
+  auto first = event_of(handle, "hangup");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(str(first->event, "reason"), "request");
+  EXPECT_EQ(host.closed_pcs.load(), 1);
+  // The core never reports that PeerConnection gone (no hangup_media): the client offers again.
+  EXPECT_EQ(str(answer_to(send(handle, R"({"request":"echo"})", jsep("offer"))).event, "result"),
+            "echoing");
+  plugin->setup_media(handle);
+  plugin->hangup_media(handle);  // the new PeerConnection closes on its own
+  auto events = host.events_for(handle);
+  ASSERT_EQ(str(events.back().event, "result"), "hangup");
+  EXPECT_EQ(str(events.back().event, "reason"), "peerconnection closed");
+  auto scraped = counters(plugin->metrics()->Collect());
+  EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=request}"], 1);
+  EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=peerconnection_closed}"], 1);
+  detach(handle);
 }
 
 }  // namespace
