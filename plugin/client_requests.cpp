@@ -166,6 +166,7 @@ bool MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
   JsonPtr event = result_event("echoing");
   set(event.get(), "media_session", session->id());
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
+  end_if_stopping(session);
   return true;
 }
 
@@ -201,6 +202,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
   notify_publisher_joined(device, previous, answer.media);
+  end_if_stopping(session);
   return true;
 }
 
@@ -245,6 +247,7 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
   set(event.get(), "media_session", session->id());
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(offer, "offer"));
+  end_if_stopping(session);
   return true;
 }
 

@@ -86,19 +86,15 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   draining_ = true;
   runtime::set_plugin_draining(true);
+  // A worker that passed claim_role_slot before draining_ was set enters its role while this
+  // pass runs, or after it. It checks this flag after it entered the role (end_if_stopping):
+  // with a seq_cst fence on both sides, either the pass below sees that role or the worker
+  // sees the flag (or both: ending a role twice is harmless, see end_for_shutdown).
+  stopping_gracefully_.store(true);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   std::size_t closing = 0;
   for (const auto& session : sessions_.snapshot()) {
-    if (session->destroyed() || session->role() == Role::kNone) continue;
-    const SessionState state = session->state();
-    if (state == SessionState::kUp || state == SessionState::kNegotiating) {
-      session->set_pending_end(EndReason::kShutdown);
-      host_.close_pc(session->handle());
-      ++closing;
-    }
-    if (state != SessionState::kUp) {
-      // No PeerConnection may report back: end the role and tell the client here.
-      end_role_and_tell(session, EndReason::kShutdown);
-    }
+    if (end_for_shutdown(session)) ++closing;
   }
   log_info("shutdown: closing %zu PeerConnections, %zu media sessions active", closing,
            sessions_.active());
@@ -109,6 +105,30 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   if (!done)
     log_warn("shutdown: %zu media sessions still active at the timeout", sessions_.active());
   return done;
+}
+
+bool MediaPlugin::end_for_shutdown(const SessionPtr& session) {
+  if (session->destroyed() || session->role() == Role::kNone) return false;
+  const SessionState state = session->state();
+  bool closing = false;
+  if (state == SessionState::kUp || state == SessionState::kNegotiating) {
+    session->set_pending_end(EndReason::kShutdown);
+    host_.close_pc(session->handle());
+    closing = true;
+  }
+  if (state != SessionState::kUp) {
+    // No PeerConnection may report back: end the role and tell the client here. The transition
+    // mutex makes a second caller (the pass and a worker) find no role and tell nobody.
+    end_role_and_tell(session, EndReason::kShutdown);
+  }
+  return closing;
+}
+
+void MediaPlugin::end_if_stopping(const SessionPtr& session) {
+  // Pairs with the fence in graceful_stop: the role stored before this fence is seen by its
+  // pass, or its flag, stored before its fence, is seen here.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (stopping_gracefully_.load(std::memory_order_relaxed)) end_for_shutdown(session);
 }
 
 std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {

@@ -103,6 +103,13 @@ class MediaPlugin {
   // leave_role, then, when a role did end, tells the client: {"result":"hangup",
   // "media_session","role","reason"}. Returns the role that ended (kNone: none was left).
   Role end_role_and_tell(const SessionPtr& session, EndReason reason);
+  // graceful_stop's work on one session: closes its PeerConnection (the core then reports the
+  // hangup, reason shutdown) and ends a role whose WebRTC is not up here. Returns whether a
+  // PeerConnection is being closed.
+  bool end_for_shutdown(const SessionPtr& session);
+  // Called by a worker after the session entered a role: if graceful_stop began meanwhile,
+  // its single pass may have missed that role, so the worker ends it (end_for_shutdown).
+  void end_if_stopping(const SessionPtr& session);
   void notify_publisher_left(const std::shared_ptr<const ViewerList>& viewers,
                              const std::string& device_id);
   void notify_publisher_joined(const std::shared_ptr<Device>& device,
@@ -149,6 +156,8 @@ class MediaPlugin {
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
+  // Set by graceful_stop before its pass, never cleared (see end_if_stopping).
+  std::atomic<bool> stopping_gracefully_{false};
   // The negotiation-timeout sweeper (none when negotiation_timeout = 0).
   std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;

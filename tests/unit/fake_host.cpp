@@ -143,6 +143,7 @@ std::variant<Answer, Error> FakeSdp::publisher_answer(const std::string& offer_s
 
 std::variant<std::string, Error> FakeSdp::viewer_offer(const PublisherMedia& media) {
   ++calls;
+  if (before_offer) before_offer();
   return "v=0\r\noffer " + media.audio_codec + " " + media.video_codec + "\r\n";
 }
 

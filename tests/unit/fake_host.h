@@ -84,6 +84,8 @@ class FakeSdp : public SdpEngine {
   std::atomic<int> calls{0};
   // Runs at the start of each echo/publisher answer (on the worker): lets a test hold a worker.
   std::function<void()> before_answer;
+  // The same for viewer offers (computed under the session's transition mutex).
+  std::function<void()> before_offer;
 };
 
 // A minimal offer the fake SDP engine accepts: m-lines named by kind.

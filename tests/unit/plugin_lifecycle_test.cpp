@@ -1,5 +1,6 @@
 // MediaPlugin's own threads and the ends of a session's life: the negotiation sweeper behind
-// the exception barrier, the end reason of one negotiation not leaking into the next.
+// the exception barrier, the end reason of one negotiation not leaking into the next, and a
+// graceful stop that reaches a session whose worker was entering its role meanwhile.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -40,6 +41,11 @@ std::string str(const std::string& json, const char* name) {
   return json_is_string(field) ? json_string_value(field) : "";
 }
 
+std::int64_t code(const std::string& json) {
+  JsonPtr value = parse(json);
+  return json_integer_value(json_object_get(value.get(), "error_code"));
+}
+
 // name{label=value,...} -> value, for the counters of a scrape.
 std::map<std::string, double> counters(const std::vector<prometheus::MetricFamily>& families) {
   std::map<std::string, double> out;
@@ -56,6 +62,29 @@ std::map<std::string, double> counters(const std::vector<prometheus::MetricFamil
   return out;
 }
 
+// A gate a worker waits at inside the fake SDP engine: the first call that reaches it says
+// so and waits until the test opens it.
+class Gate {
+ public:
+  std::function<void()> hook() {
+    return [this] {
+      if (first_.exchange(false)) {
+        entered_.set_value();
+        opened_.wait_for(20s);
+      }
+    };
+  }
+  bool wait_entered() { return entered_future_.wait_for(10s) == std::future_status::ready; }
+  void open() { open_.set_value(); }
+
+ private:
+  std::atomic<bool> first_{true};
+  std::promise<void> entered_;
+  std::future<void> entered_future_ = entered_.get_future();
+  std::promise<void> open_;
+  std::shared_future<void> opened_ = open_.get_future().share();
+};
+
 class PluginLifecycleTest : public ::testing::Test {
  protected:
   void make_plugin(PluginConfig config) {
@@ -65,6 +94,7 @@ class PluginLifecycleTest : public ::testing::Test {
   void SetUp() override { make_plugin({}); }
   void TearDown() override {
     sdp.before_answer = nullptr;
+    sdp.before_offer = nullptr;
     plugin.reset();
   }
 
@@ -108,6 +138,15 @@ class PluginLifecycleTest : public ::testing::Test {
     } while (std::chrono::steady_clock::now() < deadline);
     return std::nullopt;
   }
+  janus_plugin_session* publisher(const std::string& device) {
+    janus_plugin_session* handle = attach();
+    const auto tx =
+        send(handle, R"({"request":"publish","device_id":")" + device + R"("})", jsep("offer"));
+    EXPECT_EQ(str(answer_to(tx).event, "result"), "publishing");
+    plugin->setup_media(handle);
+    return handle;
+  }
+
   FakeHost host;
   FakeSdp sdp;
   std::unique_ptr<MediaPlugin> plugin;
@@ -165,6 +204,63 @@ TEST_F(PluginLifecycleTest, ANewNegotiationForgetsTheReasonOfTheLastOne) {
   EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=request}"], 1);
   EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=peerconnection_closed}"], 1);
   detach(handle);
+}
+
+// Item 4: a worker past claim_role_slot when graceful_stop set draining entered its role
+// after the stop's single pass: never told "shutdown", and the stop waited its whole timeout.
+// A viewer's offer is computed between the claim and the role, under the transition mutex.
+TEST_F(PluginLifecycleTest, GracefulStopEndsAViewerWhoseWatchWasBeingAnswered) {
+  LogCapture log;
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* viewer = attach();
+  Gate gate;
+  sdp.before_offer = gate.hook();
+  const auto watch_tx = send(viewer, R"({"request":"watch","device_id":"cam1"})");
+  ASSERT_TRUE(gate.wait_entered());
+  const auto started = std::chrono::steady_clock::now();
+  auto stopped = std::async(std::launch::async, [this] { return plugin->graceful_stop(30s); });
+  ASSERT_TRUE(log.wait_for("shutdown: closing")) << "graceful_stop never made its pass";
+  gate.open();
+  EXPECT_EQ(str(answer_to(watch_tx).event, "result"), "offer");
+  auto hangup = event_of(viewer, "hangup");
+  ASSERT_TRUE(hangup) << "the viewer was never told";
+  EXPECT_EQ(str(hangup->event, "reason"), "shutdown");
+  EXPECT_EQ(str(hangup->event, "role"), "viewer");
+  plugin->hangup_media(cam);  // the core reports the publisher's PeerConnection closed
+  ASSERT_EQ(stopped.wait_for(10s), std::future_status::ready)
+      << "graceful_stop still waits for a session nobody ends";
+  EXPECT_TRUE(stopped.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  JsonPtr info = plugin->query_session(viewer);
+  EXPECT_STREQ(json_string_value(json_object_get(info.get(), "role")), "none");
+  detach(viewer);
+  detach(cam);
+}
+
+// The other outcome, for requests whose answer is computed before the claim (echo, publish):
+// the claim sees draining and refuses with 1017; no role, nothing for the stop to wait for.
+TEST_F(PluginLifecycleTest, GracefulStopRefusesAnEchoOrPublishHeldInItsAnswer) {
+  for (const char* body : {R"({"request":"echo"})", R"({"request":"publish","device_id":"c"})"}) {
+    SCOPED_TRACE(body);
+    make_plugin({});
+    LogCapture log;
+    janus_plugin_session* handle = attach();
+    Gate gate;
+    sdp.before_answer = gate.hook();
+    const auto tx = send(handle, body, jsep("offer"));
+    ASSERT_TRUE(gate.wait_entered());
+    auto stopped = std::async(std::launch::async, [this] { return plugin->graceful_stop(30s); });
+    ASSERT_TRUE(log.wait_for("shutdown: closing"));
+    gate.open();
+    EXPECT_EQ(code(answer_to(tx).event), numeric(ErrorCode::kDraining));
+    ASSERT_EQ(stopped.wait_for(10s), std::future_status::ready);
+    EXPECT_TRUE(stopped.get());
+    EXPECT_EQ(plugin->sessions().active(), 0u);
+    EXPECT_FALSE(event_of(handle, "hangup", 0ms)) << "refused, so nothing to hang up";
+    sdp.before_answer = nullptr;
+    detach(handle);
+  }
 }
 
 }  // namespace
