@@ -87,11 +87,10 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   draining_ = true;
   runtime::set_plugin_draining(true);
   // A worker that passed claim_role_slot before draining_ was set enters its role while this
-  // pass runs, or after it. It checks this flag after it entered the role (end_if_stopping):
-  // with a seq_cst fence on both sides, either the pass below sees that role or the worker
+  // pass runs, or after it. It reads this flag after it entered the role (end_if_stopping),
+  // with a read-modify-write as this one: either the pass below sees that role or the worker
   // sees the flag (or both: ending a role twice is harmless, see end_for_shutdown).
-  stopping_gracefully_.store(true);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  stopping_gracefully_.exchange(1, std::memory_order_acq_rel);
   std::size_t closing = 0;
   for (const auto& session : sessions_.snapshot()) {
     if (end_for_shutdown(session)) ++closing;
@@ -125,10 +124,10 @@ bool MediaPlugin::end_for_shutdown(const SessionPtr& session) {
 }
 
 void MediaPlugin::end_if_stopping(const SessionPtr& session) {
-  // Pairs with the fence in graceful_stop: the role stored before this fence is seen by its
-  // pass, or its flag, stored before its fence, is seen here.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (stopping_gracefully_.load(std::memory_order_relaxed)) end_for_shutdown(session);
+  // Both sides are read-modify-writes of one atomic, so one comes first in its modification
+  // order. This one first: graceful_stop's exchange reads what it wrote (release -> acquire),
+  // so the role entered before it is visible to its pass. Its exchange first: this reads 1.
+  if (stopping_gracefully_.fetch_add(0, std::memory_order_acq_rel) != 0) end_for_shutdown(session);
 }
 
 std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {

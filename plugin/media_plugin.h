@@ -156,8 +156,9 @@ class MediaPlugin {
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  // Set by graceful_stop before its pass, never cleared (see end_if_stopping).
-  std::atomic<bool> stopping_gracefully_{false};
+  // 1 from graceful_stop's pass on, never cleared; only read-modify-writes touch it (see
+  // end_if_stopping).
+  std::atomic<int> stopping_gracefully_{0};
   // The negotiation-timeout sweeper (none when negotiation_timeout = 0).
   std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;
