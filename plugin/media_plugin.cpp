@@ -82,6 +82,13 @@ MediaPlugin::~MediaPlugin() {
   shutdown();
 }
 
+namespace {
+
+// After graceful_stop ended every role: time for the transports to write the last events.
+constexpr std::chrono::milliseconds kShutdownLinger{500};
+
+}  // namespace
+
 bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   draining_ = true;
@@ -101,8 +108,17 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const bool done = sessions_.active() == 0;
-  if (!done)
+  if (!done) {
     log_warn("shutdown: %zu media sessions still active at the timeout", sessions_.active());
+  } else if (closing != 0) {
+    // The last hangup events were handed to the core just now (a role ends, then its client
+    // is told), and nothing says when a transport has written them out: Janus's WebSocket
+    // transport writes from its own service thread, and Janus destroys its transports as soon
+    // as we hand it the signal, dropping what they still queue. Linger briefly for them.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::clamp(left, std::chrono::milliseconds(0), kShutdownLinger));
+  }
   return done;
 }
 
