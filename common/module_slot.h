@@ -90,7 +90,7 @@ class ModuleSlot {
     if (!active_.compare_exchange_strong(expected, state.get(), std::memory_order_seq_cst)) {
       return false;
     }
-    state.release();
+    static_cast<void>(state.release());  // the slot owns it now (freed by retire())
     return true;
   }
 

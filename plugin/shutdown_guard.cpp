@@ -36,7 +36,7 @@ void ShutdownGuard::on_signal(int signal) {
     forward_to_janus(signal);  // impatient: a second signal stops Janus right away
     return;
   }
-  const unsigned char byte = static_cast<unsigned char>(signal);
+  const auto byte = static_cast<unsigned char>(signal);
   const int saved_errno = errno;
   (void)!::write(wake_pipe[1], &byte, 1);
   errno = saved_errno;

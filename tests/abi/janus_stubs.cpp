@@ -4,6 +4,7 @@
 // disabled), opus/111 and vp8/96 as the codecs found.
 #include "janus_stubs.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -39,10 +40,8 @@ void clear_log() {
 
 bool log_contains(std::string_view text) {
   std::lock_guard lock(mutex);
-  for (const auto& line : lines) {
-    if (line.find(text) != std::string::npos) return true;
-  }
-  return false;
+  return std::ranges::any_of(
+      lines, [text](const std::string& line) { return line.find(text) != std::string::npos; });
 }
 
 bool wait_for_log(std::string_view text, std::chrono::milliseconds timeout) {
@@ -83,7 +82,7 @@ int read_mline_properties(va_list args, janus_sdp_mline* m) {
         if (direction != JANUS_SDP_DEFAULT) m->direction = direction;
         break;
       }
-      case JANUS_SDP_OA_PT:
+      case JANUS_SDP_OA_PT:  // NOLINT(bugprone-branch-clone): an int, not a string
         va_arg(args, int);
         break;
       case JANUS_SDP_OA_MID:

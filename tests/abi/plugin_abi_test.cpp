@@ -57,26 +57,27 @@ void relay_rtp(janus_plugin_session* /*handle*/, janus_plugin_rtp* /*packet*/) {
   }
   ++core->relayed;
 }
-void relay_rtcp(janus_plugin_session*, janus_plugin_rtcp*) {}
-void relay_data(janus_plugin_session*, janus_plugin_data*) {}
-void send_pli(janus_plugin_session*) {}
-void send_pli_stream(janus_plugin_session*, int) {}
-void send_remb(janus_plugin_session*, guint32) {}
-void close_pc(janus_plugin_session*) {
+void relay_rtcp(janus_plugin_session* /*handle*/, janus_plugin_rtcp* /*packet*/) {}
+void relay_data(janus_plugin_session* /*handle*/, janus_plugin_data* /*packet*/) {}
+void send_pli(janus_plugin_session* /*handle*/) {}
+void send_pli_stream(janus_plugin_session* /*handle*/, int /*mindex*/) {}
+void send_remb(janus_plugin_session* /*handle*/, guint32 /*bitrate*/) {}
+void close_pc(janus_plugin_session* /*handle*/) {
   ++core->closed;
 }
-void end_session(janus_plugin_session*) {}
+void end_session(janus_plugin_session* /*handle*/) {}
 gboolean events_is_enabled() {
   return FALSE;
 }
-void notify_event(janus_plugin*, janus_plugin_session*, json_t*) {}
+void notify_event(janus_plugin* /*plugin*/, janus_plugin_session* /*handle*/, json_t* /*event*/) {}
 gboolean auth_is_signed() {
   return FALSE;
 }
-gboolean auth_is_signature_valid(janus_plugin*, const char*) {
+gboolean auth_is_signature_valid(janus_plugin* /*plugin*/, const char* /*token*/) {
   return FALSE;
 }
-gboolean auth_signature_contains(janus_plugin*, const char*, const char*) {
+gboolean auth_signature_contains(janus_plugin* /*plugin*/, const char* /*token*/,
+                                 const char* /*descriptor*/) {
   return FALSE;
 }
 
@@ -288,10 +289,12 @@ TEST_F(PluginAbiTest, DestroyRacesCallbacksOnOtherThreads) {
     SCOPED_TRACE(round);
     init();
     std::vector<janus_plugin_session*> sessions;
+    sessions.reserve(4);
     for (int i = 0; i < 4; ++i) sessions.push_back(echo_up());
     std::atomic<bool> stop{false};
     std::atomic<int> calls{0};
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         janus_plugin_session* handle = sessions[static_cast<std::size_t>(t)];

@@ -31,28 +31,29 @@ using namespace std::chrono_literals;
 
 std::atomic<int> requests{0};
 
-void incoming_request(janus_transport*, janus_transport_session*, void*, gboolean, json_t* message,
-                      json_error_t*) {
+void incoming_request(janus_transport* /*plugin*/, janus_transport_session* /*transport*/,
+                      void* /*request_id*/, gboolean /*admin*/, json_t* message,
+                      json_error_t* /*error*/) {
   ++requests;
   json_decref(message);
 }
-void transport_gone(janus_transport*, janus_transport_session*) {}
-gboolean is_api_secret_needed(janus_transport*) {
+void transport_gone(janus_transport* /*plugin*/, janus_transport_session* /*transport*/) {}
+gboolean is_api_secret_needed(janus_transport* /*plugin*/) {
   return FALSE;
 }
-gboolean is_api_secret_valid(janus_transport*, const char*) {
+gboolean is_api_secret_valid(janus_transport* /*plugin*/, const char* /*secret*/) {
   return TRUE;
 }
-gboolean is_auth_token_needed(janus_transport*) {
+gboolean is_auth_token_needed(janus_transport* /*plugin*/) {
   return FALSE;
 }
-gboolean is_auth_token_valid(janus_transport*, const char*) {
+gboolean is_auth_token_valid(janus_transport* /*plugin*/, const char* /*token*/) {
   return TRUE;
 }
 gboolean events_is_enabled() {
   return FALSE;
 }
-void notify_event(janus_transport*, void*, json_t*) {}
+void notify_event(janus_transport* /*plugin*/, void* /*transport*/, json_t* /*event*/) {}
 
 janus_transport_callbacks callbacks = {
     .incoming_request = incoming_request,
@@ -187,6 +188,7 @@ TEST_F(TransportAbiTest, DestroyRacesQueriesOnOtherThreads) {
     std::atomic<bool> stop{false};
     std::atomic<int> answered{0};
     std::vector<std::thread> threads;
+    threads.reserve(3);
     for (int t = 0; t < 3; ++t) {
       threads.emplace_back([&] {
         while (!stop.load()) {

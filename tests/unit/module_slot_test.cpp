@@ -113,6 +113,7 @@ TEST(ModuleSlot, CallbacksOnManyThreadsNeverSeeAFreedState) {
   std::atomic<std::uint64_t> reached{0};
   std::atomic<std::uint64_t> dead{0};
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&] {
       while (!stop.load(std::memory_order_relaxed)) {
@@ -143,8 +144,9 @@ TEST(ModuleSlot, ThreadsGetTheirOwnStripes) {
   // Round robin: threads that ask one after another get different stripes.
   std::vector<std::size_t> stripes(8);
   std::vector<std::thread> threads;
-  for (std::size_t i = 0; i < stripes.size(); ++i) {
-    threads.emplace_back([&stripes, i] { stripes[i] = thread_stripe(1u << 20); });
+  threads.reserve(stripes.size());
+  for (std::size_t& stripe : stripes) {
+    threads.emplace_back([&stripe] { stripe = thread_stripe(1u << 20); });
   }
   for (auto& thread : threads) thread.join();
   std::sort(stripes.begin(), stripes.end());

@@ -111,7 +111,7 @@ class PluginLifecycleTest : public ::testing::Test {
     EXPECT_EQ(error, 0);
   }
   std::string send(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
-    const std::string tx = "tx" + std::to_string(++counter);
+    std::string tx = "tx" + std::to_string(++counter);
     plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
     return tx;
   }
