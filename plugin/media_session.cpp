@@ -27,6 +27,9 @@ void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
   video_.store(accepted.video, std::memory_order_relaxed);
   data_.store(accepted.data, std::memory_order_relaxed);
   role_.store(role, std::memory_order_release);
+  // A reason set for the last negotiation's close_pc (hangup, kick, timeout, shutdown) is
+  // stale: the core may never have answered it, and this negotiation ends for its own reason.
+  pending_end_.store(-1);
   hanging_up_.store(false, std::memory_order_release);
   up_at_ms_.store(0, std::memory_order_relaxed);
   const std::int64_t received = request_received_ms_.load(std::memory_order_relaxed);

@@ -85,7 +85,8 @@ class MediaSession {
   bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
   void keyframe_requested_at(std::int64_t now_ms) { last_keyframe_request_ms_.store(now_ms); }
 
-  // Why the next hangup happens, when we know better than the core (request, kick).
+  // Why the next hangup happens, when we know better than the core (request, kick). Cleared
+  // by start_negotiation: it is about the PeerConnection it was set for.
   void set_pending_end(EndReason reason) { pending_end_.store(static_cast<int>(reason)); }
   std::optional<EndReason> take_pending_end() {
     const int reason = pending_end_.exchange(-1);
