@@ -581,7 +581,18 @@ export function formatResolution(s) {
 }
 
 export function formatMs(seconds) {
-  return seconds === undefined || seconds === null ? '-' : (seconds * 1000).toFixed(1) + ' ms';
+  if (seconds === undefined || seconds === null) return '-';
+  const ms = seconds * 1000;
+  return ms.toFixed(ms < 10 ? 2 : 1) + ' ms';
+}
+
+// Marks input as where error happened when the plugin's code is one of codes (e.g. 1004 on
+// a bad device_id, 1015 no such device), until it is edited.
+export function flagInput(input, error, codes) {
+  if (!(error instanceof MediaError) || !codes.includes(error.code)) return;
+  input.setAttribute('aria-invalid', 'true');
+  input.focus();
+  input.addEventListener('input', () => input.removeAttribute('aria-invalid'), {once: true});
 }
 
 // Appends a line to the page's #events list (newest first, at most 50).

@@ -90,6 +90,23 @@ class PageServer(web_server.WebServer):
             raise BrowserError(str(e)) from None
 
 
+def side_by_side(images, out, gap=24, background=(29, 35, 48)):
+    """PNG files next to each other (top-aligned, a gap between) as one PNG at out
+    (python3-pil)."""
+    from PIL import Image
+    frames = [Image.open(path).convert("RGB") for path in images]
+    width = sum(f.width for f in frames) + gap * (len(frames) + 1)
+    height = max(f.height for f in frames) + 2 * gap
+    sheet = Image.new("RGB", (width, height), background)
+    x = gap
+    for f in frames:
+        sheet.paste(f, (x, gap))
+        x += f.width + gap
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, optimize=True)
+    return Path(out)
+
+
 # ==========================================================================
 # the browser
 # ==========================================================================
@@ -326,6 +343,7 @@ class Browser:
             await page.call("Emulation.setDeviceMetricsOverride", {
                 "width": int(size[0]), "height": int(size[1]), "deviceScaleFactor": 1,
                 "mobile": False})
+            await page.call("Emulation.setScrollbarsHidden", {"hidden": True})
         await page.call("Page.navigate", {"url": url})
         await page.wait_for("location.href === %s && document.readyState === 'complete'"
                             % json.dumps(url), timeout, "%s loaded" % url)
