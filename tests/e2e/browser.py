@@ -324,10 +324,11 @@ class Browser:
             raise BrowserError("DevTools %s: %s" % (method, reply["error"]))
         return reply.get("result", {})
 
-    async def open(self, url, timeout=20.0, size=None, loopback_only=True):
+    async def open(self, url, timeout=20.0, size=None, loopback_only=True, scripts=()):
         """A new tab showing url, loaded (document.readyState complete).  size: (width,
         height) of its viewport in CSS pixels.  loopback_only: pages/loopback.js runs
-        before the page's own scripts (janus.js sees only 127.0.0.1 UDP candidates)."""
+        before the page's own scripts (janus.js sees only 127.0.0.1 UDP candidates), as
+        does each JavaScript source in scripts."""
         target = await self.call("Target.createTarget", {"url": "about:blank"})
         target_id = target["targetId"]
         attached = await self.call("Target.attachToTarget",
@@ -336,9 +337,9 @@ class Browser:
         self.pages[page.session_id] = page
         await page.call("Runtime.enable")
         await page.call("Page.enable")
-        if loopback_only:
-            await page.call("Page.addScriptToEvaluateOnNewDocument",
-                            {"source": LOOPBACK_SCRIPT.read_text()})
+        sources = ([LOOPBACK_SCRIPT.read_text()] if loopback_only else []) + list(scripts)
+        for source in sources:
+            await page.call("Page.addScriptToEvaluateOnNewDocument", {"source": source})
         if size:
             await page.call("Emulation.setDeviceMetricsOverride", {
                 "width": int(size[0]), "height": int(size[1]), "deviceScaleFactor": 1,

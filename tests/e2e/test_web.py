@@ -24,6 +24,10 @@ each page's #state and the numbers of its #stats (tests/e2e/web_lab.py).
         scripts/publish-gst publishes a test pattern (VP8, Opus) that watch.html decodes;
         every socket of publish-gst is on loopback; SIGTERM makes it hang up and exit 0,
         and watch.html shows the publisher left.
+    test_5_token_goes_in_the_request_body
+        with ?token=, each page sends it in the body of its request (publish, watch, echo,
+        devices), as access control (issue 12) expects: {"request":"watch",
+        "device_id":D,"token":T}; read from what the page writes on its WebSocket.
 
 Not here yet: a missing token showing "error: 1020 ..." needs the plugin's token mode
 (access control, issue 12).
@@ -54,6 +58,19 @@ MIN_FRAMES = 20        # frames decoded over 3 s that count as "video plays" (fa
 ARTIFACTS = Path(os.environ.get("JMEDIA_ARTIFACTS_DIR",
                                 str(REPO_ROOT / "build" / "test-artifacts"))) / "web"
 PUBLISH_GST = REPO_ROOT / "scripts" / "publish-gst"
+
+
+# Injected before a page's scripts: every JSON message the page writes on a WebSocket.
+RECORD_SENT = """
+(function () {
+  const send = WebSocket.prototype.send;
+  window.jmediaSent = [];
+  WebSocket.prototype.send = function (data) {
+    try { window.jmediaSent.push(JSON.parse(data)); } catch (e) { /* not JSON */ }
+    return send.call(this, data);
+  };
+})();
+"""
 
 
 def log(message):
@@ -121,9 +138,6 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
         self.assertTrue(self.janus.alive(), "janus died")
         self.wait_plugin_empty()
 
-    async def click(self, page, element_id):
-        await page.evaluate("document.getElementById(%r).click()" % element_id)
-
     async def event_names(self, page):
         """The events watch.html lists (newest first): each line's first word."""
         return await page.evaluate("[...document.querySelectorAll('#events li')]"
@@ -168,14 +182,20 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
             "(document.querySelector(%r))" % row, STEP_TIMEOUT,
             "index.html listing web-cam-1 publishing with 1 viewer")
         self.assertEqual(await lab.stat(index, "viewers"), "1")
+        link = await index.evaluate("document.querySelector(%r).querySelector('a').href" % row)
+        self.assertIn("watch.html?", link)
+        self.assertIn("device=web-cam-1", link)
+        for page in (pub, view):
+            pair = await page.evaluate("jmediaPage.handle.stats().then(s => s.pair)")
+            self.assertEqual((pair["local"], pair["remote"]), ("127.0.0.1", "127.0.0.1"),
+                             "a selected candidate pair not on loopback")
         shots = [await self.shot(pub, "publish"), await self.shot(view, "watch"),
                  await self.shot(index, "index")]
         side_by_side(shots[:2], ARTIFACTS / "publish-and-watch.png")
         self.assert_no_console_errors(pub, view, index)
 
         # -- the publisher leaves ------------------------------------------------------
-        await self.click(pub, "hangup")
-        await lab.wait_state(pub, "hung up: request")
+        await lab.click_and_wait(pub, "hangup", "hung up: request")
         await lab.wait_state(view, "publisher left")
         await self.wait_event_line(view, "publisher_left")
         await index.wait_for(
@@ -199,10 +219,8 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
                          ["publisher_joined", "publisher_left", "watching", "offer"])
         self.assert_no_console_errors(pub, pub2, view, index)
 
-        await self.click(view, "stop")
-        await lab.wait_state(view, "stopped")
-        await self.click(pub2, "hangup")
-        await lab.wait_state(pub2, "hung up: request")
+        await lab.click_and_wait(view, "stop", "stopped")
+        await lab.click_and_wait(pub2, "hangup", "hung up: request")
 
     def test_2_echo_over_websocket_and_http_long_poll(self):
         self.in_browser(self._echo_both_transports)
@@ -219,8 +237,7 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
             self.assertRegex(trip, r"^\d+(\.\d+)? ms$")
             await self.shot(echo, "echo-" + name)
             self.assert_no_console_errors(echo)
-            await self.click(echo, "stop")
-            await lab.wait_state(echo, "stopped")
+            await lab.click_and_wait(echo, "stop", "stopped")
 
     def test_3_errors_shown_with_the_plugin_code(self):
         self.in_browser(self._errors)
@@ -244,6 +261,41 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
         # The pages can start again after an error: the Publish button is back.
         self.assertFalse(await pub.evaluate("document.getElementById('start').disabled"))
 
+    def test_5_token_goes_in_the_request_body(self):
+        self.in_browser(self._token_in_body)
+
+    async def _token_in_body(self, lab):
+        token = "tok-1.a-b_c"
+
+        async def sent(page, request):
+            return await page.wait_for(
+                "(window.jmediaSent || []).map(m => m.body).find(b => b && b.request === %r)"
+                " || null" % request, STEP_TIMEOUT, "a %r request sent by the page" % request)
+
+        pub = await lab.open("publish.html", scripts=[RECORD_SENT], device="tok-cam",
+                             token=token, autostart="1", resolution="320x240")
+        await lab.wait_state(pub, "publishing")
+        self.assertEqual(await sent(pub, "publish"),
+                         {"request": "publish", "device_id": "tok-cam", "token": token})
+        view = await lab.open("watch.html", scripts=[RECORD_SENT], device="tok-cam",
+                              token=token, autostart="1")
+        await lab.wait_state(view, "watching")
+        self.assertEqual(await sent(view, "watch"),
+                         {"request": "watch", "device_id": "tok-cam", "token": token})
+        self.assertNotIn("token", await sent(view, "start"),
+                         "start needs no token once the handle holds its role")
+        index = await lab.open("index.html", scripts=[RECORD_SENT], token=token)
+        self.assertEqual((await sent(index, "devices")).get("token"), token)
+        self.assertIn("token=" + token, await index.evaluate(
+            "document.querySelector('a[data-page=\"watch.html\"]').href"),
+            "the links to the other pages lose the token")
+        echo = await lab.open("echo.html", scripts=[RECORD_SENT], token=token, autostart="1")
+        await lab.wait_state(echo, "echoing")
+        self.assertEqual(await sent(echo, "echo"), {"request": "echo", "token": token})
+        await lab.click_and_wait(echo, "stop", "stopped")
+        await lab.click_and_wait(view, "stop", "stopped")
+        await lab.click_and_wait(pub, "hangup", "hung up: request")
+
     def test_4_publish_gst_test_pattern_decoded_in_watch(self):
         proc = subprocess.Popen(
             ["/usr/bin/python3", str(PUBLISH_GST), "--test-pattern", "--device", "gst-cam-1",
@@ -251,6 +303,7 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
              "--report", "2"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True)
+        self.addCleanup(proc.stdout.close)
         self.addCleanup(terminate, proc, 10, "publish-gst")
         output = Output(proc)
         self.in_browser(lambda lab: self._publish_gst(lab, proc, output))
@@ -282,8 +335,7 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
         self.assertEqual(code, 0, output.text())
         self.assertIn("publish-gst: hanging up", output.text())
         await lab.wait_state(view, "publisher left")
-        await self.click(view, "stop")
-        await lab.wait_state(view, "stopped")
+        await lab.click_and_wait(view, "stop", "stopped")
 
 
 class Output:

@@ -31,8 +31,8 @@ class WebLab:
         params.setdefault("server", self.janus.ws_url)
         return "%s?%s" % (self.pages.url(page), urllib.parse.urlencode(params))
 
-    async def open(self, page, size=VIEWPORT, **params):
-        return await self.browser.open(self.url(page, **params), size=size)
+    async def open(self, page, size=VIEWPORT, scripts=(), **params):
+        return await self.browser.open(self.url(page, **params), size=size, scripts=scripts)
 
     async def state(self, page):
         return await page.text("#state")
