@@ -323,6 +323,7 @@ export class MediaHandle {
   // An async request: sent, then the event with result `result` (or its error).
   async request(body, result, jsep) {
     const answered = this._next(result);
+    answered.catch(() => {});  // its error is thrown below, or by the send first
     try {
       await this.send(body, jsep);
     } catch (e) {
@@ -362,6 +363,7 @@ export class MediaHandle {
   async watch(deviceId, options = {}) {
     this._autoAnswer = true;
     const watching = this._next('watching');
+    watching.catch(() => {});  // awaited below once the offer came; rejected with it otherwise
     try {
       await this.request(withToken({request: 'watch', device_id: deviceId}, options.token),
                          'offer');
@@ -490,9 +492,10 @@ export class MediaHandle {
 
   // Ends the role, if any, and detaches. Waits (at most 2 s) for Janus's own hangup of the
   // PeerConnection first: Janus 1.1.2 can leave a handle behind when a detach follows a
-  // hangup too closely.
-  async close() {
+  // hangup too closely. silent: the listeners hear nothing more (a handle left behind).
+  async close({silent = false} = {}) {
     if (!this.handle) return;
+    if (silent) this.listeners = {};
     const cleaned = this.pc ? new Promise((resolve) => this._cleanupWaiters.push(resolve))
                             : Promise.resolve();
     if (this.role) {

@@ -19,7 +19,7 @@ each page's #state and the numbers of its #stats (tests/e2e/web_lab.py).
         WebSocket and over HTTP long-poll.
     test_3_errors_shown_with_the_plugin_code
         a bad device id on publish.html and watch.html shows "error: 1004 ...", watching a
-        device nobody publishes "error: 1015 ...".
+        device nobody publishes "error: 1015 ...", a Janus nobody runs "error: Janus at ...".
     test_4_publish_gst_test_pattern_decoded_in_watch
         scripts/publish-gst publishes a test pattern (VP8, Opus) that watch.html decodes;
         every socket of publish-gst is on loopback; SIGTERM makes it hang up and exit 0,
@@ -38,6 +38,7 @@ Run: JMEDIA_MODULES_DIR=<build>/modules /usr/bin/python3 tests/e2e/test_web.py -
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,8 +49,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import Browser, PageServer, side_by_side  # noqa: E402
-from harness import (REPO_ROOT, JanusLogOnFailure, JanusProcess, process_sockets,  # noqa: E402
-                     terminate)
+from harness import (REPO_ROOT, JanusLogOnFailure, JanusProcess, free_port,  # noqa: E402
+                     process_sockets, terminate)
 from web_lab import STEP_TIMEOUT, WebLab  # noqa: E402
 
 PLUGIN = "janus.plugin.media"
@@ -258,8 +259,15 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
         view2 = await lab.open("watch.html", device="nobody-home", autostart="1")
         shown = await lab.wait_state(view2, r"error: 1015 ")
         log("watch.html, device nobody publishes: %s" % shown)
+        # Shown on the page, and nothing thrown that nobody caught.
+        self.assert_no_console_errors(pub, view, view2)
         # The pages can start again after an error: the Publish button is back.
         self.assertFalse(await pub.evaluate("document.getElementById('start').disabled"))
+        # Janus unreachable (a port nobody listens on) is shown too, not only logged.
+        nowhere = "ws://127.0.0.1:%d/" % free_port()
+        echo = await lab.open("echo.html", server=nowhere, autostart="1")
+        shown = await lab.wait_state(echo, "error: Janus at " + re.escape(nowhere))
+        log("echo.html, server %s: %s" % (nowhere, shown))
 
     def test_5_token_goes_in_the_request_body(self):
         self.in_browser(self._token_in_body)
