@@ -1,8 +1,9 @@
 // The access section of janus.plugin.media.jcfg: open by default (with a warning), token mode
 // only with a usable key, and no way for a bad token setup to end up open.
 #include <gtest/gtest.h>
-#include <stdlib.h>
+#include <cstdlib>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -42,7 +43,7 @@ class AccessConfigTest : public ::testing::Test {
   }
 
   std::string write(const std::string& name, const std::string& content) {
-    const std::string path = (dir_ / name).string();
+    std::string path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << content;
     return path;
   }
@@ -53,10 +54,9 @@ class AccessConfigTest : public ::testing::Test {
   // Whether some log line at level holds text.
   static bool logged_at(LogLevel level, const std::string& text) {
     const std::string prefix = std::to_string(static_cast<int>(level)) + " ";
-    for (const auto& line : logged()) {
-      if (line.rfind(prefix, 0) == 0 && line.find(text) != std::string::npos) return true;
-    }
-    return false;
+    return std::ranges::any_of(logged(), [&](const std::string& line) {
+      return line.rfind(prefix, 0) == 0 && line.find(text) != std::string::npos;
+    });
   }
 
   std::filesystem::path dir_;

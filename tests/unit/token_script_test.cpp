@@ -2,7 +2,7 @@
 // end-to-end tests mint must verify here, grant what was asked, and fail where it should.
 #include <gtest/gtest.h>
 
-#include <stdio.h>
+#include <cstdio>
 #include <sys/wait.h>
 
 #include <array>
@@ -59,7 +59,7 @@ TEST(TokenScript, MintsWhatTheVerifierAccepts) {
   const TokenVerifier verifier(config("app.example", "janus-media"));
   const TokenResult result = verifier.verify(run.out, TokenVerifier::Clock::now());
   ASSERT_TRUE(std::holds_alternative<Grants>(result)) << std::get<TokenRefused>(result).reason;
-  const Grants& grants = std::get<Grants>(result);
+  const auto& grants = std::get<Grants>(result);
   EXPECT_TRUE(grants.allows(AccessRequest::kPublish, "cam-1"));
   EXPECT_FALSE(grants.allows(AccessRequest::kPublish, "cam-2"));
   EXPECT_TRUE(grants.allows(AccessRequest::kWatch, "cam-7"));
