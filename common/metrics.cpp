@@ -1,17 +1,12 @@
 #include "metrics.h"
 
 #include <algorithm>
-#include <functional>
 #include <limits>
-#include <thread>
+
+#include "thread_stripe.h"
 
 namespace jmedia::metrics {
 namespace {
-
-std::size_t thread_stripe(std::size_t stripes) {
-  thread_local const std::size_t index = std::hash<std::thread::id>{}(std::this_thread::get_id());
-  return index % stripes;
-}
 
 prometheus::ClientMetric& add_metric(prometheus::MetricFamily& family, Labels labels) {
   prometheus::ClientMetric& metric = family.metric.emplace_back();

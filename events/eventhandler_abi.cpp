@@ -12,15 +12,18 @@
 // adds per event are cheaper than a hand-off to another thread.
 //
 // Threads: incoming_event on the core's events thread; handle_request on a request thread;
-// init/destroy on the main thread. The core joins its events thread and closes every transport
-// before it calls destroy(), so no callback runs concurrently with destroy().
-#include <atomic>
+// init/destroy on the main thread. The core joins its events thread and its requests thread
+// before it calls destroy(), so no callback should run concurrently with destroy(); the state
+// is held as the other modules hold theirs (ModuleSlot) all the same, so one that does is
+// waited for rather than freed under.
+#include <chrono>
 #include <memory>
 
 #include "../common/abi_guard.h"
 #include "../common/janus_api.h"
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
+#include "../common/module_slot.h"
 #include "event_aggregator.h"
 #include "evh_config.h"
 #include "runtime.h"
@@ -36,13 +39,9 @@ constexpr const char* kDescription =
     "janus_core_* Prometheus metrics.";
 constexpr const char* kAuthor = "janus-media contributors";
 
-std::unique_ptr<events::EventAggregator> aggregator;
-// Read by every callback, written only by init/destroy.
-std::atomic<events::EventAggregator*> active{nullptr};
+constexpr auto kDestroyWait = std::chrono::seconds(5);
 
-events::EventAggregator* current() {
-  return active.load(std::memory_order_acquire);
-}
+constinit ModuleSlot<events::EventAggregator> aggregator;
 
 void set_events_mask(std::uint32_t mask);
 
@@ -58,9 +57,11 @@ int init(const char* config_path) noexcept {
     }
     // Feeds the process-wide ICE-candidate ledger that janus.transport.prometheus enforces
     // (transports load after event handlers: it finds the ledger fed, or logs that it is not).
-    aggregator = std::make_unique<events::EventAggregator>(runtime::registry(), config,
-                                                           &runtime::candidate_ledger());
-    active.store(aggregator.get(), std::memory_order_release);
+    if (!aggregator.install(std::make_unique<events::EventAggregator>(
+            runtime::registry(), config, &runtime::candidate_ledger()))) {
+      log_error("init: %s is initialized already", kName);
+      return 0;
+    }
     // The core reads the mask after init() returns (and before it delivers any event).
     set_events_mask(config.events_mask);
     log_info("%s %s initialized (events: %s)", kName, kVersionString,
@@ -84,9 +85,8 @@ int init(const char* config_path) noexcept {
 void destroy() noexcept {
   guarded_void("destroy", [] {
     set_events_mask(0);
-    active.store(nullptr, std::memory_order_release);
-    aggregator.reset();  // removes the janus_core_* families, stops feeding the ledger
-    log_info("%s destroyed", kName);
+    // Freeing the aggregator removes the janus_core_* families and stops feeding the ledger.
+    if (aggregator.retire(kDestroyWait)) log_info("%s destroyed", kName);
   });
 }
 
@@ -115,15 +115,15 @@ const char* get_package() noexcept {
 void incoming_event(json_t* event) noexcept {
   // Borrowed (see the top of this file): never released here.
   guarded_void("incoming_event", [&] {
-    if (events::EventAggregator* a = current(); a != nullptr && event != nullptr) a->consume(event);
+    if (auto a = aggregator.enter(); a && event != nullptr) a->consume(event);
   });
 }
 
 json_t* handle_request(json_t* request) noexcept {
   // request is borrowed; the core takes over the returned object (json_object_set_new).
   return guarded("handle_request", static_cast<json_t*>(nullptr), [&]() -> json_t* {
-    events::EventAggregator* a = current();
-    if (a == nullptr) {
+    auto a = aggregator.enter();
+    if (!a) {
       JsonPtr off = adopt(json_object());
       set(off.get(), "enabled", false);
       return off.release();

@@ -174,6 +174,7 @@ bool MediaPlugin::run_echo(const SessionPtr& session, const std::string& tx,
   JsonPtr event = result_event("echoing");
   set(event.get(), "media_session", session->id());
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
+  end_if_stopping(session);
   return true;
 }
 
@@ -207,6 +208,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
   if (!device->viewers()->empty()) notifier_.notify(device);
+  end_if_stopping(session);
   return true;
 }
 
@@ -248,6 +250,7 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
   set(event.get(), "media_session", session->id());
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(offer, "offer"));
+  end_if_stopping(session);
   return true;
 }
 

@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "../common/abi_guard.h"
 #include "../common/log.h"
 #include "../runtime/runtime.h"
 
@@ -66,11 +67,12 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
     // A quarter of the timeout, at most a second: a role ends at most that late.
     const auto period = std::chrono::milliseconds(std::clamp<std::int64_t>(
         static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000));
-    sweeper_ = std::thread([this, period] {
+    sweeper_ = guarded_thread("negotiation sweeper", [this, period] {
       std::unique_lock lock(sweeper_mutex_);
       while (!sweeper_wake_.wait_for(lock, period, [this] { return stopping_.load(); })) {
         lock.unlock();
-        expire_negotiations(monotonic_ms_now());
+        // One failed sweep (a throwing core call, bad_alloc) is logged; the next one runs.
+        guarded_void("negotiation sweeper", [this] { expire_negotiations(monotonic_ms_now()); });
         lock.lock();
       }
     });
@@ -81,23 +83,25 @@ MediaPlugin::~MediaPlugin() {
   shutdown();
 }
 
+namespace {
+
+// After graceful_stop ended every role: time for the transports to write the last events.
+constexpr std::chrono::milliseconds kShutdownLinger{500};
+
+}  // namespace
+
 bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   draining_ = true;
   runtime::set_plugin_draining(true);
+  // A worker that passed claim_role_slot before draining_ was set enters its role while this
+  // pass runs, or after it. It reads this flag after it entered the role (end_if_stopping),
+  // with a read-modify-write as this one: either the pass below sees that role or the worker
+  // sees the flag (or both: ending a role twice is harmless, see end_for_shutdown).
+  stopping_gracefully_.exchange(1, std::memory_order_acq_rel);
   std::size_t closing = 0;
   for (const auto& session : sessions_.snapshot()) {
-    if (session->destroyed() || session->role() == Role::kNone) continue;
-    const SessionState state = session->state();
-    if (state == SessionState::kUp || state == SessionState::kNegotiating) {
-      session->set_pending_end(EndReason::kShutdown);
-      host_.close_pc(session->handle());
-      ++closing;
-    }
-    if (state != SessionState::kUp) {
-      // No PeerConnection may report back: end the role and tell the client here.
-      end_role_and_tell(session, EndReason::kShutdown);
-    }
+    if (end_for_shutdown(session)) ++closing;
   }
   log_info("shutdown: closing %zu PeerConnections, %zu media sessions active", closing,
            sessions_.active());
@@ -105,9 +109,42 @@ bool MediaPlugin::graceful_stop(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const bool done = sessions_.active() == 0;
-  if (!done)
+  if (!done) {
     log_warn("shutdown: %zu media sessions still active at the timeout", sessions_.active());
+  } else if (closing != 0) {
+    // The last hangup events were handed to the core just now (a role ends, then its client
+    // is told), and nothing says when a transport has written them out: Janus's WebSocket
+    // transport writes from its own service thread, and Janus destroys its transports as soon
+    // as we hand it the signal, dropping what they still queue. Linger briefly for them.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::clamp(left, std::chrono::milliseconds(0), kShutdownLinger));
+  }
   return done;
+}
+
+bool MediaPlugin::end_for_shutdown(const SessionPtr& session) {
+  if (session->destroyed() || session->role() == Role::kNone) return false;
+  const SessionState state = session->state();
+  bool closing = false;
+  if (state == SessionState::kUp || state == SessionState::kNegotiating) {
+    session->set_pending_end(EndReason::kShutdown);
+    host_.close_pc(session->handle());
+    closing = true;
+  }
+  if (state != SessionState::kUp) {
+    // No PeerConnection may report back: end the role and tell the client here. The transition
+    // mutex makes a second caller (the pass and a worker) find no role and tell nobody.
+    end_role_and_tell(session, EndReason::kShutdown);
+  }
+  return closing;
+}
+
+void MediaPlugin::end_if_stopping(const SessionPtr& session) {
+  // Both sides are read-modify-writes of one atomic, so one comes first in its modification
+  // order. This one first: graceful_stop's exchange reads what it wrote (release -> acquire),
+  // so the role entered before it is visible to its pass. Its exchange first: this reads 1.
+  if (stopping_gracefully_.fetch_add(0, std::memory_order_acq_rel) != 0) end_for_shutdown(session);
 }
 
 std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {

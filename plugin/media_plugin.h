@@ -112,6 +112,13 @@ class MediaPlugin {
   // On the notifier thread: pushes each viewer of device what it has not been told yet
   // (publisher_left, then publisher_joined or an offer).
   void tell_viewers(const std::shared_ptr<Device>& device);
+  // graceful_stop's work on one session: closes its PeerConnection (the core then reports the
+  // hangup, reason shutdown) and ends a role whose WebRTC is not up here. Returns whether a
+  // PeerConnection is being closed.
+  bool end_for_shutdown(const SessionPtr& session);
+  // Called by a worker after the session entered a role: if graceful_stop began meanwhile,
+  // its single pass may have missed that role, so the worker ends it (end_for_shutdown).
+  void end_if_stopping(const SessionPtr& session);
   void request_keyframe(MediaSession& publisher, bool new_viewer = false);
 
   // Sync queries, shared by client and admin requests.
@@ -153,6 +160,9 @@ class MediaPlugin {
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
+  // 1 from graceful_stop's pass on, never cleared; only read-modify-writes touch it (see
+  // end_if_stopping).
+  std::atomic<int> stopping_gracefully_{0};
   // The negotiation-timeout sweeper (none when negotiation_timeout = 0).
   std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;

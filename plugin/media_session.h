@@ -85,7 +85,8 @@ class MediaSession {
   bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
   void keyframe_requested_at(std::int64_t now_ms) { last_keyframe_request_ms_.store(now_ms); }
 
-  // Why the next hangup happens, when we know better than the core (request, kick).
+  // Why the next hangup happens, when we know better than the core (request, kick). Cleared
+  // by start_negotiation: it is about the PeerConnection it was set for.
   void set_pending_end(EndReason reason) { pending_end_.store(static_cast<int>(reason)); }
   std::optional<EndReason> take_pending_end() {
     const int reason = pending_end_.exchange(-1);
@@ -104,6 +105,8 @@ class MediaSession {
 
   // The session object of the API: kFull for info, query_session and list with "detail";
   // kSummary (media_session, device_id, role, state: the fields that identify it) for list.
+  // A summary is shared, never to be modified: it is built once for its device, role and
+  // state, and every page that shows the session meanwhile takes a reference to it.
   enum class JsonDetail { kSummary, kFull };
   JsonPtr to_json(JsonDetail detail = JsonDetail::kFull) const;
 
@@ -135,6 +138,16 @@ class MediaSession {
   std::atomic<int> pending_end_{-1};  // an EndReason, -1 when none
   std::atomic<std::int64_t> request_received_ms_{0};
   std::atomic<std::int64_t> negotiation_started_ms_{0};
+
+  JsonPtr identity_json(Device* device, Role role, SessionState state) const;
+  // The last summary and what it was built from. Sharing one object between replies that
+  // the core serialises on other threads is safe: jansson 2.14 counts references atomically
+  // and encodes without writing to the value (its loop check keeps its own table).
+  mutable std::mutex summary_mutex_;
+  mutable JsonPtr summary_;
+  mutable Device* summary_device_ = nullptr;
+  mutable Role summary_role_ = Role::kNone;
+  mutable SessionState summary_state_ = SessionState::kIdle;
 };
 
 }  // namespace jmedia

@@ -1,7 +1,7 @@
 // The one place where janus.plugin.media meets Janus's C plugin ABI: the static janus_plugin
 // struct, noexcept trampolines that run every callback behind the exception barrier, and the
 // exported create(). Everything else lives in MediaPlugin.
-#include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "../common/abi_guard.h"
@@ -9,6 +9,7 @@
 #include "../common/janus_config_reader.h"
 #include "../common/glib_ptr.h"
 #include "../common/janus_log_sink.h"
+#include "../common/module_slot.h"
 #include "janus_host.h"
 #include "../runtime/runtime.h"
 #include "media_plugin.h"
@@ -25,7 +26,8 @@ constexpr const char* kDescription =
     "Device media sessions (publish, watch, echo) with a sharded session table and limits.";
 constexpr const char* kAuthor = "janus-media contributors";
 
-// Everything init() creates; destroy() tears it down in reverse order.
+// Everything init() creates. Freed by destroy() once no callback is inside (ModuleSlot); the
+// destructor stops the plugin first: its threads are joined, every session released.
 struct ModuleState {
   JanusHost host;
   JanusSdpEngine sdp;
@@ -33,15 +35,20 @@ struct ModuleState {
   ShutdownGuard guard;
   ModuleState(janus_callbacks* core, janus_plugin* self, const PluginConfig& config)
       : host(core, self), plugin(host, sdp, config) {}
+  ~ModuleState() {
+    guard.uninstall();
+    runtime::remove_collectable(plugin.metrics().get());
+    plugin.shutdown();
+  }
+  ModuleState(const ModuleState&) = delete;
+  ModuleState& operator=(const ModuleState&) = delete;
 };
 
-std::unique_ptr<ModuleState> module;
-// Read by every callback, written only by init/destroy (when no media flows).
-std::atomic<MediaPlugin*> active{nullptr};
+// How long destroy() waits for callbacks still running (Janus's task pool and handle loops
+// may be): a callback takes microseconds, so this is reached only by one that hangs.
+constexpr auto kDestroyWait = std::chrono::seconds(5);
 
-MediaPlugin* plugin() {
-  return active.load(std::memory_order_acquire);
-}
+constinit ModuleSlot<ModuleState> module;
 
 janus_plugin* self();
 
@@ -51,13 +58,19 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
     if (core == nullptr || config_path == nullptr) return -1;
     ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
     PluginConfig config = load_plugin_config(values);
-    module = std::make_unique<ModuleState>(core, self(), config);
-    runtime::add_collectable(module->plugin.metrics());
+    auto state = std::make_unique<ModuleState>(core, self(), config);
+    runtime::add_collectable(state->plugin.metrics());
+    ShutdownGuard& guard = state->guard;
+    if (!module.install(std::move(state))) {
+      log_error("init: %s is initialized already", kName);
+      return -1;
+    }
     const auto timeout = std::chrono::seconds(config.shutdown_timeout_s);
-    module->guard.install([timeout](int /*signal*/) {
-      if (MediaPlugin* p = plugin()) p->graceful_stop(timeout);
+    guard.install([timeout](int /*signal*/) {
+      // Inside the gate for the whole graceful stop: destroy() uninstalls the guard (joins
+      // this thread) before it retires the state.
+      if (auto m = module.enter()) m->plugin.graceful_stop(timeout);
     });
-    active.store(&module->plugin, std::memory_order_release);
     log_info("%s %s initialized", kName, kVersionString);
     return 0;
   });
@@ -65,14 +78,10 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
 
 void destroy() noexcept {
   guarded_void("destroy", [] {
-    active.store(nullptr, std::memory_order_release);
-    if (module) {
-      module->guard.uninstall();
-      runtime::remove_collectable(module->plugin.metrics().get());
-      module->plugin.shutdown();
-    }
-    module.reset();
-    log_info("%s destroyed", kName);
+    // The graceful stop (a signal) runs inside the gate: let it finish and stop the guard
+    // while the plugin is still published, then retire it.
+    if (auto m = module.enter()) m->guard.uninstall();
+    if (module.retire(kDestroyWait)) log_info("%s destroyed", kName);
   });
 }
 
@@ -101,8 +110,7 @@ const char* get_package() noexcept {
 void create_session(janus_plugin_session* handle, int* error) noexcept {
   guarded_void("create_session", [&] {
     *error = -1;
-    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr)
-      p->create_session(handle, error);
+    if (auto m = module.enter(); m && handle != nullptr) m->plugin.create_session(handle, error);
   });
 }
 
@@ -113,13 +121,13 @@ janus_plugin_result* handle_message(janus_plugin_session* handle, char* transact
   JsonPtr owned_message(message);
   JsonPtr owned_jsep(jsep);
   return guarded("handle_message", static_cast<janus_plugin_result*>(nullptr), [&] {
-    MediaPlugin* p = plugin();
-    if (p == nullptr) {
+    auto m = module.enter();
+    if (!m) {
       return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "janus.plugin.media is not running",
                                      nullptr);
     }
-    Reply reply =
-        p->handle_message(handle, transaction, std::move(owned_message), std::move(owned_jsep));
+    Reply reply = m->plugin.handle_message(handle, transaction, std::move(owned_message),
+                                           std::move(owned_jsep));
     if (reply.kind == Reply::Kind::kAsync) {
       return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, nullptr, nullptr);
     }
@@ -130,33 +138,33 @@ janus_plugin_result* handle_message(janus_plugin_session* handle, char* transact
 
 json_t* handle_admin_message(json_t* message) noexcept {
   return guarded("handle_admin_message", static_cast<json_t*>(nullptr), [&]() -> json_t* {
-    MediaPlugin* p = plugin();
-    if (p == nullptr) return nullptr;
-    return p->handle_admin_message(message).release();
+    auto m = module.enter();
+    if (!m) return nullptr;
+    return m->plugin.handle_admin_message(message).release();
   });
 }
 
 void setup_media(janus_plugin_session* handle) noexcept {
   guarded_void("setup_media", [&] {
-    if (MediaPlugin* p = plugin()) p->setup_media(handle);
+    if (auto m = module.enter()) m->plugin.setup_media(handle);
   });
 }
 
 void incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* packet) noexcept {
   guarded_void("incoming_rtp", [&] {
-    if (MediaPlugin* p = plugin()) p->incoming_rtp(handle, packet);
+    if (auto m = module.enter()) m->plugin.incoming_rtp(handle, packet);
   });
 }
 
 void incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) noexcept {
   guarded_void("incoming_rtcp", [&] {
-    if (MediaPlugin* p = plugin()) p->incoming_rtcp(handle, packet);
+    if (auto m = module.enter()) m->plugin.incoming_rtcp(handle, packet);
   });
 }
 
 void incoming_data(janus_plugin_session* handle, janus_plugin_data* packet) noexcept {
   guarded_void("incoming_data", [&] {
-    if (MediaPlugin* p = plugin()) p->incoming_data(handle, packet);
+    if (auto m = module.enter()) m->plugin.incoming_data(handle, packet);
   });
 }
 
@@ -164,29 +172,28 @@ void data_ready(janus_plugin_session* /*handle*/) noexcept {}
 
 void slow_link(janus_plugin_session* handle, int mindex, gboolean video, gboolean uplink) noexcept {
   guarded_void("slow_link", [&] {
-    if (MediaPlugin* p = plugin()) p->slow_link(handle, mindex, video, uplink);
+    if (auto m = module.enter()) m->plugin.slow_link(handle, mindex, video, uplink);
   });
 }
 
 void hangup_media(janus_plugin_session* handle) noexcept {
   guarded_void("hangup_media", [&] {
-    if (MediaPlugin* p = plugin()) p->hangup_media(handle);
+    if (auto m = module.enter()) m->plugin.hangup_media(handle);
   });
 }
 
 void destroy_session(janus_plugin_session* handle, int* error) noexcept {
   guarded_void("destroy_session", [&] {
     *error = -1;
-    if (MediaPlugin* p = plugin(); p != nullptr && handle != nullptr)
-      p->destroy_session(handle, error);
+    if (auto m = module.enter(); m && handle != nullptr) m->plugin.destroy_session(handle, error);
   });
 }
 
 json_t* query_session(janus_plugin_session* handle) noexcept {
   return guarded("query_session", static_cast<json_t*>(nullptr), [&]() -> json_t* {
-    MediaPlugin* p = plugin();
-    if (p == nullptr || handle == nullptr) return nullptr;
-    return p->query_session(handle).release();
+    auto m = module.enter();
+    if (!m || handle == nullptr) return nullptr;
+    return m->plugin.query_session(handle).release();
   });
 }
 

@@ -1,5 +1,10 @@
 // A hash map split into independently locked shards, so that operations on different keys
 // rarely contend. shards = 1 is the single-lock baseline the benchmarks compare against.
+//
+// A Hash that declares `static constexpr bool kOrderPreserving = true` places keys by its value
+// unmixed, and must never give a key a smaller value than a smaller key's: then the shards of
+// an ordered Map hold consecutive key ranges, and a page after a cursor reads the cursor's
+// shard and the next ones only, instead of merging every shard.
 #pragma once
 
 #include <algorithm>
@@ -19,9 +24,14 @@
 
 namespace jmedia {
 
+template <typename Hash>
+concept OrderPreservingHash = Hash::kOrderPreserving;
+
 template <typename Key, typename Value, typename Hash = std::hash<Key>,
           typename Map = std::unordered_map<Key, Value, Hash>>
 class ShardedMap {
+  static constexpr bool kOrdered = OrderPreservingHash<Hash>;
+
  public:
   explicit ShardedMap(std::size_t shards)
       : count_(shards == 0 ? 1 : shards), shards_(std::make_unique<Shard[]>(count_)) {}
@@ -89,6 +99,7 @@ class ShardedMap {
   // vector of slot numbers is kept in key order, so an insertion moves small integers.
   std::pair<std::vector<std::pair<Key, Value>>, bool> page(const Key& after,
                                                            std::size_t limit) const {
+    if constexpr (kOrdered) return page_in_order(after, limit);
     const std::size_t keep = limit + 1;  // one more than asked: whether more follow
     std::vector<std::pair<Key, Value>> slots;
     std::vector<std::uint32_t> order;  // slot numbers, by key
@@ -126,6 +137,27 @@ class ShardedMap {
     return {std::move(entries), more};
   }
 
+  // page() of an order-preserving map: the entries after `after` in its shard, then in the
+  // following shards, until limit + 1 are read; the shards before it hold only smaller keys.
+  std::pair<std::vector<std::pair<Key, Value>>, bool> page_in_order(const Key& after,
+                                                                    std::size_t limit) const {
+    std::vector<std::pair<Key, Value>> entries;
+    entries.reserve(std::min<std::size_t>(limit, 1024));
+    bool more = false;
+    for (std::size_t i = after == Key{} ? 0 : index_for(after); i < count_ && !more; ++i) {
+      std::shared_lock lock(shards_[i].mutex);
+      const Map& map = shards_[i].map;
+      for (auto it = after == Key{} ? map.begin() : map.upper_bound(after); it != map.end(); ++it) {
+        if (entries.size() == limit) {
+          more = true;
+          break;
+        }
+        entries.emplace_back(it->first, it->second);
+      }
+    }
+    return {std::move(entries), more};
+  }
+
   // Removes and returns every value (shutdown).
   std::vector<Value> drain() {
     std::vector<Value> values;
@@ -149,11 +181,13 @@ class ShardedMap {
   Shard& shard_for(const Key& key) { return shards_[index_for(key)]; }
   const Shard& shard_for(const Key& key) const { return shards_[index_for(key)]; }
   std::size_t index_for(const Key& key) const {
-    // Mix the hash: std::hash of a pointer is the address, whose low bits are alignment.
     std::size_t h = Hash{}(key);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
+    if constexpr (!kOrdered) {
+      // Mix the hash: std::hash of a pointer is the address, whose low bits are alignment.
+      h ^= h >> 33;
+      h *= 0xff51afd7ed558ccdULL;
+      h ^= h >> 33;
+    }
     // Multiply-shift maps h onto [0, count_) without a division (slower than the rest of a
     // lookup): the high bits of the mixed hash decide.
     __extension__ using Wide = unsigned __int128;

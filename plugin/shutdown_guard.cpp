@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cerrno>
 
-#include "../common/log.h"
+#include "../common/abi_guard.h"
 
 namespace jmedia {
 namespace {
@@ -36,7 +36,7 @@ void ShutdownGuard::on_signal(int signal) {
     forward_to_janus(signal);  // impatient: a second signal stops Janus right away
     return;
   }
-  const unsigned char byte = static_cast<unsigned char>(signal);
+  const auto byte = static_cast<unsigned char>(signal);
   const int saved_errno = errno;
   (void)!::write(wake_pipe[1], &byte, 1);
   errno = saved_errno;
@@ -59,7 +59,7 @@ bool ShutdownGuard::install(GracefulStop stop) {
   janus_term = previous_term_;
   janus_int = previous_int_;
   installed_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = guarded_thread("shutdown guard", [this] { run(); });
   return true;
 }
 
@@ -73,11 +73,8 @@ void ShutdownGuard::run() {
   if (byte == 0) return;  // uninstall() closed the pipe: no signal came
   const int signal = byte;
   log_info("shutdown: signal %d: stopping media sessions before Janus stops", signal);
-  try {
-    stop_(signal);
-  } catch (...) {
-    log_error("shutdown: graceful stop failed; handing over to Janus");
-  }
+  // A failed graceful stop is logged; Janus gets the signal either way.
+  guarded_void("shutdown: graceful stop", [this, signal] { stop_(signal); });
   forward_to_janus(signal);
 }
 

@@ -1,6 +1,6 @@
 #include "work_queue.h"
 
-#include "../common/log.h"
+#include "../common/abi_guard.h"
 
 namespace jmedia {
 
@@ -9,7 +9,7 @@ WorkQueue::WorkQueue(std::size_t workers, std::size_t capacity) : capacity_(capa
   for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& worker : workers_) {
     Worker* w = worker.get();
-    w->thread = std::thread([this, w] { run(*w); });
+    w->thread = guarded_thread("worker", [this, w] { run(*w); });
   }
 }
 
@@ -47,13 +47,7 @@ void WorkQueue::run(Worker& worker) {
       job = std::move(worker.jobs.front());
       worker.jobs.pop_front();
     }
-    try {
-      job();
-    } catch (const std::exception& e) {
-      log_error("worker: job failed: %s", e.what());
-    } catch (...) {
-      log_error("worker: job failed with a non-standard exception");
-    }
+    guarded_void("worker: job", job);  // one failed job is logged; the worker goes on
     job = nullptr;  // release what the job captured before the slot is given back
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }

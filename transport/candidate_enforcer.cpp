@@ -133,7 +133,7 @@ bool CandidateEnforcer::start(std::string& error) {
   enforcing_.store(true, std::memory_order_release);
   box_.resume();
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = guarded_thread("candidate cap thread", [this] { run(); });
   } catch (const std::system_error& e) {
     error = std::string("cannot start the ICE-candidate cap thread: ") + e.what();
     enforcing_.store(false, std::memory_order_release);
@@ -169,18 +169,19 @@ void CandidateEnforcer::unauthorized() {
 // the thread
 
 void CandidateEnforcer::run() {
-  guarded_void("candidate cap thread", [this] {
-    probe();
-    using std::chrono::milliseconds;
-    const bool checking = options_.check_interval.count() > 0;
-    const bool sweeping = checking && options_.sweep_growth_bytes > 0;
-    const milliseconds poll = std::max(options_.memory_poll, milliseconds{1});
-    Clock::time_point next_check = Clock::now() + options_.check_interval;
-    const auto sweep_gap = std::max(options_.sweep_gap, options_.check_interval);
-    Clock::time_point last_sweep = Clock::now() - sweep_gap;
-    std::uint64_t baseline = sweeping ? options_.resident_bytes() : 0;
-    // Bounded: each pass either cuts, runs a check round or waits up to one second.
-    while (!stopping() && enforcing()) {
+  guarded_void("candidate cap thread: start-up probe", [this] { probe(); });
+  using std::chrono::milliseconds;
+  const bool checking = options_.check_interval.count() > 0;
+  const bool sweeping = checking && options_.sweep_growth_bytes > 0;
+  const milliseconds poll = std::max(options_.memory_poll, milliseconds{1});
+  Clock::time_point next_check = Clock::now() + options_.check_interval;
+  const auto sweep_gap = std::max(options_.sweep_gap, options_.check_interval);
+  Clock::time_point last_sweep = Clock::now() - sweep_gap;
+  std::uint64_t baseline = sweeping ? options_.resident_bytes() : 0;
+  // Bounded: each pass either cuts, runs a check round or waits up to one second. Each pass
+  // runs behind the exception barrier: a throw is logged and the next pass enforces again.
+  while (!stopping() && enforcing()) {
+    const bool passed = guarded("candidate cap thread", false, [&] {
       milliseconds wait{1000};
       if (checking) {
         const auto left = std::chrono::duration_cast<milliseconds>(next_check - Clock::now());
@@ -189,9 +190,9 @@ void CandidateEnforcer::run() {
       if (sweeping) wait = std::min(wait, poll);
       if (auto order = ledger_.next_cut(wait)) {
         cut(*order);
-        continue;
+        return true;
       }
-      if (!checking || stopping() || !enforcing()) continue;
+      if (!checking || stopping() || !enforcing()) return true;
       const Clock::time_point now = Clock::now();
       bool sweep = false;
       std::uint64_t grown = 0;
@@ -203,20 +204,22 @@ void CandidateEnforcer::run() {
           sweep = grown >= options_.sweep_growth_bytes && now - last_sweep >= sweep_gap;
         }
       }
-      if (!sweep && now < next_check) continue;
+      if (!sweep && now < next_check) return true;
       if (sweep) {
         sweeps_.fetch_add(1, std::memory_order_relaxed);
         last_sweep = now;
         log_verbose("candidate cap: janus grew by %" PRIu64
-                    " MB since the last sweep: checking every "
-                    "handle that has not negotiated",
+                    " MB since the last sweep: checking every handle that has not negotiated",
                     grown >> 20);
       }
       check_round(sweep ? std::numeric_limits<std::size_t>::max() : options_.checks_per_round);
       if (sweep) baseline = options_.resident_bytes();
       next_check = Clock::now() + options_.check_interval;
-    }
-  });
+      return true;
+    });
+    // A round that threw is not retried at once: the next one comes an interval later.
+    if (!passed && checking) next_check = Clock::now() + options_.check_interval;
+  }
 }
 
 void CandidateEnforcer::probe() {

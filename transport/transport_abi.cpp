@@ -10,7 +10,7 @@
 // transports before its requests thread), hence a ReplyBox that is never destroyed.
 #include <dlfcn.h>
 
-#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -19,6 +19,7 @@
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
 #include "../common/json.h"
+#include "../common/module_slot.h"
 #include "candidate_enforcer.h"
 #include "candidate_ledger.h"
 #include "http_server.h"
@@ -63,7 +64,8 @@ ReplyBox& reply_box() {
 
 janus_transport* self();
 
-// Everything init() creates; destroyed in reverse order by destroy() (or by a failed init()).
+// Everything init() creates; destroyed in reverse order by destroy() once no callback is inside
+// (ModuleSlot), or by a failed init().
 struct Running {
   TransportConfig config;
   RuntimeHost host;
@@ -93,9 +95,10 @@ struct Running {
   Running& operator=(const Running&) = delete;
 };
 
-std::unique_ptr<Running> running;
-// Read by query_transport, written only by init/destroy.
-std::atomic<Running*> active{nullptr};
+// How long destroy() waits for a query_transport still running on the core's requests thread.
+constexpr auto kDestroyWait = std::chrono::seconds(5);
+
+constinit ModuleSlot<Running> running;
 
 // Starts the enforcer of the ICE-candidate cap when there is something to enforce; logs why
 // not otherwise. Janus loads event handlers before transports, so whether
@@ -188,17 +191,17 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
              kVersionString, state->config.ip.c_str(), static_cast<unsigned>(state->server.port()),
              describe(state->config.auth).c_str());
     start_candidate_cap(*state, core, config_path);
-    running = std::move(state);
-    active.store(running.get(), std::memory_order_release);
+    if (!running.install(std::move(state))) {
+      log_error("init: %s is initialized already", kName);
+      return -1;
+    }
     return 0;
   });
 }
 
 void destroy() noexcept {
   guarded_void("destroy", [] {
-    active.store(nullptr, std::memory_order_release);
-    running.reset();
-    log_info("%s destroyed", kName);
+    if (running.retire(kDestroyWait)) log_info("%s destroyed", kName);
   });
 }
 
@@ -252,10 +255,10 @@ void session_claimed(janus_transport_session* /*transport*/, guint64 /*session_i
 // Admin API "query_transport": where we listen. request is borrowed; the reply is the core's.
 json_t* query_transport(json_t* /*request*/) noexcept {
   return guarded("query_transport", static_cast<json_t*>(nullptr), []() -> json_t* {
+    auto state = running.enter();
     JsonPtr reply = adopt(json_object());
-    Running* state = active.load(std::memory_order_acquire);
-    set(reply.get(), "running", state != nullptr);
-    if (state != nullptr) {
+    set(reply.get(), "running", static_cast<bool>(state));
+    if (state) {
       set(reply.get(), "ip", state->config.ip);
       set(reply.get(), "port", static_cast<int>(state->server.port()));
       set(reply.get(), "auth", describe(state->config.auth));

@@ -449,10 +449,12 @@ NOTES = {
         "of 100)."),
     "api-shards": (
         "**shards = 32 vs 1.** `info` is one lookup in either layout. `list` pages over the "
-        "ordered id index with a bounded merge (`ShardedMap::page()`, plugin/sharded_map.h): "
-        "it visits every shard (a read lock and a std::map upper_bound each) but copies only "
-        "the entries that enter the page, about (limit + 1) x (1 + ln shards) of them, where "
-        "one shard is one lookup and 11 copies (`page10` in the table part: %s). %s With no "
+        "ordered id index, whose shards hold consecutive ranges of ids (sessions are placed by "
+        "the value of their random id, `SessionIdOrder` in plugin/session_table.h): a page "
+        "reads the cursor's shard and the next ones until it is full, one std::map "
+        "upper_bound and limit + 1 copies as with one shard (`page10` in the table part: %s; "
+        "before this placement (api run of 2026-12-02 01:01 UTC) a page merged all 32 shards, "
+        "a read lock and an upper_bound each). %s With no "
         "writer in these runs the single lock of shards = 1 is never contended, so both "
         "layouts serve `list` and `info` at the same rate within noise; sharding pays when "
         "attaches, detaches and role changes contend with reads (the table part's 2-thread "

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +72,10 @@ class FakeCore final : public AdminGateway {
 
   bool inject(std::uint64_t id, JsonPtr request) override {
     std::lock_guard lock(mutex_);
+    if (throws_ > 0) {
+      --throws_;
+      throw std::runtime_error("fake core: inject failed");
+    }
     if (refuse_) return false;
     queue_.emplace_back(id, std::move(request));
     wake_.notify_all();
@@ -109,6 +114,15 @@ class FakeCore final : public AdminGateway {
   void refuse(bool refused) {
     std::lock_guard lock(mutex_);
     refuse_ = refused;
+  }
+  // The next n injects throw (as a bad_alloc in the real gateway would).
+  void throw_next(int n) {
+    std::lock_guard lock(mutex_);
+    throws_ = n;
+  }
+  int throws_left() {
+    std::lock_guard lock(mutex_);
+    return throws_;
   }
   // Called (outside the lock) after each hangup_webrtc: the test plays the event handler,
   // which reports the core's hangup event to the ledger.
@@ -224,6 +238,7 @@ class FakeCore final : public AdminGateway {
   std::string secret_;
   bool muted_ = false;
   bool refuse_ = false;
+  int throws_ = 0;
   bool stop_ = false;
   std::vector<std::thread> late_;
   std::function<void(const HandleKey&)> on_hangup_;
@@ -673,6 +688,19 @@ TEST_F(EnforcerTest, ARequestThatCannotBeHandedOverIsCountedAndForgotten) {
   }));
   EXPECT_EQ(box_.expected(), 0u);
   EXPECT_EQ(cut(CutReason::kTooManyCandidates), 0);
+}
+
+TEST_F(EnforcerTest, AThrowDuringACutIsLoggedAndTheNextHandleIsStillCut) {
+  start(defaults());
+  core_.throw_next(1);
+  attach(key(8), kEcho);
+  flood(key(8), 4);  // its hangup_webrtc throws on the enforcer's thread
+  ASSERT_TRUE(FakeCore::eventually([&] { return core_.throws_left() == 0; }));
+  attach(key(9), kEcho);
+  flood(key(9), 4);
+  ASSERT_TRUE(FakeCore::eventually([&] { return !core_.has(key(9)); }))
+      << "the enforcer's thread stopped at the throw";
+  EXPECT_TRUE(enforcer_->enforcing());
 }
 
 TEST_F(EnforcerTest, DescribeForQueryTransport) {

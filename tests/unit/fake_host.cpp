@@ -1,6 +1,7 @@
 #include "fake_host.h"
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include "../../common/json.h"
@@ -10,6 +11,10 @@ namespace jmedia::testing {
 int FakeHost::push_event(janus_plugin_session* handle, const char* transaction, json_t* event,
                          json_t* jsep) {
   if (before_push) before_push(handle);
+  for (int left = push_throws.load(); left > 0;) {
+    if (push_throws.compare_exchange_weak(left, left - 1))
+      throw std::runtime_error("fake: push_event failed");
+  }
   std::lock_guard lock(mutex_);
   events_.push_back(PushedEvent{handle, transaction ? transaction : "", dump(event), dump(jsep)});
   return push_result.load();
@@ -139,6 +144,7 @@ std::variant<Answer, Error> FakeSdp::publisher_answer(const std::string& offer_s
 
 std::variant<std::string, Error> FakeSdp::viewer_offer(const PublisherMedia& media) {
   ++calls;
+  if (before_offer) before_offer();
   return "v=0\r\noffer " + media.audio_codec + " " + media.video_codec + "\r\n";
 }
 

@@ -55,6 +55,8 @@ class FakeHost : public Host {
   std::atomic<int> relayed_rtp{0}, relayed_rtcp{0}, relayed_data{0}, plis{0}, rembs{0};
   std::atomic<int> closed_pcs{0};
   std::atomic<int> push_result{0};
+  // The next this many push_event calls throw (a failing core call, a bad_alloc) instead.
+  std::atomic<int> push_throws{0};
   std::atomic<bool> keyframe_rtcp{false};  // what requests_keyframe answers
   // Runs first in every push_event, outside the fake's lock: lets a test hold the pushing
   // thread. Set it before the plugin runs.
@@ -83,8 +85,10 @@ class FakeSdp : public SdpEngine {
   std::string video_codec = "vp8";
   int video_payload_type = 96;
   std::atomic<int> calls{0};
-  // Runs at the start of each call (on the worker): lets a test hold a worker.
+  // Runs at the start of each echo/publisher answer (on the worker): lets a test hold a worker.
   std::function<void()> before_answer;
+  // The same for viewer offers (computed under the session's transition mutex).
+  std::function<void()> before_offer;
 };
 
 // A minimal offer the fake SDP engine accepts: m-lines named by kind.

@@ -3,8 +3,11 @@
 // ordered map would).
 #include "../../plugin/sharded_map.h"
 
+#include "../../plugin/session_table.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -16,6 +19,13 @@ namespace jmedia {
 namespace {
 
 using Ordered = ShardedMap<std::string, int, std::hash<std::string>, std::map<std::string, int>>;
+// As SessionTable's id indexes: consecutive key ranges per shard.
+using InOrder = ShardedMap<std::string, int, SessionIdOrder, std::map<std::string, int>>;
+
+template <typename Map>
+class OrderedPages : public ::testing::Test {};
+using PagedMaps = ::testing::Types<Ordered, InOrder>;
+TYPED_TEST_SUITE(OrderedPages, PagedMaps);
 
 TEST(ShardedMap, InsertFindEraseAcrossShards) {
   ShardedMap<int, int> map(7);
@@ -54,17 +64,28 @@ std::pair<std::vector<std::string>, bool> reference_page(const std::map<std::str
   return {keys, it != ref.end()};
 }
 
-TEST(ShardedMap, PagesEqualOneOrderedMapForAnyShardCountCursorAndLimit) {
+TYPED_TEST(OrderedPages, PagesEqualOneOrderedMapForAnyShardCountCursorAndLimit) {
   std::mt19937_64 random(7);
   for (std::size_t shards : {1u, 2u, 3u, 32u, 100u}) {
-    Ordered map(shards);
+    TypeParam map(shards);
     std::map<std::string, int> ref;
     for (int i = 0; i < 500; ++i) {
       const std::string key = id_of(random());
       map.insert(key, i);
       ref.emplace(key, i);
     }
-    std::vector<std::string> cursors = {"", "0", "zzzz", ref.begin()->first, ref.rbegin()->first};
+    std::vector<std::string> cursors = {"",
+                                        "0",
+                                        "zzzz",
+                                        "8",
+                                        "8:",
+                                        "8G",
+                                        "8~",
+                                        "\xff",
+                                        "a!",
+                                        "ffffffffffffffff0",
+                                        ref.begin()->first,
+                                        ref.rbegin()->first};
     for (int i = 0; i < 40; ++i) cursors.push_back(id_of(random()));  // mostly absent keys
     for (int i = 0; i < 40; ++i) {
       auto it = ref.begin();
@@ -88,8 +109,8 @@ TEST(ShardedMap, PagesEqualOneOrderedMapForAnyShardCountCursorAndLimit) {
   }
 }
 
-TEST(ShardedMap, WalkingPagesVisitsEveryKeyOnceInOrder) {
-  Ordered map(32);
+TYPED_TEST(OrderedPages, WalkingPagesVisitsEveryKeyOnceInOrder) {
+  TypeParam map(32);
   std::map<std::string, int> ref;
   for (int i = 0; i < 1000; ++i) {
     map.insert(id_of(static_cast<std::uint64_t>(i) * 7919), i);
@@ -107,6 +128,52 @@ TEST(ShardedMap, WalkingPagesVisitsEveryKeyOnceInOrder) {
   want.reserve(ref.size());
   for (const auto& entry : ref) want.push_back(entry.first);
   EXPECT_EQ(walked, want);
+}
+
+// The placement of the session indexes never puts a key before a smaller one, for ids and for
+// any other string a lookup or a cursor may bring; ids themselves spread over the whole range.
+TEST(SessionIdOrder, NeverPlacesAKeyBeforeASmallerOne) {
+  std::mt19937_64 random(11);
+  std::vector<std::string> keys;
+  const std::string alphabet = std::string("0123456789abcdef09af:AGz~!\x7f\x80\xff", 36);
+  for (int i = 0; i < 20000; ++i) {
+    std::string key;
+    const std::size_t length = random() % 19;
+    for (std::size_t j = 0; j < length; ++j) key += alphabet[random() % alphabet.size()];
+    keys.push_back(key);
+  }
+  for (int i = 0; i < 2000; ++i) keys.push_back(id_of(random()));
+  std::sort(keys.begin(), keys.end());
+  const SessionIdOrder order;
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    ASSERT_LE(order(keys[i - 1]), order(keys[i]))
+        << "'" << keys[i - 1] << "' < '" << keys[i] << "'";
+  }
+  EXPECT_EQ(order(id_of(0x0123456789abcdefULL)), 0x0123456789abcdefULL);
+  EXPECT_EQ(order(id_of(~0ULL)), ~0ULL);
+  EXPECT_EQ(order(""), 0u);
+}
+
+TEST(SessionIdOrder, RandomIdsFillEveryShardAlike) {
+  InOrder map(32);
+  std::mt19937_64 random(3);
+  for (int i = 0; i < 32000; ++i) map.insert(id_of(random()), i);
+  // Every shard holds about 1,000 ids: count each shard's by paging through it.
+  std::vector<std::size_t> per_shard(32, 0);
+  const SessionIdOrder order;
+  std::string cursor;
+  for (;;) {
+    const auto [entries, more] = map.page(cursor, 1000);
+    for (const auto& entry : entries) {
+      ++per_shard[order(entry.first) >> 59];  // the shard of 32 its value falls in
+    }
+    if (!more) break;
+    cursor = entries.back().first;
+  }
+  for (std::size_t count : per_shard) {
+    EXPECT_GT(count, 800u);
+    EXPECT_LT(count, 1200u);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../../plugin/work_queue.h"
+#include "log_capture.h"
 
 namespace jmedia {
 namespace {
@@ -105,12 +106,14 @@ TEST(WorkQueue, StopDropsPendingJobsAndReleasesWhatTheyHold) {
 }
 
 TEST(WorkQueue, AJobThatThrowsDoesNotKillTheWorker) {
+  testing::LogCapture log;
   WorkQueue queue(1, 10);
   ASSERT_EQ(queue.push(0, [] { throw std::runtime_error("boom"); }),
             WorkQueue::PushResult::kQueued);
   std::promise<void> done;
   ASSERT_EQ(queue.push(0, [&] { done.set_value(); }), WorkQueue::PushResult::kQueued);
   EXPECT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(log.contains("worker: job: unexpected exception: boom"));
 }
 
 }  // namespace
