@@ -55,6 +55,13 @@ bool PatternSet::add(std::string_view pattern) {
   return true;
 }
 
+std::optional<AccessRequest> access_request_named(std::string_view name) {
+  for (std::size_t i = 0; i < kAccessRequestLabels.size(); ++i) {
+    if (kAccessRequestLabels[i] == name) return static_cast<AccessRequest>(i);
+  }
+  return std::nullopt;
+}
+
 bool Grants::allows(AccessRequest request, std::string_view device_id) const {
   switch (request) {
     case AccessRequest::kPublish:

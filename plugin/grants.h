@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -48,6 +49,9 @@ inline constexpr std::array<std::string_view, 6> kAccessRequestLabels = {
 inline std::string_view access_request_label(AccessRequest request) {
   return kAccessRequestLabels[static_cast<std::size_t>(request)];
 }
+// The check a client request of this name needs in token mode; none for start, configure and
+// hangup (a handle that holds a role goes on without a token) or an unknown name.
+std::optional<AccessRequest> access_request_named(std::string_view name);
 
 struct Grants {
   PatternSet publish;
