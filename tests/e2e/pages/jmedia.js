@@ -57,6 +57,11 @@
     }
   }
 
+  function withToken(body, token) {
+    if (token) body.token = token;
+    return body;
+  }
+
   function summary(data, jsep) {
     const event = {result: data.result || null, event: data};
     if (data.error_code) event.error_code = data.error_code;
@@ -143,15 +148,16 @@
     },
 
     // Publishes the fake camera and microphone as deviceId; video is offered as
-    // video.mime only (setCodecPreferences), e.g. {mime: "video/VP8"}.
-    async publish(name, deviceId, video) {
+    // video.mime only (setCodecPreferences), e.g. {mime: "video/VP8"}. token: the JWT a
+    // plugin in token mode needs (sent as the body's "token"), if any.
+    async publish(name, deviceId, video, token) {
       const h = JM.handles[name];
       JM.nextVideoCodec = video;
       const jsep = await JM._offer(h, {
         tracks: [{type: 'audio', capture: true, recv: false},
                  {type: 'video', capture: {width: 320, height: 240, frameRate: 15}, recv: false}],
       });
-      return JM.send(name, {request: 'publish', device_id: deviceId}, jsep);
+      return JM.send(name, withToken({request: 'publish', device_id: deviceId}, token), jsep);
     },
 
     // A publisher's renegotiation to another video codec: a new offer sent with configure.
@@ -163,11 +169,12 @@
       return JM.send(name, {request: 'configure'}, jsep);
     },
 
-    // Watches deviceId: every offer the plugin sends is answered with "start".
-    watch(name, deviceId) {
+    // Watches deviceId (with token, in token mode): every offer the plugin sends is answered
+    // with "start", which needs no token (the handle holds its role by then).
+    watch(name, deviceId, token) {
       const h = JM.handles[name];
       h.autoStart = true;
-      return JM.send(name, {request: 'watch', device_id: deviceId});
+      return JM.send(name, withToken({request: 'watch', device_id: deviceId}, token));
     },
 
     events(name, since) {
