@@ -87,6 +87,36 @@ def plugin_requests():
             m(0, {"request": "list", "limit": 0}), m(0, {"request": "list", "role": "king"}),
             m(0, {"request": "info"}), m(0, {"request": "devices", "cursor": 7}),
             m(0, {"request": "\u00e9" * 40}), m(0, "not json")]),
+        # Token mode ("#token": the rig's plugin verifies tokens; k mints one, $K is it).
+        "token-publish-watch": "\n".join([
+            "#token", "k" + j({"publish": ["cam-*"], "watch": ["cam-*"], "list": True}),
+            m(0, dict(pub, token="$K"), OFFER), "s0", m(1, dict(watch, token="$K")),
+            m(1, {"request": "start"}, ANSWER), "s1",
+            m(2, {"request": "watch", "device_id": "door-1", "token": "$K"}),
+            m(3, {"request": "list", "limit": 1, "token": "$K"}),
+            m(3, {"request": "devices", "token": "$K"}),
+            m(3, {"request": "info", "media_session": "$1", "token": "$K"}),
+            m(4, pub, OFFER), m(4, dict(pub, token="not.a.token")),
+            "k" + j({"watch": ["door-*"]}) + "\t-100", m(5, dict(watch, token="$K")),
+            "k" + j({"echo": True}), m(5, {"request": "echo", "token": "$K"}, OFFER),
+            "k" + j({"watch": ["cam*x"]}), m(2, dict(watch, token="$K")), "h0", "d1"]),
+        "token-listing": "\n".join([
+            "#token", "k" + j({"publish": ["*"], "watch": ["*"], "echo": True}),
+            m(0, dict(pub, token="$K"), OFFER), "s0",
+            m(1, {"request": "publish", "device_id": "cam-2", "token": "$K"}, OFFER),
+            m(2, {"request": "publish", "device_id": "door-1", "token": "$K"}, OFFER),
+            m(3, dict(watch, token="$K")), m(4, {"request": "echo", "token": "$K"}, OFFER),
+            "k" + j({"watch": ["cam-*"], "publish": ["door-1"], "list": True}),
+            m(5, {"request": "list", "limit": 1, "token": "$K"}),
+            m(5, {"request": "list", "role": "viewer", "token": "$K"}),
+            m(5, {"request": "list", "role": "echo", "token": "$K"}),
+            m(5, {"request": "list", "device_id": "cam-2", "token": "$K"}),
+            m(5, {"request": "list", "cursor": "cam-1/0000000000000000", "token": "$K"}),
+            m(5, {"request": "list", "cursor": "$0", "token": "$K"}),
+            m(5, {"request": "devices", "limit": 1, "cursor": "cam-1", "token": "$K"}),
+            m(5, {"request": "info", "media_session": "$4", "token": "$K"}),
+            "a" + j({"request": "list", "cursor": "cam-1/0000000000000000"}),
+            "d2", "d0"]),
     }
 
 
