@@ -135,8 +135,8 @@ class PluginRig {
   janus_plugin_session* last_detached_ = nullptr;
   std::size_t messages_ = 0;
   bool finished_ = false;
-  std::string token_;              // the last k line's token ("" before one)
-  std::optional<Grants> grants_;   // its grants, when its media claim is valid
+  std::string token_;             // the last k line's token ("" before one)
+  std::optional<Grants> grants_;  // its grants, when its media claim is valid
 };
 
 // Checks a parse_client_request result against its input: exactly one of request and error,

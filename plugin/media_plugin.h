@@ -132,10 +132,11 @@ class MediaPlugin {
   void end_if_stopping(const SessionPtr& session);
   void request_keyframe(MediaSession& publisher, bool new_viewer = false);
 
-  // Token mode, on the core's thread as the request arrives, before it looks anything up or
-  // takes a queue slot: the token's grants, or the error that answers the request (1020 for
-  // no token or a refused one, 1021 for one that does not grant it), counted. With a request
-  // that did not parse, only the token is checked (its own error answers it next).
+  // Token mode, in handle_message on the Janus thread that delivers the request, before it
+  // looks anything up or takes a queue slot: the token's grants, or the error that answers
+  // the request (1020 for no token or a refused one, 1021 for one that does not grant it),
+  // counted. With a request that did not parse, only the token is checked (its own error
+  // answers it next).
   std::variant<Grants, Error> authorize(AccessRequest access, const json_t* body,
                                         const std::optional<ClientRequest>& request);
 
