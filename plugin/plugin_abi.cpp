@@ -58,6 +58,14 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
     if (core == nullptr || config_path == nullptr) return -1;
     ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
     PluginConfig config = load_plugin_config(values);
+    if (!config.access_error.empty()) {
+      // Token mode that cannot verify tokens: never open instead.
+      log_error(
+          "init: %s not started: access: %s (access.mode = \"token\" never falls back to "
+          "open)",
+          kName, config.access_error.c_str());
+      return -1;
+    }
     auto state = std::make_unique<ModuleState>(core, self(), config);
     runtime::add_collectable(state->plugin.metrics());
     ShutdownGuard& guard = state->guard;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <future>
 #include <mutex>
 #include <string>
@@ -246,6 +247,38 @@ TEST_F(PluginAbiTest, TheTrampolinesReachThePluginAndOwnWhatTheCoreHandsOver) {
   EXPECT_EQ(fake.relayed.load(), 2);
   destroy();
   EXPECT_EQ(fake.released.load(), 2);
+}
+
+// access.mode = "token" without a usable key: init fails with a log line saying why, and the
+// plugin answers nothing (it never runs open instead). With a key it starts and enforces.
+TEST_F(PluginAbiTest, TokenModeWithoutAUsableKeyNeverStarts) {
+  for (const auto& values : std::vector<std::map<std::string, std::string>>{
+           {{"access.mode", "token"}},
+           {{"access.mode", "token"}, {"access.jwt_secret", "too short"}},
+           {{"access.mode", "token"}, {"access.jwt_public_key", "/nonexistent/key.pem"}},
+           {{"access.mode", "tokens"}}}) {
+    testing::stubs::clear_log();
+    testing::stubs::set_config(values);
+    EXPECT_EQ(plugin->init(&callbacks, config_dir.c_str()), -1);
+    EXPECT_TRUE(testing::stubs::log_contains("not started: access:")) << values.begin()->second;
+    janus_plugin_session stranger{};
+    janus_plugin_result* refused = message(&stranger, R"({"request":"list"})");
+    ASSERT_NE(refused, nullptr);
+    EXPECT_EQ(refused->type, JANUS_PLUGIN_ERROR);
+    janus_plugin_result_destroy(refused);
+  }
+  testing::stubs::set_config(
+      {{"access.mode", "token"}, {"access.jwt_secret", "a secret of thirty-two bytes or more"}});
+  init();
+  janus_plugin_session* handle = attach();
+  janus_plugin_result* result = message(handle, R"({"request":"echo"})", kOffer);
+  EXPECT_EQ(result->type, JANUS_PLUGIN_OK_WAIT);
+  janus_plugin_result_destroy(result);
+  EXPECT_NE(wait_event(handle, 1).find("\"error_code\":1020"), std::string::npos);
+  int error = 1;
+  plugin->destroy_session(handle, &error);
+  EXPECT_EQ(error, 0);
+  destroy();
 }
 
 // A callback that loaded the plugin before destroy() cleared it still runs: destroy must not

@@ -29,8 +29,7 @@ each page's #state and the numbers of its #stats (tests/e2e/web_lab.py).
         devices), as access control (issue 12) expects: {"request":"watch",
         "device_id":D,"token":T}; read from what the page writes on its WebSocket.
 
-Not here yet: a missing token showing "error: 1020 ..." needs the plugin's token mode
-(access control, issue 12).
+A missing token showing "error: 1020 ..." on watch.html is in test_access.py (token mode).
 
 Run: JMEDIA_MODULES_DIR=<build>/modules /usr/bin/python3 tests/e2e/test_web.py -v
 (JMEDIA_ARTIFACTS_DIR: where the screenshots go, default <repo>/build/test-artifacts/web)

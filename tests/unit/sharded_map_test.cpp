@@ -130,6 +130,94 @@ TYPED_TEST(OrderedPages, WalkingPagesVisitsEveryKeyOnceInOrder) {
   EXPECT_EQ(walked, want);
 }
 
+// Keys such as device ids: a few prefixes, so that ranges of patterns hold some of them.
+std::string device_key(std::mt19937_64& random) {
+  static const char* const kPrefixes[] = {"cam-", "cam", "cam-1", "door-", "d", "lobby", "z"};
+  std::string key = kPrefixes[random() % 7];
+  const std::size_t length = random() % 4;
+  for (std::size_t i = 0; i < length; ++i) key += "0123456789-ab"[random() % 13];
+  return key.empty() ? "x" : key;
+}
+
+// page_in_ranges(after, limit, ranges) is the page of one ordered map holding only the keys in
+// the ranges, for any shard count, set of ranges, cursor and limit.
+TYPED_TEST(OrderedPages, RangedPagesEqualOneOrderedMapOfTheKeysInTheRanges) {
+  std::mt19937_64 random(5);
+  const std::vector<KeyRanges> range_sets = {
+      {},
+      normalise({prefix_range("")}),
+      normalise({prefix_range("cam-")}),
+      normalise({exact_range("cam"), prefix_range("door-"), exact_range("lobby")}),
+      normalise({prefix_range("cam"), prefix_range("cam-1"), exact_range("z")}),
+      normalise({exact_range("nothing-here"), prefix_range("y")}),
+  };
+  for (std::size_t shards : {1u, 3u, 32u}) {
+    TypeParam map(shards);
+    std::map<std::string, int> all;
+    for (int i = 0; i < 400; ++i) {
+      const std::string key = device_key(random);
+      if (map.insert(key, i)) all.emplace(key, i);
+    }
+    for (const KeyRanges& ranges : range_sets) {
+      std::map<std::string, int> ref;
+      for (const auto& [key, value] : all) {
+        if (contains(ranges, key)) ref.emplace(key, value);
+      }
+      std::vector<std::string> cursors = {"", "cam", "cam-", "cam-1", "cam-5", "door-", "e", "zz"};
+      for (int i = 0; i < 10; ++i) cursors.push_back(device_key(random));
+      for (const std::string& cursor : cursors) {
+        for (std::size_t limit : {0u, 1u, 2u, 7u, 400u}) {
+          const auto [entries, more] = map.page_in_ranges(cursor, limit, ranges);
+          const auto [want, want_more] = reference_page(ref, cursor, limit);
+          std::vector<std::string> got;
+          for (const auto& [key, value] : entries) {
+            got.push_back(key);
+            EXPECT_EQ(value, all.at(key));
+          }
+          ASSERT_EQ(got, want) << "shards " << shards << " cursor '" << cursor << "' limit "
+                               << limit << " ranges " << ranges.size();
+          ASSERT_EQ(more, want_more) << "shards " << shards << " cursor '" << cursor << "'";
+        }
+      }
+    }
+  }
+}
+
+// What a ranged page reads (page_entries_read) does not depend on the keys outside the ranges:
+// 20,000 of them around and between the ranges change nothing.
+TEST(ShardedMap, ARangedPageReadsNoKeyOutsideItsRanges) {
+  const KeyRanges ranges = normalise({exact_range("cam-1"), prefix_range("cam-3")});
+  std::vector<std::string> inside = {"cam-1", "cam-3", "cam-30", "cam-3a", "cam-3b", "cam-3z"};
+  Ordered map(32);
+  for (const auto& key : inside) map.insert(key, 1);
+  auto costs = [&] {
+    std::vector<std::uint64_t> out;
+    std::string cursor;
+    for (int pages = 0; pages < 100; ++pages) {
+      const std::uint64_t before = page_entries_read;
+      const auto [entries, more] = map.page_in_ranges(cursor, 2, ranges);
+      out.push_back(page_entries_read - before);
+      if (!more) break;
+      cursor = entries.back().first;
+    }
+    return out;
+  };
+  const std::vector<std::uint64_t> alone = costs();
+  for (int i = 0; i < 20000; ++i) {
+    static const char* const kOutside[] = {"cam-0", "cam-1x", "cam-2", "cam-4", "a", "z"};
+    map.insert(kOutside[i % 6] + std::to_string(i), 0);
+  }
+  EXPECT_EQ(costs(), alone);
+  EXPECT_EQ(alone.size(), 3u);  // 6 keys, 2 a page
+  // Each page reads at most its keys, one more per shard to see the end, and one per shard
+  // and range to stop: a merge's cost, not the map's size.
+  for (std::uint64_t cost : alone) EXPECT_LE(cost, 2u + 1u + 32u * ranges.size());
+  // The unranged page reads keys the ranges leave out.
+  const std::uint64_t before = page_entries_read;
+  map.page("", 2);
+  EXPECT_GT(page_entries_read - before, 32u);
+}
+
 // The placement of the session indexes never puts a key before a smaller one, for ids and for
 // any other string a lookup or a cursor may bring; ids themselves spread over the whole range.
 TEST(SessionIdOrder, NeverPlacesAKeyBeforeASmallerOne) {
