@@ -78,6 +78,9 @@ class MediaPlugin {
   // Devices whose viewers are still to be told of a publisher change (tests wait for 0).
   std::size_t notifications_pending() { return notifier_.pending(); }
   bool draining() const { return draining_.load(); }
+  // Token access mode (issue 12): sessions for authenticated clients only. Other modules see it
+  // through the published view (runtime/media_view.h): the REST API is then operator-only.
+  bool token_access() const noexcept { return token_access_; }
   // The plugin's janus_media_* metrics; registered with the process registry by the module.
   const std::shared_ptr<PluginMetrics>& metrics() const { return metrics_; }
 
@@ -160,6 +163,8 @@ class MediaPlugin {
   WorkQueue queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
+  // PluginConfig::access == token once issue 12's configuration is in; off until then.
+  const bool token_access_ = false;
   // 1 from graceful_stop's pass on, never cleared; only read-modify-writes touch it (see
   // end_if_stopping).
   std::atomic<int> stopping_gracefully_{0};
