@@ -265,7 +265,7 @@ class JanusProcess:
                  rtp_port_range=None, events_broadcast=False, extra=None,
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
-                 janus_bin=JANUS_BIN, loopback_only=True):
+                 janus_bin=JANUS_BIN, loopback_only=True, metrics_settings=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -285,6 +285,8 @@ class JanusProcess:
         self.keep_tmpdir = keep_tmpdir
         self.janus_bin = janus_bin
         self.loopback_only = loopback_only
+        # more general.* settings of janus.transport.prometheus (its port is chosen here)
+        self.metrics_settings = dict(metrics_settings or {})
         self.proc = None
         self.tmpdir = None
         self.conf_dir = None
@@ -372,7 +374,7 @@ class JanusProcess:
             events_broadcast=self.events_broadcast,
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
             overrides=self.overrides, extra=self.extra,
-            metrics_port=self.metrics_port)
+            metrics_port=self.metrics_port, metrics_settings=self.metrics_settings)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()
