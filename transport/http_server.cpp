@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <new>
 #include <optional>
 
 #include "../common/abi_guard.h"
@@ -51,8 +52,8 @@ struct RequestState {
 
 void* on_uri(void* /*cls*/, const char* uri, MHD_Connection* /*connection*/) noexcept {
   return guarded("http request", static_cast<void*>(nullptr), [&]() -> void* {
-    auto* state = new RequestState();
-    state->target = uri != nullptr ? uri : "";
+    auto* state = new (std::nothrow) RequestState();
+    if (state != nullptr) state->target = uri != nullptr ? uri : "";
     return state;
   });
 }

@@ -49,7 +49,7 @@ struct HttpServerOptions {
   unsigned threads = 1;  // libmicrohttpd's polling threads (its thread pool when > 1)
   // Per connection: what libmicrohttpd may allocate for one request's line, headers and
   // buffers (larger headers get 431), and the most body bytes read for a route that takes one.
-  std::size_t connection_memory_limit = 16 * 1024;
+  std::size_t connection_memory_limit = std::size_t{16} * 1024;
   std::size_t max_body_bytes = 4096;
 };
 
@@ -126,7 +126,7 @@ class HttpServer {
 
  private:
   Response metrics();
-  Response respond(unsigned status, std::string body);
+  static Response respond(unsigned status, std::string body);
 
   ServerHost& host_;
   TransportMetrics& metrics_;

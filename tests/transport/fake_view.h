@@ -77,7 +77,7 @@ class FakeView final : public runtime::MediaView {
       char* text = json_dumps(request, JSON_COMPACT | JSON_SORT_KEYS);
       calls_.push_back(std::string(kind) + " " + (text != nullptr ? text : "?"));
       std::free(text);
-      json = replies_.count(name) ? replies_[name] : R"({"media":"event","error_code":1003})";
+      json = replies_.contains(name) ? replies_[name] : R"({"media":"event","error_code":1003})";
       changed_.notify_all();
       if (hold_until_inside.load() > 0) {
         changed_.wait_for(lock, std::chrono::seconds(5),

@@ -74,7 +74,7 @@ class MediaApiTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(view.publish()); }
 
   // Every answer of the API is JSON, not cached.
-  Response call(MediaApi& target, const Request& request) {
+  static Response call(MediaApi& target, const Request& request) {
     Response response = target.handle(request);
     EXPECT_EQ(response.content_type, "application/json") << request.path;
     EXPECT_NE(parse(response.body), nullptr) << response.body;

@@ -29,8 +29,7 @@ TEST(JsonDump, IsJanssonsCompactOutput) {
   const std::vector<const char*> documents = {
       R"({})",
       R"([])",
-      R"({"media":"list","sessions":[{"media_session":"5f0c2a9d41e7b366","device_id":null,)"
-      R"("role":"none","state":"idle"}],"next_cursor":null})",
+      R"({"media":"list","sessions":[{"media_session":"5f0c2a9d41e7b366","device_id":null,"role":"none","state":"idle"}],"next_cursor":null})",
       R"({"b":1,"a":2,"c":{"z":[1,2,[3,[]]],"y":{}}})",
       R"([true,false,null,0,-1,9223372036854775807,-9223372036854775808])",
       R"(["quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f"])",
