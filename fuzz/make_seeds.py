@@ -216,12 +216,47 @@ def plugin_media():
 
 
 def transport_http():
-    def req(method, path, *headers):
-        return ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
-                % (method, path, "".join(h + "\r\n" for h in headers)))
+    def req(method, path, *headers, host="127.0.0.1"):
+        return ("%s %s HTTP/1.1\r\n%s%s\r\n"
+                % (method, path, "Host: %s\r\n" % host if host else "",
+                   "".join(h + "\r\n" for h in headers)))
+
+    def post(path, body, *headers):
+        return req("POST", path, *headers, "Content-Length: %d" % len(body)) + body
     bearer = "Authorization: Bearer s3cret"
     basic = "Authorization: Basic ZnV6ejpwYTpzcw=="
-    return {
+    # The session REST API's tokens (fuzz/transport_rig.h).
+    read = "Authorization: Bearer r3ad-t0ken"
+    admin = "Authorization: Bearer adm1n-t0ken"
+    json_type = "Content-Type: application/json"
+    api = {
+        "api-list": req("GET", "/api/media/sessions?limit=10&role=viewer&detail=true", read),
+        "api-list-cursor": req("GET", "/api/media/sessions?cursor=0123456789abcdef&device_id="
+                               "cam%3A1&limit=x", basic),
+        "api-info": req("GET", "/api/media/sessions/0123456789abcdef", admin),
+        "api-info-missing": req("HEAD", "/api/media/sessions/012345678abcdeff", bearer),
+        "api-devices": req("GET", "/api/media/devices?limit=2&cursor=cam-0", read),
+        "api-kick": req("DELETE", "/api/media/sessions/0123456789abcdef", admin),
+        "api-kick-device": req("DELETE", "/api/media/devices/cam%2D1", admin),
+        "api-kick-read-token": req("DELETE", "/api/media/devices/cam-1", read),
+        "api-drain": post("/api/media/drain", '{"enabled":true}', admin, json_type),
+        "api-drain-bad": post("/api/media/drain", '{"enabled":1,"x":[]}', admin, json_type),
+        "api-drain-text": post("/api/media/drain", '{"enabled":false}', admin,
+                               "Content-Type: text/plain"),
+        "api-drain-chunked": req("POST", "/api/media/drain", admin, json_type,
+                                 "Transfer-Encoding: chunked") +
+                             '9\r\n{"enabled\r\n8\r\n":false}\r\n0\r\n\r\n',
+        "api-drain-large": req("POST", "/api/media/drain", admin, json_type,
+                               "Content-Length: 5000"),
+        "api-405": req("PUT", "/api/media/drain", admin),
+        "api-404": req("GET", "/api/media/nope", host="localhost:30006"),
+        "api-no-token": req("GET", "/api/media/sessions", host="evil.example"),
+        "api-no-host": "GET /api/media/devices HTTP/1.0\r\n\r\n",
+        "api-bad-query": req("GET", "/api/media/sessions?limit=1&limit=2&%zz", read),
+        "api-keep-alive": req("GET", "/api/media/sessions", read) +
+                          req("GET", "/api/media/devices", read),
+    }
+    return dict(api, **{
         "metrics-bearer": req("GET", "/metrics", bearer),
         "metrics-basic": req("GET", "/metrics?x=1", basic),
         "healthz-head": req("HEAD", "/healthz", bearer),
@@ -238,7 +273,7 @@ def transport_http():
         "pipelined": req("GET", "/healthz", bearer) + req("GET", "/readyz", bearer),
         "garbage": "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
         "truncated": "GET /metr",
-    }
+    })
 
 
 def event_aggregator():

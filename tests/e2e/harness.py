@@ -265,7 +265,8 @@ class JanusProcess:
                  rtp_port_range=None, events_broadcast=False, extra=None,
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
-                 janus_bin=JANUS_BIN, loopback_only=True, plugin_access=None):
+                 janus_bin=JANUS_BIN, loopback_only=True, metrics_settings=None,
+                 plugin_access=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -287,6 +288,8 @@ class JanusProcess:
         self.loopback_only = loopback_only
         # janus.plugin.media's access section, e.g. {"mode": "token", "jwt_secret": S}
         self.plugin_access = plugin_access
+        # more general.* settings of janus.transport.prometheus (its port is chosen here)
+        self.metrics_settings = dict(metrics_settings or {})
         self.proc = None
         self.tmpdir = None
         self.conf_dir = None
@@ -374,7 +377,8 @@ class JanusProcess:
             events_broadcast=self.events_broadcast,
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
             overrides=self.overrides, extra=self.extra,
-            metrics_port=self.metrics_port, plugin_access=self.plugin_access)
+            metrics_port=self.metrics_port, metrics_settings=self.metrics_settings,
+            plugin_access=self.plugin_access)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()
