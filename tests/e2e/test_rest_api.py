@@ -579,6 +579,38 @@ class RestApiNonLoopbackTest(unittest.TestCase):
 
 
 # ===========================================================================
+class RestApiPluginTokenModeTest(JanusLogOnFailure, unittest.TestCase):
+    """The plugin in token access mode (issue 12): the REST API is operator-only, loopback
+    clients without a configured token included; api_token still reads everything."""
+    janus = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.janus = start_janus("rest api, plugin in token mode", metrics_settings={
+            "api_token": READ_TOKEN, "api_admin_token": ADMIN_TOKEN},
+            plugin_access={"mode": "token", "jwt_secret": "x" * 40})
+        if "access mode=token" not in cls.janus.log_text():
+            raise AssertionError("the plugin did not start in token mode:\n"
+                                 + cls.janus.log_tail(40))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_janus(cls.janus, "rest api, plugin in token mode")
+
+    def test_9_operator_only(self):
+        port = self.janus.metrics_port
+        status, _, body, _ = rest(port, "GET", "/api/media/sessions")
+        self.assertEqual(status, 401, "a loopback client without a token: %r" % body)
+        status, _, body, _ = rest(port, "GET", "/api/media/devices",
+                                  headers={"Authorization": "Bearer " + READ_TOKEN})
+        self.assertEqual(status, 200, repr(body))
+        self.assertEqual(body.get("media"), "devices")
+        status, _, body, _ = rest(port, "DELETE", "/api/media/devices/cam-1",
+                                  headers={"Authorization": "Bearer " + READ_TOKEN})
+        self.assertEqual(status, 403, repr(body))
+
+
+# ===========================================================================
 class RestApiWithoutPluginTest(JanusLogOnFailure, unittest.TestCase):
     janus = None
 
