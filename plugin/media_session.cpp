@@ -124,16 +124,7 @@ JsonPtr MediaSession::to_json(JsonDetail detail) const {
   Device* const d = device();
   const Role r = role();
   const SessionState st = state();
-  if (detail == JsonDetail::kSummary) {
-    std::lock_guard lock(summary_mutex_);
-    if (!summary_ || summary_device_ != d || summary_role_ != r || summary_state_ != st) {
-      summary_ = identity_json(d, r, st);
-      summary_device_ = d;
-      summary_role_ = r;
-      summary_state_ = st;
-    }
-    return retain(summary_.get());
-  }
+  if (detail == JsonDetail::kSummary) return identity_json(d, r, st);
   JsonPtr object = identity_json(d, r, st);
   json_t* o = object.get();
   set_unchecked(o, "created_at", created_at_ms_);

@@ -105,8 +105,6 @@ class MediaSession {
 
   // The session object of the API: kFull for info, query_session and list with "detail";
   // kSummary (media_session, device_id, role, state: the fields that identify it) for list.
-  // A summary is shared, never to be modified: it is built once for its device, role and
-  // state, and every page that shows the session meanwhile takes a reference to it.
   enum class JsonDetail { kSummary, kFull };
   JsonPtr to_json(JsonDetail detail = JsonDetail::kFull) const;
 
@@ -140,14 +138,6 @@ class MediaSession {
   std::atomic<std::int64_t> negotiation_started_ms_{0};
 
   JsonPtr identity_json(Device* device, Role role, SessionState state) const;
-  // The last summary and what it was built from. Sharing one object between replies that
-  // the core serialises on other threads is safe: jansson 2.14 counts references atomically
-  // and encodes without writing to the value (its loop check keeps its own table).
-  mutable std::mutex summary_mutex_;
-  mutable JsonPtr summary_;
-  mutable Device* summary_device_ = nullptr;
-  mutable Role summary_role_ = Role::kNone;
-  mutable SessionState summary_state_ = SessionState::kIdle;
 };
 
 }  // namespace jmedia

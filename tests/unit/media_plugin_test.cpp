@@ -162,7 +162,7 @@ TEST_F(MediaPluginTest, ARenegotiationThatAddsVideoGetsItEchoed) {
   detach(handle);
 }
 
-TEST_F(MediaPluginTest, ListSummariesFollowTheSessionAndAreSharedWhileItStaysTheSame) {
+TEST_F(MediaPluginTest, ListSummariesFollowTheSession) {
   janus_plugin_session* handle = attach();
   janus_plugin_session* other = attach();
   auto summary = [&](const Reply& reply) -> json_t* {
@@ -180,7 +180,7 @@ TEST_F(MediaPluginTest, ListSummariesFollowTheSessionAndAreSharedWhileItStaysThe
   Reply first = send(other, R"({"request":"list","role":"echo"})");
   Reply second = send(other, R"({"request":"list","role":"echo"})");
   EXPECT_EQ(text(summary(first), "state"), "negotiating");
-  EXPECT_EQ(summary(first), summary(second)) << "one summary object for both pages";
+  EXPECT_EQ(text(summary(second), "state"), "negotiating");
   plugin->setup_media(handle);
   Reply up = send(other, R"({"request":"list","role":"echo"})");
   EXPECT_EQ(text(summary(up), "state"), "up");
