@@ -223,7 +223,8 @@ TEST(ShardedMap, ARangedPageReadsNoKeyOutsideItsRanges) {
 TEST(SessionIdOrder, NeverPlacesAKeyBeforeASmallerOne) {
   std::mt19937_64 random(11);
   std::vector<std::string> keys;
-  const std::string alphabet = std::string("0123456789abcdef09af:AGz~!\x7f\x80\xff", 36);
+  static constexpr char kAlphabet[] = "0123456789abcdef09af:AGz~!\x7f\x80\xff";
+  const std::string alphabet(kAlphabet, sizeof kAlphabet - 1);
   for (int i = 0; i < 20000; ++i) {
     std::string key;
     const std::size_t length = random() % 19;
