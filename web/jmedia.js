@@ -610,13 +610,124 @@ export function logEvent(text) {
   while (list.children.length > 50) list.lastChild.remove();
 }
 
-// Keeps the nav links of the page pointing at the same server and token.
+// The pages, in the order of the nav bar: [file, name].
+export const PAGES = [['index.html', 'Devices'], ['publish.html', 'Publish'],
+                      ['watch.html', 'Watch'], ['echo.html', 'Echo']];
+
+// Fills the page's <header> with the brand and the nav bar, the current page marked.
+function renderHeader() {
+  const header = document.querySelector('header');
+  if (!header) return;
+  const here = location.pathname.split('/').pop() || 'index.html';
+  const link = (page, text) => {
+    const a = document.createElement('a');
+    a.dataset.page = page;
+    a.href = page;
+    a.textContent = text;
+    return a;
+  };
+  const brand = link('index.html', PLUGIN);
+  brand.className = 'brand';
+  const nav = document.createElement('nav');
+  for (const [page, name] of PAGES) {
+    const a = link(page, name);
+    if (page === here) a.setAttribute('aria-current', 'page');
+    nav.append(a);
+  }
+  header.replaceChildren(brand, nav);
+}
+
+// The page's header (brand and nav bar), its links pointing at the same server and token.
 export function linkPages(params) {
+  renderHeader();
   for (const a of document.querySelectorAll('a[data-page]')) {
     a.href = pageLink(a.dataset.page, params);
   }
   const server = document.getElementById('server');
   if (server) server.textContent = params.server;
+}
+
+// The life of publish.html, watch.html and echo.html: one handle at a time on one Janus
+// session. Submitting #form starts: it connects (once), attaches a handle with
+// options.listeners, awaits options.begin(handle), then calls options.started(handle) and
+// options.tick(page) every second. The stop button (options.stop: its id, default 'stop')
+// ends it, showing options.stopped; so do the plugin's hangup, an error and a lost
+// connection, and options.clear() then empties the media elements. #start, the stop button
+// and the options.inputs (ids) are enabled by whether it runs; options.flag: [input id,
+// codes] marks that input on those error codes. Returns page: {conn, handle, active}
+// (active: begin succeeded and it has not ended). window.jmediaPage, {handle, start,
+// <stop id>: stop}, is what the tests drive.
+export function runPage(params, options) {
+  const $ = (id) => document.getElementById(id);
+  const stopId = options.stop || 'stop';
+  const listeners = options.listeners || {};
+  const page = {conn: null, handle: null, active: false};
+  let stopTicks = null;
+
+  function controls(running) {
+    $('start').disabled = running;
+    $(stopId).disabled = !running;
+    for (const id of options.inputs || []) $(id).disabled = running;
+  }
+
+  function ended(text, kind) {
+    page.active = false;
+    if (stopTicks) stopTicks();
+    stopTicks = null;
+    if (options.clear) options.clear();
+    controls(false);
+    if (text) showState(text, kind);
+  }
+
+  async function start() {
+    controls(true);
+    if (page.handle) page.handle.close({silent: true});  // one that ended (hangup, kick) goes
+    try {
+      showState('connecting to ' + params.server);
+      page.conn = page.conn || await connect(params.server, {
+        onlost: (e) => { page.conn = null; page.handle = null; ended(); showError(e); },
+      });
+      page.handle = await page.conn.attach({
+        ...listeners,
+        onevent: (e) => {
+          if (listeners.onevent) listeners.onevent(e);
+          if (e.result === 'hangup') ended('hung up: ' + e.data.reason, 'busy');
+        },
+        onwebrtc: (up, reason) => {
+          if (!up && page.active) showState('PeerConnection down: ' + reason, 'error');
+        },
+        onerror: (e) => { ended(); showError(e); },
+      });
+      await options.begin(page.handle);
+      page.active = true;
+      if (options.started) options.started(page.handle);
+      stopTicks = every(1000, () => options.tick(page).catch(showError));
+    } catch (e) {
+      const failed = page.handle;
+      page.handle = null;
+      ended();
+      showError(e);
+      if (options.flag) flagInput($(options.flag[0]), e, options.flag[1]);
+      if (failed) failed.detach();
+    }
+  }
+
+  async function stop() {
+    $(stopId).disabled = true;
+    const closing = page.handle;
+    page.handle = null;
+    if (closing) await closing.close();
+    ended(options.stopped || 'stopped', 'busy');
+  }
+
+  $('form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    start();
+  });
+  $(stopId).addEventListener('click', stop);
+  window.jmediaPage = {get handle() { return page.handle; }, start, [stopId]: stop};
+  if (params.autostart) start();
+  return page;
 }
 
 // Calls fn every `ms` after the previous call finished, until the returned stop().
