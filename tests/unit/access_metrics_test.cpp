@@ -6,25 +6,12 @@
 #include <string>
 
 #include "../../plugin/plugin_metrics.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
 
-// name{label=value} -> value, for the counter families named prefix*.
-std::map<std::string, double> counters(const PluginMetrics& metrics, const std::string& prefix) {
-  std::map<std::string, double> out;
-  for (const auto& family : metrics.Collect()) {
-    if (family.name.rfind(prefix, 0) != 0 || family.type != prometheus::MetricType::Counter) {
-      continue;
-    }
-    for (const auto& metric : family.metric) {
-      std::string key = family.name;
-      for (const auto& label : metric.label) key += "{" + label.name + "=" + label.value + "}";
-      out[key] = metric.counter.value;
-    }
-  }
-  return out;
-}
+using testing::counters;
 
 TEST(AccessMetrics, EverySeriesFromTheStart) {
   PluginMetrics metrics;

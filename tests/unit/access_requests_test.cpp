@@ -22,36 +22,25 @@
 #include "../../plugin/media_plugin.h"
 #include "fake_host.h"
 #include "jwt_mint.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
 
+using testing::code;
+using testing::counters;
 using testing::fake_offer;
-using testing::FakeHost;
-using testing::FakeSdp;
+using testing::jsep;
+using testing::parse;
+using testing::PluginTest;
 using testing::PushedEvent;
+using testing::str;
 
 constexpr const char* kSecret = "a secret for the access request tests, 32+ bytes";
 constexpr const char* kHeader = R"({"alg":"HS256","typ":"JWT"})";
 constexpr std::int64_t kStart = 1'800'000'000;  // the injected clock's first reading (Unix s)
 // Grants for the tests' own set-up: publish and watch anything, echo.
 constexpr const char* kOperator = R"({"publish":["*"],"watch":["*"],"echo":true})";
-
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
-}
-
-std::string str(const std::string& json, const char* key) {
-  JsonPtr value = parse(json);
-  const json_t* v = json_object_get(value.get(), key);
-  return json_is_string(v) ? json_string_value(v) : "";
-}
-
-std::int64_t code(const std::string& json) {
-  JsonPtr value = parse(json);
-  return json_integer_value(json_object_get(value.get(), "error_code"));
-}
 
 std::int64_t code(const JsonPtr& body) {
   return json_integer_value(json_object_get(body.get(), "error_code"));
@@ -60,13 +49,6 @@ std::int64_t code(const JsonPtr& body) {
 std::string reason(const JsonPtr& body) {
   const json_t* v = json_object_get(body.get(), "error");
   return json_is_string(v) ? json_string_value(v) : "";
-}
-
-JsonPtr jsep(const char* type, const std::string& sdp = fake_offer()) {
-  JsonPtr j = adopt(json_object());
-  set(j.get(), "type", type);
-  set(j.get(), "sdp", std::string_view(sdp));
-  return j;
 }
 
 // body with "token": token (none when token is empty).
@@ -78,29 +60,11 @@ std::string with_token(const std::string& body, const std::string& token) {
 
 PluginConfig token_config() {
   PluginConfig config;
-  config.access.mode = AccessMode::kToken;
-  config.access.algorithm = JwtAlgorithm::kHS256;
-  config.access.key = kSecret;
+  config.access = testing::hs256_access(kSecret);
   return config;
 }
 
-// name{label=value} -> value for the counters of the plugin's families named prefix*.
-std::map<std::string, double> counters(const PluginMetrics& metrics, const std::string& prefix) {
-  std::map<std::string, double> out;
-  for (const auto& family : metrics.Collect()) {
-    if (family.name.rfind(prefix, 0) != 0 || family.type != prometheus::MetricType::Counter) {
-      continue;
-    }
-    for (const auto& metric : family.metric) {
-      std::string key = family.name;
-      for (const auto& label : metric.label) key += "{" + label.name + "=" + label.value + "}";
-      out[key] = metric.counter.value;
-    }
-  }
-  return out;
-}
-
-class AccessRequestsTest : public ::testing::Test {
+class AccessRequestsTest : public PluginTest {
  protected:
   void SetUp() override { make_plugin(token_config()); }
   void TearDown() override { plugin.reset(); }
@@ -120,18 +84,6 @@ class AccessRequestsTest : public ::testing::Test {
     return testing::mint_hs256(kHeader, payload, kSecret);
   }
 
-  janus_plugin_session* attach() {
-    janus_plugin_session* handle = host.new_handle();
-    int error = 1;
-    plugin->create_session(handle, &error);
-    EXPECT_EQ(error, 0);
-    return handle;
-  }
-  void detach(janus_plugin_session* handle) {
-    int error = 1;
-    plugin->destroy_session(handle, &error);
-    EXPECT_EQ(error, 0);
-  }
   std::optional<PushedEvent> event_of(const std::string& tx) {
     for (const auto& e : host.events()) {
       if (e.transaction == tx) return e;
@@ -166,15 +118,6 @@ class AccessRequestsTest : public ::testing::Test {
     }
     return *e;
   }
-  JsonPtr sync(janus_plugin_session* handle, const std::string& body) {
-    Reply reply = plugin->handle_message(handle, "sync", parse(body), nullptr);
-    EXPECT_EQ(reply.kind, Reply::Kind::kSync) << body;
-    return std::move(reply.body);
-  }
-  JsonPtr admin(const std::string& body) {
-    JsonPtr message = parse(body);
-    return plugin->handle_admin_message(message.get());
-  }
   janus_plugin_session* publisher(const std::string& device,
                                   const std::string& grants = kOperator) {
     janus_plugin_session* handle = attach();
@@ -205,10 +148,8 @@ class AccessRequestsTest : public ::testing::Test {
     return counters(*plugin->metrics(), "janus_media_");
   }
 
-  FakeHost host;
-  FakeSdp sdp;
-  std::atomic<std::int64_t> now{kStart};
-  std::unique_ptr<MediaPlugin> plugin;
+  std::atomic<std::int64_t> now{
+      kStart};  // read by the plugin's clock: TearDown resets plugin first
   int counter = 0;
 };
 

@@ -16,37 +16,18 @@
 #include "../../common/json.h"
 #include "../../plugin/media_plugin.h"
 #include "fake_host.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
 
+using testing::code;
 using testing::fake_offer;
-using testing::FakeHost;
-using testing::FakeSdp;
+using testing::jsep;
+using testing::parse;
+using testing::PluginTest;
 using testing::PushedEvent;
-
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
-}
-
-JsonPtr jsep(const char* type, const std::string& sdp = fake_offer()) {
-  JsonPtr j = adopt(json_object());
-  set(j.get(), "type", type);
-  set(j.get(), "sdp", std::string_view(sdp));
-  return j;
-}
-
-std::string str(const std::string& json, const char* key) {
-  JsonPtr value = parse(json);
-  const json_t* v = json_object_get(value.get(), key);
-  return json_is_string(v) ? json_string_value(v) : "";
-}
-
-std::int64_t code(const std::string& json) {
-  JsonPtr value = parse(json);
-  return json_integer_value(json_object_get(value.get(), "error_code"));
-}
+using testing::str;
 
 // Holds every push_event to the handles it blocks until release() (at most 10 s), so that a
 // test can tell whether a thread of the plugin waits for those pushes.
@@ -84,30 +65,22 @@ class PushGate {
   int held_ = 0;
 };
 
-class DevicesTest : public ::testing::Test {
+class DevicesTest : public PluginTest {
  protected:
   void SetUp() override {
     host.before_push = [this](janus_plugin_session* handle) { push_gate.pass(handle); };
     make_plugin({});
   }
-  void TearDown() override { push_gate.release(); }
+  // The plugin goes first: its threads push through push_gate.
+  void TearDown() override {
+    push_gate.release();
+    plugin.reset();
+  }
   void make_plugin(PluginConfig config) {
     plugin.reset();
     plugin = std::make_unique<MediaPlugin>(host, sdp, config);
   }
 
-  janus_plugin_session* attach() {
-    janus_plugin_session* handle = host.new_handle();
-    int error = 1;
-    plugin->create_session(handle, &error);
-    EXPECT_EQ(error, 0);
-    return handle;
-  }
-  void detach(janus_plugin_session* handle) {
-    int error = 1;
-    plugin->destroy_session(handle, &error);
-    EXPECT_EQ(error, 0);
-  }
   // Sends an async request and waits for the event with its transaction.
   PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
     const std::string tx = "tx" + std::to_string(++counter);
@@ -174,15 +147,6 @@ class DevicesTest : public ::testing::Test {
     auto events = host.events_for(handle);
     return events.empty() ? PushedEvent{} : events.back();
   }
-  JsonPtr sync(janus_plugin_session* handle, const std::string& body) {
-    Reply reply = plugin->handle_message(handle, "sync", parse(body), nullptr);
-    EXPECT_EQ(reply.kind, Reply::Kind::kSync) << body;
-    return std::move(reply.body);
-  }
-  JsonPtr admin(const std::string& body) {
-    JsonPtr message = parse(body);
-    return plugin->handle_admin_message(message.get());
-  }
   janus_plugin_session* publisher(const std::string& device) {
     janus_plugin_session* handle = attach();
     auto e =
@@ -222,9 +186,6 @@ class DevicesTest : public ::testing::Test {
   }
 
   PushGate push_gate;
-  FakeHost host;
-  FakeSdp sdp;
-  std::unique_ptr<MediaPlugin> plugin;
   int counter = 0;
 };
 
@@ -599,41 +560,34 @@ TEST_F(DevicesTest, PagesFollowTheServersOwnCursorsAndRefuseOthers) {
   for (const char* device : {"cam-a", "cam-b", "cam-c"}) handles.push_back(publisher(device));
   for (int i = 0; i < 2; ++i) handles.push_back(attach());
   // Every next_cursor the server hands out is accepted back, and the pages cover each
-  // session (device) exactly once.
-  std::set<std::string> sessions;
-  std::string cursor;
-  for (int pages = 0; pages < 10; ++pages) {
-    const std::string body = cursor.empty()
-                                 ? R"({"request":"list","limit":2})"
-                                 : R"({"request":"list","limit":2,"cursor":")" + cursor + R"("})";
-    JsonPtr page = sync(handles[0], body);
-    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
-    const json_t* array = json_object_get(page.get(), "sessions");
-    for (std::size_t i = 0; i < json_array_size(array); ++i) {
-      sessions.insert(
-          json_string_value(json_object_get(json_array_get(array, i), "media_session")));
+  // session (device) exactly once. walk: the `key` of each item of the `array` of every page
+  // send(body) answers, body being `first` with the last page's cursor added.
+  auto walk = [](const std::string& first, const auto& send, const char* array, const char* key) {
+    std::vector<std::string> items;
+    std::string cursor;
+    for (int pages = 0; pages < 10; ++pages) {
+      JsonPtr page = send(cursor.empty() ? first
+                                         : first.substr(0, first.size() - 1) + R"(,"cursor":")" +
+                                               cursor + R"("})");
+      EXPECT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
+      const json_t* found = json_object_get(page.get(), array);
+      for (std::size_t i = 0; i < json_array_size(found); ++i) {
+        items.emplace_back(json_string_value(json_object_get(json_array_get(found, i), key)));
+      }
+      const json_t* next = json_object_get(page.get(), "next_cursor");
+      if (!json_is_string(next)) break;
+      cursor = json_string_value(next);
     }
-    const json_t* next = json_object_get(page.get(), "next_cursor");
-    if (json_is_null(next)) break;
-    cursor = json_string_value(next);
-  }
+    return items;
+  };
+  const auto listed = walk(R"({"request":"list","limit":2})",
+                           [&](const std::string& body) { return sync(handles[0], body); },
+                           "sessions", "media_session");
+  const std::set<std::string> sessions(listed.begin(), listed.end());
   EXPECT_EQ(sessions.size(), handles.size());
-  std::vector<std::string> devices;
-  cursor.clear();
-  for (int pages = 0; pages < 10; ++pages) {
-    JsonPtr page =
-        admin(cursor.empty() ? R"({"request":"devices","limit":1})"
-                             : R"({"request":"devices","limit":1,"cursor":")" + cursor + R"("})");
-    ASSERT_EQ(json_object_get(page.get(), "error_code"), nullptr) << dump(page.get());
-    const json_t* array = json_object_get(page.get(), "devices");
-    for (std::size_t i = 0; i < json_array_size(array); ++i) {
-      devices.emplace_back(
-          json_string_value(json_object_get(json_array_get(array, i), "device_id")));
-    }
-    const json_t* next = json_object_get(page.get(), "next_cursor");
-    if (json_is_null(next)) break;
-    cursor = json_string_value(next);
-  }
+  const auto devices =
+      walk(R"({"request":"devices","limit":1})",
+           [&](const std::string& body) { return admin(body); }, "devices", "device_id");
   EXPECT_EQ(devices, (std::vector<std::string>{"cam-a", "cam-b", "cam-c"}));
   // A cursor the server could never have returned: 1004 in the sync reply, client and admin.
   for (const char* body : {R"({"request":"list","cursor":"%%%garbage%%%"})",

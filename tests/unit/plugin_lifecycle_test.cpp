@@ -12,39 +12,20 @@
 #include "../../plugin/media_plugin.h"
 #include "fake_host.h"
 #include "log_capture.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::code;
 using testing::fake_offer;
-using testing::FakeHost;
-using testing::FakeSdp;
+using testing::jsep;
 using testing::LogCapture;
+using testing::parse;
+using testing::PluginTest;
 using testing::PushedEvent;
-
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return adopt(json_loads(text.c_str(), JSON_DECODE_ANY, &error));
-}
-
-JsonPtr jsep(const char* type, const std::string& sdp = fake_offer()) {
-  JsonPtr j = adopt(json_object());
-  set(j.get(), "type", type);
-  set(j.get(), "sdp", std::string_view(sdp));
-  return j;
-}
-
-std::string str(const std::string& json, const char* name) {
-  JsonPtr value = parse(json);
-  const json_t* field = json_object_get(value.get(), name);
-  return json_is_string(field) ? json_string_value(field) : "";
-}
-
-std::int64_t code(const std::string& json) {
-  JsonPtr value = parse(json);
-  return json_integer_value(json_object_get(value.get(), "error_code"));
-}
+using testing::str;
 
 // name{label=value,...} -> value, for the counters of a scrape.
 std::map<std::string, double> counters(const std::vector<prometheus::MetricFamily>& families) {
@@ -85,7 +66,7 @@ class Gate {
   std::shared_future<void> opened_ = open_.get_future().share();
 };
 
-class PluginLifecycleTest : public ::testing::Test {
+class PluginLifecycleTest : public PluginTest {
  protected:
   void make_plugin(PluginConfig config) {
     plugin.reset();
@@ -98,18 +79,6 @@ class PluginLifecycleTest : public ::testing::Test {
     plugin.reset();
   }
 
-  janus_plugin_session* attach() {
-    janus_plugin_session* handle = host.new_handle();
-    int error = 1;
-    plugin->create_session(handle, &error);
-    EXPECT_EQ(error, 0);
-    return handle;
-  }
-  void detach(janus_plugin_session* handle) {
-    int error = 1;
-    plugin->destroy_session(handle, &error);
-    EXPECT_EQ(error, 0);
-  }
   std::string send(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
     std::string tx = "tx" + std::to_string(++counter);
     plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
@@ -147,9 +116,6 @@ class PluginLifecycleTest : public ::testing::Test {
     return handle;
   }
 
-  FakeHost host;
-  FakeSdp sdp;
-  std::unique_ptr<MediaPlugin> plugin;
   int counter = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../../plugin/token_verifier.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
@@ -42,13 +43,7 @@ ScriptRun token(const std::string& args, const std::string& secret_env = "") {
 
 AccessConfig config(std::optional<std::string> issuer = std::nullopt,
                     std::optional<std::string> audience = std::nullopt) {
-  AccessConfig c;
-  c.mode = AccessMode::kToken;
-  c.algorithm = JwtAlgorithm::kHS256;
-  c.key = kSecret;
-  c.issuer = std::move(issuer);
-  c.audience = std::move(audience);
-  return c;
+  return testing::hs256_access(kSecret, std::move(issuer), std::move(audience));
 }
 
 TEST(TokenScript, MintsWhatTheVerifierAccepts) {

@@ -9,6 +9,7 @@
 #include "../../common/json.h"
 #include "../../plugin/token_verifier.h"
 #include "jwt_mint.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
@@ -31,13 +32,7 @@ std::string claims(const std::string& extra = "",
 
 AccessConfig hs256(std::optional<std::string> issuer = std::nullopt,
                    std::optional<std::string> audience = std::nullopt) {
-  AccessConfig config;
-  config.mode = AccessMode::kToken;
-  config.algorithm = JwtAlgorithm::kHS256;
-  config.key = kSecret;
-  config.issuer = std::move(issuer);
-  config.audience = std::move(audience);
-  return config;
+  return testing::hs256_access(kSecret, std::move(issuer), std::move(audience));
 }
 
 AccessConfig pem(JwtAlgorithm algorithm, const KeyPair& key) {
