@@ -185,6 +185,23 @@ class DevicesTest : public PluginTest {
     EXPECT_EQ(packet.mindex, video ? 1 : 0);
   }
 
+  // cam1's publisher hangs up while its viewer v is held at the push of publisher_left (by
+  // the notifier), and a publisher with other codecs (h264) takes cam1 meanwhile.
+  struct CodecChange {
+    std::array<janus_plugin_session*, 3> handles{};  // the first publisher, v, the second
+    std::future<void> hangup;                        // the first publisher's hangup_media
+  };
+  void change_codecs_while_v_is_held(CodecChange& out) {
+    janus_plugin_session* cam = publisher("cam1");
+    janus_plugin_session* v = viewer("cam1");
+    out.handles = {cam, v, nullptr};
+    push_gate.block({v});
+    out.hangup = std::async(std::launch::async, [this, cam] { plugin->hangup_media(cam); });
+    ASSERT_EQ(held(1), 1);  // the notifier, pushing publisher_left
+    sdp.video_codec = "h264";
+    out.handles[2] = publisher("cam1");
+  }
+
   PushGate push_gate;
   int counter = 0;
 };
@@ -725,13 +742,10 @@ TEST_F(DevicesTest, AViewerHearsOfTheLeaveBeforeOneOfferForTheLatestPublisher) {
 // A new publisher with other codecs: its media does not reach viewers that have not
 // answered their new offer, however late the notifier pushes that offer.
 TEST_F(DevicesTest, ViewersGetNoMediaOfOtherCodecsBeforeTheirOffer) {
-  janus_plugin_session* cam = publisher("cam1");
-  janus_plugin_session* v = viewer("cam1");
-  push_gate.block({v});
-  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam); });
-  ASSERT_EQ(held(1), 1);  // the notifier, pushing publisher_left
-  sdp.video_codec = "h264";
-  janus_plugin_session* cam2 = publisher("cam1");
+  CodecChange change;
+  ASSERT_NO_FATAL_FAILURE(change_codecs_while_v_is_held(change));
+  auto [cam, v, cam2] = change.handles;
+  auto& hangup = change.hangup;
   send_rtp(cam2, true, 1, 1, 0xCCCC);
   EXPECT_EQ(host.relayed_to(v).size(), 0u);
   push_gate.release();
@@ -743,13 +757,10 @@ TEST_F(DevicesTest, ViewersGetNoMediaOfOtherCodecsBeforeTheirOffer) {
 // Nor when the viewer's answer to its earlier offer arrives after the codecs changed: that
 // answer starts nothing; the answer to the new offer does.
 TEST_F(DevicesTest, AnAnswerToTheOfferBeforeACodecChangeStartsNothing) {
-  janus_plugin_session* cam = publisher("cam1");
-  janus_plugin_session* v = viewer("cam1");
-  push_gate.block({v});
-  auto hangup = std::async(std::launch::async, [&] { plugin->hangup_media(cam); });
-  ASSERT_EQ(held(1), 1);  // the notifier, pushing publisher_left
-  sdp.video_codec = "h264";
-  janus_plugin_session* cam2 = publisher("cam1");
+  CodecChange change;
+  ASSERT_NO_FATAL_FAILURE(change_codecs_while_v_is_held(change));
+  auto [cam, v, cam2] = change.handles;
+  auto& hangup = change.hangup;
   // The viewer's late answer to its watch offer, before the notifier's next turn.
   plugin->handle_message(v, "late", parse(R"({"request":"start"})"), jsep("answer", "v=0\r\n"));
   ASSERT_EQ(held(2), 2);  // the worker, pushing "watching"
