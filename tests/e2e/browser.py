@@ -10,6 +10,8 @@ Run with /usr/bin/python3 (Debian's python3-websockets).  No npm, no webdriver:
                DevTools on a port the OS picks on 127.0.0.1), stopped by its pid
   Page         one tab: evaluate(js) (awaits promises), wait_for(js), console_errors(),
                screenshot(path)
+  JanusAndPages  TestCase mixin: one Janus with janus.plugin.media and one PageServer
+               for the class
 
     async with Browser() as browser:
         page = await browser.open(server.url("e2e/media.html"))
@@ -36,7 +38,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import LOOPBACK, HarnessError, build_shim, terminate  # noqa: E402
+from harness import (LOOPBACK, HarnessError, JanusLogOnFailure, JanusProcess,  # noqa: E402
+                     PluginAdmin, build_shim, require_media_plugin, terminate)
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 LOOPBACK_SCRIPT = PAGES_DIR / "loopback.js"
@@ -88,6 +91,30 @@ class PageServer(web_server.WebServer):
             return super().start()
         except web_server.WebServerError as e:
             raise BrowserError(str(e)) from None
+
+
+class JanusAndPages(JanusLogOnFailure, PluginAdmin):
+    """TestCase mixin (list it before the TestCase class): for the class, a Janus with
+    janus.plugin.media (JanusProcess(**janus_options)) as `janus` and a PageServer as
+    `pages`, both stopped after its last test."""
+
+    janus_options = {}
+    pages = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.janus = require_media_plugin(JanusProcess(**cls.janus_options).start())
+        cls.pages = PageServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.pages is not None:
+            cls.pages.stop()
+            cls.pages = None
+        if cls.janus is not None:
+            cls.janus.stop()
+            cls.janus.cleanup()
+            cls.janus = None
 
 
 def side_by_side(images, out, gap=24, background=(29, 35, 48)):

@@ -249,6 +249,59 @@ class JanusLogOnFailure:
         return out
 
 
+MEDIA_PLUGIN = "janus.plugin.media"
+
+
+def require_media_plugin(janus):
+    """janus (started) if it loaded libjanus_media.so; otherwise stops it, removes its files
+    and fails."""
+    if "libjanus_media.so" not in janus.config_info["plugins"]:
+        janus.stop()
+        janus.cleanup()
+        raise AssertionError("libjanus_media.so not found in %s/plugins (set "
+                             "JMEDIA_MODULES_DIR or build first)" % janus.modules_dir)
+    return janus
+
+
+def stop_janus(janus, log, what):
+    """Stops janus (None: nothing to stop) and removes its files; log(text) says how it
+    ended. Returns its exit code (None when there was none)."""
+    if janus is None:
+        return None
+    code, took = janus.stop(10)
+    log("janus (%s) stopped: code %s in %.2f s" % (what, code, took))
+    janus.cleanup()
+    return code
+
+
+class PluginAdmin:
+    """TestCase mixin for classes with a `janus` attribute: janus.plugin.media's admin
+    requests (message_plugin), and the wait for the plugin to be empty after a test."""
+
+    janus = None
+
+    def admin(self, body):
+        """The plugin's answer: the "response" object of Janus's
+        {"janus":"success","transaction":T,"response":{...}} reply."""
+        reply = self.janus.admin().message_plugin(MEDIA_PLUGIN, body)
+        self.assertEqual(reply.get("janus"), "success",
+                         "message_plugin %s: %r" % (json.dumps(body)[:200], reply))
+        self.assertIsInstance(reply.get("response"), dict, repr(reply))
+        return reply["response"]
+
+    def wait_plugin_empty(self, timeout=10.0):
+        """Waits (bounded) until the plugin holds no session and no device."""
+        deadline = time.monotonic() + timeout
+        left = None
+        while time.monotonic() < deadline:
+            left = (self.admin({"request": "list"}).get("sessions"),
+                    self.admin({"request": "devices"}).get("devices"))
+            if left == ([], []):
+                return
+            time.sleep(0.1)
+        self.fail("left in the plugin after the test: sessions, devices = %r" % (left,))
+
+
 # ==========================================================================
 # JanusProcess
 # ==========================================================================
@@ -1011,3 +1064,12 @@ async def wait_ice_gathering_complete(pc, timeout=10.0):
             break
         await asyncio.sleep(0.02)
     raise TimeoutError("ICE gathering not complete after %.1f s" % timeout)
+
+
+async def sendrecv_offer(pc, timeout=10.0):
+    """pc's offer of audio and video (sendrecv), its candidates gathered (bounded): the SDP."""
+    pc.addTransceiver("audio", direction="sendrecv")
+    pc.addTransceiver("video", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    await wait_ice_gathering_complete(pc, timeout)
+    return pc.localDescription.sdp

@@ -25,16 +25,14 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 import unittest
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Browser, PageServer  # noqa: E402
+from browser import Browser, JanusAndPages  # noqa: E402
 from web_lab import WebLab  # noqa: E402
-from harness import JanusLogOnFailure, JanusProcess  # noqa: E402
-from media_clients import (MEDIA_PLUGIN, TONE_AMPLITUDE, Peer, Publisher,  # noqa: E402
+from media_clients import (TONE_AMPLITUDE, Peer, Publisher,  # noqa: E402
                            Viewer, close_all, log, plugin_data, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,33 +68,17 @@ def metric_value(text, series):
     raise AssertionError("no series %s in /metrics" % series)
 
 
-class AccessTest(JanusLogOnFailure, unittest.IsolatedAsyncioTestCase):
+class AccessTest(JanusAndPages, unittest.IsolatedAsyncioTestCase):
     janus_log_lines = 80
-    janus = None
-    pages = None
+    janus_options = {"plugin_access": {"mode": "token", "jwt_secret": SECRET}}
 
     @classmethod
     def setUpClass(cls):
-        cls.janus = JanusProcess(plugin_access={"mode": "token", "jwt_secret": SECRET}).start()
-        if "libjanus_media.so" not in cls.janus.config_info["plugins"]:
-            cls.tearDownClass()
-            raise AssertionError("libjanus_media.so not found in %s/plugins (set "
-                                 "JMEDIA_MODULES_DIR or build first)" % cls.janus.modules_dir)
+        super().setUpClass()
         if "access mode=token algorithm=HS256" not in cls.janus.log_text():
             tail = cls.janus.log_tail()
             cls.tearDownClass()
             raise AssertionError("the plugin did not start in token mode:\n" + tail)
-        cls.pages = PageServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.pages is not None:
-            cls.pages.stop()
-            cls.pages = None
-        if cls.janus is not None:
-            cls.janus.stop()
-            cls.janus.cleanup()
-            cls.janus = None
 
     async def asyncSetUp(self):
         asyncio.get_running_loop().slow_callback_duration = 2.0
@@ -112,21 +94,20 @@ class AccessTest(JanusLogOnFailure, unittest.IsolatedAsyncioTestCase):
         self.assertTrue(self.janus.alive(), "janus died")
         await asyncio.get_running_loop().run_in_executor(None, self.wait_plugin_empty)
 
-    def admin(self, body):
-        reply = self.janus.admin().message_plugin(MEDIA_PLUGIN, body)
-        self.assertEqual(reply.get("janus"), "success", repr(reply))
-        return reply["response"]
+    async def in_browser(self, body):
+        """Publishes cam-1 (aiortc, a cam-1 token), then runs body(browser) with a fresh
+        headless Chromium (stopped by pid whatever happens), bounded as every test here."""
+        browser = Browser()
+        self.addCleanup(browser.stop_process)
 
-    def wait_plugin_empty(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        left = None
-        while time.monotonic() < deadline:
-            left = (self.admin({"request": "list"}).get("sessions"),
-                    self.admin({"request": "devices"}).get("devices"))
-            if left == ([], []):
-                return
-            time.sleep(0.1)
-        self.fail("left in the plugin after the test: sessions, devices = %r" % (left,))
+        async def run():
+            await self.publisher("cam-1", "cam-1", mint("--publish", "cam-1"), 1)
+            await browser.start()
+            try:
+                await body(browser)
+            finally:
+                await browser.stop()
+        await self.bounded(run())
 
     async def peer(self, cls, name, *args, **kw):
         p = cls(self.janus, name, *args, **kw)
@@ -269,69 +250,53 @@ class AccessTest(JanusLogOnFailure, unittest.IsolatedAsyncioTestCase):
         await self.bounded(body())
 
     async def test_5_janus_js_in_chromium_watches_with_a_token(self):
-        browser = Browser()
-        self.addCleanup(browser.stop_process)
-
-        async def body():
-            await self.publisher("cam-1", "cam-1", mint("--publish", "cam-1"), 1)
-            await browser.start()
-            try:
-                page = await browser.open(self.pages.url("e2e/media.html"))
-                await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
-                                    % json.dumps(self.janus.ws_url))
-                for name in ("nope", "view"):
-                    await page.evaluate("conn.attach().then(h => { handles.%s = h; })" % name)
-                # The product's module (web/jmedia.js) rejects the watch with the plugin's
-                # error; a token-less watch must never be answered with an offer.
-                refused = await page.evaluate(
-                    "handles.nope.watch('cam-1').then(() => null, "
-                    "e => ({code: e.code, reason: e.reason}))", timeout=STEP_TIMEOUT)
-                self.assertIsNotNone(refused, "a watch without a token was accepted")
-                self.assertEqual(refused["code"], UNAUTHORIZED, repr(refused))
-                await page.evaluate("handles.view.watch('cam-1', {token: %s}).then(() => 1)"
-                                    % json.dumps(mint("--watch", "cam-*")), timeout=STEP_TIMEOUT)
-                watching = await page.wait_for(
-                    "handles.view.events.find(e => e.result === 'watching' || e.error_code) "
-                    "|| null", STEP_TIMEOUT, "the viewer's 'watching'")
-                self.assertEqual(watching.get("result"), "watching", repr(watching))
-                stats = await page.wait_for(
-                    "handles.view.stats().then(s => (s = s || {}).video_in && "
-                    "s.video_in.frames >= 30 && s.audio_in && s.audio_in.packets > 50 && s)",
-                    STEP_TIMEOUT, "janus.js decoding cam-1")
-                log("test 5: Chromium decoded %d video frames (%s), %d audio packets"
-                    % (stats["video_in"]["frames"], stats["video_in"]["mimeType"],
-                       stats["audio_in"]["packets"]))
-                pair = dict(stats.get("pair") or {})
-                pair.pop("rtt", None)
-                self.assertEqual(pair, {"local": "127.0.0.1", "remote": "127.0.0.1"})
-                self.assertEqual(page.console_errors(), [])
-                await page.evaluate("handles.view.hangup().then(() => 1)", timeout=STEP_TIMEOUT)
-                await page.evaluate("conn.close().then(() => 1)", timeout=STEP_TIMEOUT)
-            finally:
-                await browser.stop()
-        await self.bounded(body())
+        async def body(browser):
+            page = await browser.open(self.pages.url("e2e/media.html"))
+            await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
+                                % json.dumps(self.janus.ws_url))
+            for name in ("nope", "view"):
+                await page.evaluate("conn.attach().then(h => { handles.%s = h; })" % name)
+            # The product's module (web/jmedia.js) rejects the watch with the plugin's
+            # error; a token-less watch must never be answered with an offer.
+            refused = await page.evaluate(
+                "handles.nope.watch('cam-1').then(() => null, "
+                "e => ({code: e.code, reason: e.reason}))", timeout=STEP_TIMEOUT)
+            self.assertIsNotNone(refused, "a watch without a token was accepted")
+            self.assertEqual(refused["code"], UNAUTHORIZED, repr(refused))
+            await page.evaluate("handles.view.watch('cam-1', {token: %s}).then(() => 1)"
+                                % json.dumps(mint("--watch", "cam-*")), timeout=STEP_TIMEOUT)
+            watching = await page.wait_for(
+                "handles.view.events.find(e => e.result === 'watching' || e.error_code) "
+                "|| null", STEP_TIMEOUT, "the viewer's 'watching'")
+            self.assertEqual(watching.get("result"), "watching", repr(watching))
+            stats = await page.wait_for(
+                "handles.view.stats().then(s => (s = s || {}).video_in && "
+                "s.video_in.frames >= 30 && s.audio_in && s.audio_in.packets > 50 && s)",
+                STEP_TIMEOUT, "janus.js decoding cam-1")
+            log("test 5: Chromium decoded %d video frames (%s), %d audio packets"
+                % (stats["video_in"]["frames"], stats["video_in"]["mimeType"],
+                   stats["audio_in"]["packets"]))
+            pair = dict(stats.get("pair") or {})
+            pair.pop("rtt", None)
+            self.assertEqual(pair, {"local": "127.0.0.1", "remote": "127.0.0.1"})
+            self.assertEqual(page.console_errors(), [])
+            await page.evaluate("handles.view.hangup().then(() => 1)", timeout=STEP_TIMEOUT)
+            await page.evaluate("conn.close().then(() => 1)", timeout=STEP_TIMEOUT)
+        await self.in_browser(body)
 
     async def test_5b_the_pages_show_a_missing_token_and_work_with_one(self):
         """watch.html without ?token= shows the plugin's 1020; with a watch token it watches."""
-        browser = Browser()
-        self.addCleanup(browser.stop_process)
-
-        async def body():
-            await self.publisher("cam-1", "cam-1", mint("--publish", "cam-1"), 1)
-            await browser.start()
-            try:
-                lab = WebLab(self.janus, self.pages, browser)
-                bare = await lab.open("watch.html", device="cam-1", autostart="1")
-                shown = await lab.wait_state(bare, r"error: 1020 ")
-                log("test 5b: watch.html without a token: %s" % shown)
-                self.assertNotIn("eyJ", shown)  # no token text echoed
-                granted = await lab.open("watch.html", device="cam-1", autostart="1",
-                                         token=mint("--watch", "cam-*"))
-                await lab.wait_state(granted, "watching")
-                await lab.frames_grow(granted, 10)
-            finally:
-                await browser.stop()
-        await self.bounded(body())
+        async def body(browser):
+            lab = WebLab(self.janus, self.pages, browser)
+            bare = await lab.open("watch.html", device="cam-1", autostart="1")
+            shown = await lab.wait_state(bare, r"error: 1020 ")
+            log("test 5b: watch.html without a token: %s" % shown)
+            self.assertNotIn("eyJ", shown)  # no token text echoed
+            granted = await lab.open("watch.html", device="cam-1", autostart="1",
+                                     token=mint("--watch", "cam-*"))
+            await lab.wait_state(granted, "watching")
+            await lab.frames_grow(granted, 10)
+        await self.in_browser(body)
 
     async def test_6_access_metrics(self):
         text = metrics_text(self.janus)

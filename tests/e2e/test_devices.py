@@ -54,7 +54,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import JanusLogOnFailure, JanusProcess  # noqa: E402
+from harness import (JanusLogOnFailure, JanusProcess, PluginAdmin,  # noqa: E402
+                     require_media_plugin)
+from harness import stop_janus as _stop_janus  # noqa: E402
 from media_clients import (MEDIA_PLUGIN, TONE_AMPLITUDE, COUNTER_MASK,  # noqa: E402
                            Echoer, KeyframeProbe, Peer, Publisher, Viewer,
                            close_all, log, make_offer, plugin_data,
@@ -96,13 +98,7 @@ SUMMARY_FIELDS = {"media_session", "device_id", "role", "state"}
 
 
 def start_janus(what):
-    janus = JanusProcess().start()
-    if "libjanus_media.so" not in janus.config_info["plugins"]:
-        janus.stop()
-        janus.cleanup()
-        raise AssertionError("libjanus_media.so not found in %s/plugins (set "
-                             "JMEDIA_MODULES_DIR or build first)"
-                             % janus.modules_dir)
+    janus = require_media_plugin(JanusProcess().start())
     so = Path(janus.modules_dir) / "plugins" / "libjanus_media.so"
     log("%s: janus pid %d, ws %s, admin %s; %s md5 %s (modified %s)"
         % (what, janus.pid, janus.ws_url, janus.admin_url, so,
@@ -112,25 +108,11 @@ def start_janus(what):
 
 
 def stop_janus(janus, what):
-    if janus is not None:
-        code, took = janus.stop(10)
-        log("janus (%s) stopped: code %s in %.2f s" % (what, code, took))
-        janus.cleanup()
+    _stop_janus(janus, log, what)
 
 
-class AdminMixin:
+class AdminMixin(PluginAdmin):
     """Admin API helpers (message_plugin to janus.plugin.media)."""
-
-    janus = None
-
-    def admin(self, body):
-        """The plugin's answer: the "response" object of Janus's
-        {"janus":"success","transaction":T,"response":{...}} reply."""
-        reply = self.janus.admin().message_plugin(PLUGIN, body)
-        self.assertEqual(reply.get("janus"), "success",
-                         "message_plugin %s: %r" % (json.dumps(body)[:200], reply))
-        self.assertIsInstance(reply.get("response"), dict, repr(reply))
-        return reply["response"]
 
     def admin_ok(self, body, media):
         r = self.admin(body)

@@ -325,12 +325,7 @@ def start_janus(cls_name, **kwargs):
 
 
 def stop_janus(cls_name, janus):
-    if janus is not None:
-        code, took = janus.stop(10)
-        log("%s: janus stopped: code %s in %.2f s" % (cls_name, code, took))
-        janus.cleanup()
-        return code
-    return None
+    return harness.stop_janus(janus, log, cls_name)
 
 
 def janus_info_status(http_url):

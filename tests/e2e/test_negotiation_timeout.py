@@ -30,11 +30,7 @@ async def _offer_then_vanish():
     """A real aiortc offer whose PeerConnection is closed at once: no ICE will ever answer."""
     pc = harness.new_peer_connection()
     try:
-        pc.addTransceiver("audio", direction="sendrecv")
-        pc.addTransceiver("video", direction="sendrecv")
-        await pc.setLocalDescription(await pc.createOffer())
-        await harness.wait_ice_gathering_complete(pc, 10)
-        return pc.localDescription.sdp
+        return await harness.sendrecv_offer(pc)
     finally:
         await asyncio.wait_for(pc.close(), 10)
 

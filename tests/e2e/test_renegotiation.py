@@ -26,10 +26,9 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Browser, PageServer  # noqa: E402
-from harness import JanusLogOnFailure, JanusProcess, process_sockets  # noqa: E402
+from browser import Browser, JanusAndPages  # noqa: E402
+from harness import process_sockets  # noqa: E402
 
-PLUGIN = "janus.plugin.media"
 TEST_TIMEOUT = 120.0   # hard bound on the test's async body
 STEP_TIMEOUT = 25.0    # each wait for media or an event (generous: 2 loaded cores)
 FIRST = {"mime": "video/VP8"}
@@ -44,44 +43,7 @@ def log(message):
     sys.stderr.flush()
 
 
-class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
-    janus = None
-    pages = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.janus = JanusProcess().start()
-        if "libjanus_media.so" not in cls.janus.config_info["plugins"]:
-            cls.tearDownClass()
-            raise AssertionError("libjanus_media.so not found in %s/plugins (set "
-                                 "JMEDIA_MODULES_DIR or build first)"
-                                 % JanusProcess().modules_dir)
-        cls.pages = PageServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.pages is not None:
-            cls.pages.stop()
-        if cls.janus is not None:
-            cls.janus.stop()
-            cls.janus.cleanup()
-
-    def admin(self, body):
-        reply = self.janus.admin().message_plugin(PLUGIN, body)
-        self.assertEqual(reply.get("janus"), "success", repr(reply))
-        return reply["response"]
-
-    def wait_plugin_empty(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        left = None
-        while time.monotonic() < deadline:
-            left = (self.admin({"request": "list"}).get("sessions"),
-                    self.admin({"request": "devices"}).get("devices"))
-            if left == ([], []):
-                return
-            time.sleep(0.1)
-        self.fail("left in the plugin after the test: sessions, devices = %r" % (left,))
-
+class RenegotiationTest(JanusAndPages, unittest.TestCase):
     def test_viewer_follows_a_publisher_codec_change(self):
         browser = Browser()
         self.addCleanup(browser.stop_process)  # even if the event loop itself fails

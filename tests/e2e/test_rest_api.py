@@ -41,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from harness import JanusLogOnFailure, JanusProcess  # noqa: E402
+from harness import stop_janus as _stop_janus  # noqa: E402
 
 PLUGIN = "janus.plugin.media"
 TEST_TIMEOUT = 60.0
@@ -90,10 +91,7 @@ def start_janus(what, **kwargs):
 
 
 def stop_janus(janus, what):
-    if janus is not None:
-        code, took = janus.stop(10)
-        log("janus (%s) stopped: code %s in %.2f s" % (what, code, took))
-        janus.cleanup()
+    _stop_janus(janus, log, what)
 
 
 class Sessions:

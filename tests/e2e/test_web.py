@@ -47,12 +47,10 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Browser, PageServer, side_by_side  # noqa: E402
-from harness import (REPO_ROOT, JanusLogOnFailure, JanusProcess, free_port,  # noqa: E402
-                     process_sockets, terminate)
+from browser import Browser, JanusAndPages, side_by_side  # noqa: E402
+from harness import REPO_ROOT, free_port, process_sockets, terminate  # noqa: E402
 from web_lab import STEP_TIMEOUT, WebLab  # noqa: E402
 
-PLUGIN = "janus.plugin.media"
 TEST_TIMEOUT = 240.0   # hard bound on one test's async body
 MIN_FRAMES = 20        # frames decoded over 3 s that count as "video plays" (fake camera: 30 fps)
 ARTIFACTS = Path(os.environ.get("JMEDIA_ARTIFACTS_DIR",
@@ -78,45 +76,8 @@ def log(message):
     sys.stderr.flush()
 
 
-class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
-    janus = None
-    pages = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.janus = JanusProcess().start()
-        if "libjanus_media.so" not in cls.janus.config_info["plugins"]:
-            cls.tearDownClass()
-            raise AssertionError("libjanus_media.so not found in %s/plugins (set "
-                                 "JMEDIA_MODULES_DIR or build first)"
-                                 % JanusProcess().modules_dir)
-        cls.pages = PageServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.pages is not None:
-            cls.pages.stop()
-        if cls.janus is not None:
-            cls.janus.stop()
-            cls.janus.cleanup()
-
+class WebPagesTest(JanusAndPages, unittest.TestCase):
     # -- helpers ------------------------------------------------------------------------
-    def admin(self, body):
-        reply = self.janus.admin().message_plugin(PLUGIN, body)
-        self.assertEqual(reply.get("janus"), "success", repr(reply))
-        return reply["response"]
-
-    def wait_plugin_empty(self, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        left = None
-        while time.monotonic() < deadline:
-            left = (self.admin({"request": "list"}).get("sessions"),
-                    self.admin({"request": "devices"}).get("devices"))
-            if left == ([], []):
-                return
-            time.sleep(0.1)
-        self.fail("left in the plugin after the test: sessions, devices = %r" % (left,))
-
     def in_browser(self, body):
         """Runs body(lab) with a fresh headless Chromium (stopped by pid whatever happens),
         then checks that Janus is up and the plugin empty."""
@@ -136,7 +97,7 @@ class WebPagesTest(JanusLogOnFailure, unittest.TestCase):
 
         asyncio.run(asyncio.wait_for(run(), TEST_TIMEOUT))
         self.assertTrue(self.janus.alive(), "janus died")
-        self.wait_plugin_empty()
+        self.wait_plugin_empty(15.0)
 
     async def event_names(self, page):
         """The events watch.html lists (newest first): each line's first word."""
