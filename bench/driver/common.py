@@ -62,6 +62,19 @@ class Progress:
 # ---------------------------------------------------------------------------
 # statistics
 # ---------------------------------------------------------------------------
+def callgrind_totals(path):
+    """The totals of a callgrind output file ({event: count}, e.g. "Ir"), which it removes."""
+    events, totals = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("summary:"):
+                totals = [int(x) for x in line.split()[1:]]
+    os.unlink(path)
+    return dict(zip(events, totals))
+
+
 def percentile(values, p):
     """Linear interpolation between closest ranks; None for no values."""
     vals = sorted(values)

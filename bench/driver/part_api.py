@@ -31,8 +31,8 @@ import tempfile
 import time
 
 from common import (MEDIA, VIDEOROOM, BenchError, Http, Wrk, attach, attach_many,
-                    create_session, metric, perf_available, perf_profile, start_janus,
-                    stop_janus)
+                    callgrind_totals, create_session, metric, perf_available, perf_profile,
+                    start_janus, stop_janus)
 
 ENDPOINTS = ("ping", "list", "list_100", "info", "videoroom_list", "rest_list", "rest_info")
 REST = ("rest_list", "rest_info")  # GET on the metrics listener (no body)
@@ -139,11 +139,7 @@ def _canned_offer(path):
     async def offer():
         pc = harness.new_peer_connection()
         try:
-            pc.addTransceiver("audio", direction="sendrecv")
-            pc.addTransceiver("video", direction="sendrecv")
-            await pc.setLocalDescription(await pc.createOffer())
-            await harness.wait_ice_gathering_complete(pc, 10)
-            return pc.localDescription.sdp
+            return await harness.sendrecv_offer(pc)
         finally:
             await asyncio.wait_for(pc.close(), 10)
 
@@ -336,15 +332,7 @@ def _callgrind(ctx, handles):
                 if r.returncode != 0:
                     raise BenchError("callgrind of list_cost %s failed" % label)
                 result = json.loads(r.stdout.strip().splitlines()[-1])
-                with open(cg) as f:
-                    events, totals = [], []
-                    for line in f:
-                        if line.startswith("events:"):
-                            events = line.split()[1:]
-                        elif line.startswith("summary:"):
-                            totals = [int(x) for x in line.split()[1:]]
-                os.unlink(cg)
-                row[key] = dict(zip(events, totals)).get("Ir", 0) / result["iterations"]
+                row[key] = callgrind_totals(cg).get("Ir", 0) / result["iterations"]
                 row["reply_bytes"] = result["reply_bytes"]
             out[label] = row
             ctx.progress.note("callgrind list %-18s %9.0f instructions per request, %9.0f to "

@@ -39,13 +39,9 @@ async def _one_lifecycle(client, plugin):
     handle = await client.attach(plugin)
     pc = harness.new_peer_connection()
     try:
-        pc.addTransceiver("audio", direction="sendrecv")
-        pc.addTransceiver("video", direction="sendrecv")
-        await pc.setLocalDescription(await pc.createOffer())
-        await harness.wait_ice_gathering_complete(pc, 10)
+        offer = await harness.sendrecv_offer(pc)
         reply = await client.message(handle, BODIES[plugin],
-                                     jsep={"type": "offer", "sdp": pc.localDescription.sdp},
-                                     timeout=20)
+                                     jsep={"type": "offer", "sdp": offer}, timeout=20)
         jsep = reply.get("jsep") or {}
         if jsep.get("type") != "answer":
             raise RuntimeError("no answer: %r" % (reply.get("plugindata") or reply))

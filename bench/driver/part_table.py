@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 
-from common import BenchError, spread
+from common import BenchError, callgrind_totals, spread
 
 CALLGRIND_TABLES = ("sharded32", "sharded1", "shared_mutex", "tbb")
 CALLGRIND_MIXES = ("90-5-5", "50-25-25")
@@ -96,15 +96,7 @@ def _callgrind(ctx, exe):
                 if r.returncode != 0:
                     raise BenchError("callgrind of %s/%s failed" % (table, mix))
                 counted = json.loads(r.stdout.strip().splitlines()[-1])["counted_operations"]
-                events, totals = [], []
-                with open(cg) as f:
-                    for line in f:
-                        if line.startswith("events:"):
-                            events = line.split()[1:]
-                        elif line.startswith("summary:"):
-                            totals = [int(x) for x in line.split()[1:]]
-                os.unlink(cg)
-                ev = dict(zip(events, totals))
+                ev = callgrind_totals(cg)
                 d = {"instructions": ev.get("Ir", 0) / counted,
                      "d1_read_misses": ev.get("D1mr", 0) / counted,
                      "d1_write_misses": ev.get("D1mw", 0) / counted,

@@ -171,6 +171,22 @@ def _api_names(api):
             if n in api["runs"]["32"]]
 
 
+def _throughput_table(out, runs, names, concurrency):
+    """Appends the table of runs[shards][name][connections] (shards 32 and 1): req/s, p50,
+    p99 as median [min-max], errors summed."""
+    out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
+    out.append("|---|---|---|---|---|---|---|")
+    for c in [str(x) for x in concurrency]:
+        for name in names:
+            for shards in ("32", "1"):
+                rows = runs[shards][name][c]
+                out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
+                    name, shards, c, _sp(spread([r["rps"] for r in rows])),
+                    _sp(spread([r["p50_ms"] for r in rows]), 2),
+                    _sp(spread([r["p99_ms"] for r in rows]), 2),
+                    sum(r["errors"] for r in rows)))
+
+
 def _api_md(api):
     out = []
     cfg = api["config"]
@@ -192,17 +208,7 @@ def _api_md(api):
                % (cfg["tool"], cfg["seconds"], cfg["reps"], _num(cfg["handles"]), size("list"),
                   size("list_100"), size("info"), size("videoroom_list"), size("rest_list"),
                   size("rest_info")))
-    out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
-    out.append("|---|---|---|---|---|---|---|")
-    for c in [str(x) for x in cfg["concurrency"]]:
-        for name in names:
-            for shards in ("32", "1"):
-                runs = api["runs"][shards][name][c]
-                out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
-                    name, shards, c, _sp(spread([r["rps"] for r in runs])),
-                    _sp(spread([r["p50_ms"] for r in runs]), 2),
-                    _sp(spread([r["p99_ms"] for r in runs]), 2),
-                    sum(r["errors"] for r in runs)))
+    _throughput_table(out, api["runs"], names, cfg["concurrency"])
     out.append("")
     out.append("Ratios (same node, same repetition, median [min-max]):\n")
     n32, n1 = api["runs"]["32"], api["runs"]["1"]
@@ -228,17 +234,7 @@ def _api_md(api):
         out.append("The REST reads with a writer on the same node: %d loops of %s, as fast as "
                    "they go (shards = 32 vs 1, same repetition):\n"
                    % (cfg.get("writer_loops", 0), cfg.get("writer", "")))
-        out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
-        out.append("|---|---|---|---|---|---|---|")
-        for c in [str(x) for x in cfg["concurrency"]]:
-            for name in ("rest_list", "rest_info"):
-                for shards in ("32", "1"):
-                    runs = churn[shards][name][c]
-                    out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
-                        name, shards, c, _sp(spread([r["rps"] for r in runs])),
-                        _sp(spread([r["p50_ms"] for r in runs]), 2),
-                        _sp(spread([r["p99_ms"] for r in runs]), 2),
-                        sum(r["errors"] for r in runs)))
+        _throughput_table(out, churn, ("rest_list", "rest_info"), cfg["concurrency"])
         out.append("")
         out.append("| connections | rest_list 32 / 1 | rest_info 32 / 1 |")
         out.append("|---|---|---|")
