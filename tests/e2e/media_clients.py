@@ -89,6 +89,21 @@ def result_of(msg):
     return plugin_data(msg).get("result")
 
 
+async def expect_kicked(test, peer, role):
+    """test's checks that peer (a Peer in `role`) was kicked: the plugin's "kicked", then its
+    "hangup" with reason "kicked", in that order, then Janus's own hangup."""
+    ev = await peer.wait_result("kicked")
+    test.assertEqual(plugin_data(ev), {"media": "event", "result": "kicked",
+                                       "media_session": peer.media_session})
+    ev = await peer.wait_result("hangup")
+    test.assertEqual(plugin_data(ev), {"media": "event", "result": "hangup",
+                                       "media_session": peer.media_session,
+                                       "role": role, "reason": "kicked"})
+    order = [result_of(m) for m in peer.events() if result_of(m) in ("kicked", "hangup")]
+    test.assertEqual(order, ["kicked", "hangup"])
+    await peer.client.wait_event(peer.handle, "hangup", timeout=10)   # Janus's own
+
+
 def is_result(result):
     return lambda m: result_of(m) == result
 

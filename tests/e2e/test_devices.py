@@ -59,7 +59,7 @@ from harness import (JanusLogOnFailure, JanusProcess, PluginAdmin,  # noqa: E402
 from harness import stop_janus as _stop_janus  # noqa: E402
 from media_clients import (MEDIA_PLUGIN, TONE_AMPLITUDE, COUNTER_MASK,  # noqa: E402
                            Echoer, KeyframeProbe, Peer, Publisher, Viewer,
-                           close_all, log, make_offer, plugin_data,
+                           close_all, expect_kicked, log, make_offer, plugin_data,
                            result_of, tolerate_codec_switch_in_pcm_decoder,
                            wait_until)
 
@@ -764,16 +764,7 @@ class DeviceMediaTest(JanusLogOnFailure, AdminMixin, unittest.IsolatedAsyncioTes
 
         r = self.admin_ok({"request": "kick", "media_session": v1.media_session}, "kick")
         self.assertEqual(r, {"media": "kick", "kicked": 1})
-        kicked = await v1.wait_result("kicked")
-        self.assertEqual(plugin_data(kicked), {"media": "event", "result": "kicked",
-                                               "media_session": v1.media_session})
-        hangup = await v1.wait_result("hangup")
-        self.assertEqual(plugin_data(hangup), {"media": "event", "result": "hangup",
-                                               "media_session": v1.media_session,
-                                               "role": "viewer", "reason": "kicked"})
-        order = [result_of(m) for m in v1.events() if result_of(m) in ("kicked", "hangup")]
-        self.assertEqual(order, ["kicked", "hangup"])
-        await v1.client.wait_event(v1.handle, "hangup", timeout=10)   # Janus's own
+        await expect_kicked(self, v1, "viewer")
         # the other viewer goes on
         base = v2.media.snapshot()
         await self.wait_frames(v2, audio=10, video=15, base=base)

@@ -288,7 +288,7 @@ class RestApiTest(JanusLogOnFailure, unittest.TestCase):
             self.wait_empty(s)
 
     def test_3_delete_kicks_a_live_echo_and_a_device(self):
-        from media_clients import Echoer, close_all, plugin_data, result_of
+        from media_clients import Echoer, close_all, expect_kicked, plugin_data, result_of
 
         async def scenario():
             e = Echoer(self.janus, "echo")
@@ -303,16 +303,7 @@ class RestApiTest(JanusLogOnFailure, unittest.TestCase):
                 kicked = await loop.run_in_executor(
                     None, self.ok, "DELETE", "/api/media/sessions/" + e.media_session)
                 self.assertEqual(kicked, {"media": "kick", "kicked": 1})
-                ev = await e.wait_result("kicked")
-                self.assertEqual(plugin_data(ev), {"media": "event", "result": "kicked",
-                                                   "media_session": e.media_session})
-                ev = await e.wait_result("hangup")
-                self.assertEqual(plugin_data(ev), {"media": "event", "result": "hangup",
-                                                   "media_session": e.media_session,
-                                                   "role": "echo", "reason": "kicked"})
-                order = [result_of(m) for m in e.events() if result_of(m) in ("kicked", "hangup")]
-                self.assertEqual(order, ["kicked", "hangup"])
-                await e.client.wait_event(e.handle, "hangup", timeout=10)   # Janus's own
+                await expect_kicked(self, e, "echo")
                 info = await loop.run_in_executor(
                     None, self.ok, "GET", "/api/media/sessions/" + e.media_session)
                 self.assertEqual((info["session"]["role"], info["session"]["state"]),
