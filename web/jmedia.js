@@ -730,6 +730,24 @@ export function runPage(params, options) {
   return page;
 }
 
+// A handle's incoming tracks shown in a <video>: track is the onremotetrack listener,
+// clear() empties the stream and the element.
+export function remoteMedia(video) {
+  const stream = new MediaStream();
+  return {
+    stream,
+    track: (track, on) => {
+      if (on && !stream.getTracks().includes(track)) stream.addTrack(track);
+      if (!on) stream.removeTrack(track);
+      if (on && video.srcObject !== stream) video.srcObject = stream;
+    },
+    clear: () => {
+      for (const t of stream.getTracks()) stream.removeTrack(t);
+      video.srcObject = null;
+    },
+  };
+}
+
 // Calls fn every `ms` after the previous call finished, until the returned stop().
 export function every(ms, fn) {
   let timer = null;
