@@ -20,28 +20,13 @@ namespace {
 using namespace std::chrono_literals;
 using testing::code;
 using testing::fake_offer;
+using testing::flatten;
 using testing::jsep;
 using testing::LogCapture;
 using testing::parse;
 using testing::PluginTest;
 using testing::PushedEvent;
 using testing::str;
-
-// name{label=value,...} -> value, for the counters of a scrape.
-std::map<std::string, double> counters(const std::vector<prometheus::MetricFamily>& families) {
-  std::map<std::string, double> out;
-  for (const auto& family : families) {
-    if (family.type != prometheus::MetricType::Counter) continue;
-    for (const auto& metric : family.metric) {
-      std::string labels;
-      for (const auto& label : metric.label) {
-        labels += (labels.empty() ? "" : ",") + label.name + "=" + label.value;
-      }
-      out[family.name + "{" + labels + "}"] = metric.counter.value;
-    }
-  }
-  return out;
-}
 
 // A gate a worker waits at inside the fake SDP engine: the first call that reaches it says
 // so and waits until the test opens it.
@@ -166,7 +151,7 @@ TEST_F(PluginLifecycleTest, ANewNegotiationForgetsTheReasonOfTheLastOne) {
   auto events = host.events_for(handle);
   ASSERT_EQ(str(events.back().event, "result"), "hangup");
   EXPECT_EQ(str(events.back().event, "reason"), "peerconnection closed");
-  auto scraped = counters(plugin->metrics()->Collect());
+  auto scraped = flatten(plugin->metrics()->Collect());
   EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=request}"], 1);
   EXPECT_EQ(scraped["janus_media_sessions_ended_total{role=echo,reason=peerconnection_closed}"], 1);
   detach(handle);

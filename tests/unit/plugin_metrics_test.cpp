@@ -8,6 +8,7 @@
 #include "../../common/metrics.h"
 #include "../../plugin/media_plugin.h"
 #include "fake_host.h"
+#include "plugin_test_support.h"
 
 namespace jmedia {
 namespace {
@@ -15,47 +16,9 @@ namespace {
 using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
-
-// name{label=value,...} -> value, for counters and gauges (histograms: _count and _sum).
-std::map<std::string, double> flatten(const std::vector<prometheus::MetricFamily>& families) {
-  std::map<std::string, double> out;
-  for (const auto& family : families) {
-    for (const auto& metric : family.metric) {
-      std::string labels;
-      for (const auto& label : metric.label) {
-        labels += (labels.empty() ? "" : ",") + label.name + "=" + label.value;
-      }
-      const std::string key = labels.empty() ? "" : "{" + labels + "}";
-      switch (family.type) {
-        case prometheus::MetricType::Counter:
-          out[family.name + key] = metric.counter.value;
-          break;
-        case prometheus::MetricType::Gauge:
-          out[family.name + key] = metric.gauge.value;
-          break;
-        case prometheus::MetricType::Histogram:
-          out[family.name + "_count" + key] = static_cast<double>(metric.histogram.sample_count);
-          out[family.name + "_sum" + key] = metric.histogram.sample_sum;
-          break;
-        default:
-          break;
-      }
-    }
-  }
-  return out;
-}
-
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return adopt(json_loads(text.c_str(), 0, &error));
-}
-
-JsonPtr offer() {
-  JsonPtr j = adopt(json_object());
-  set(j.get(), "type", "offer");
-  set(j.get(), "sdp", std::string_view(fake_offer()));
-  return j;
-}
+using testing::flatten;
+using testing::jsep;
+using testing::parse;
 
 std::size_t series(const std::vector<prometheus::MetricFamily>& families) {
   std::size_t n = 0;
@@ -102,7 +65,7 @@ TEST(PluginMetrics, RecordsASessionLifecycle) {
   janus_plugin_session* handle = host.new_handle();
   int error = 1;
   plugin.create_session(handle, &error);
-  plugin.handle_message(handle, "t", parse(R"({"request":"echo"})"), offer());
+  plugin.handle_message(handle, "t", parse(R"({"request":"echo"})"), jsep("offer"));
   host.wait_events(1);
   for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -131,7 +94,7 @@ TEST(PluginMetrics, RecordsASessionLifecycle) {
   EXPECT_EQ(after["janus_media_sessions_ended_total{role=echo,reason=peerconnection_closed}"], 1);
 
   // A negotiation that never comes up counts as failed, with its reason.
-  plugin.handle_message(handle, "t2", parse(R"({"request":"echo"})"), offer());
+  plugin.handle_message(handle, "t2", parse(R"({"request":"echo"})"), jsep("offer"));
   host.wait_events(3);
   for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -154,9 +117,9 @@ TEST(PluginMetrics, ErrorsAndLimitsAreCounted) {
   plugin.create_session(a, &error);
   plugin.create_session(b, &error);
   plugin.handle_message(a, "1", parse(R"({"request":"fly"})"), nullptr);
-  plugin.handle_message(a, "2", parse(R"({"request":"echo"})"), offer());
+  plugin.handle_message(a, "2", parse(R"({"request":"echo"})"), jsep("offer"));
   host.wait_events(1);
-  plugin.handle_message(b, "3", parse(R"({"request":"echo"})"), offer());
+  plugin.handle_message(b, "3", parse(R"({"request":"echo"})"), jsep("offer"));
   host.wait_events(2);
   for (int i = 0; i < 1000 && plugin.queue_depth() != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -237,9 +200,11 @@ TEST(PluginMetrics, PerDeviceViewersThroughThePlugin) {
   janus_plugin_session* cam1 = attach();
   janus_plugin_session* cam2 = attach();
   // One after the other: the first device to publish gets the one series.
-  plugin.handle_message(cam1, "p1", parse(R"({"request":"publish","device_id":"cam1"})"), offer());
+  plugin.handle_message(cam1, "p1", parse(R"({"request":"publish","device_id":"cam1"})"),
+                        jsep("offer"));
   settle(1);
-  plugin.handle_message(cam2, "p2", parse(R"({"request":"publish","device_id":"cam2"})"), offer());
+  plugin.handle_message(cam2, "p2", parse(R"({"request":"publish","device_id":"cam2"})"),
+                        jsep("offer"));
   settle(2);
   janus_plugin_session* v1 = attach();
   janus_plugin_session* v2 = attach();

@@ -1,5 +1,5 @@
 // What the tests of MediaPlugin on a fake core share: reading the JSON it pushes, the JSEP it
-// is handed, its counters, and a fixture owning the fake core, the fake SDP engine and the
+// is handed, its metrics, and a fixture owning the fake core, the fake SDP engine and the
 // plugin with attach()/detach() as the core calls them.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../../common/json.h"
 #include "../../plugin/access_config.h"
@@ -70,6 +71,36 @@ inline std::map<std::string, double> counters(const PluginMetrics& metrics,
       std::string key = family.name;
       for (const auto& label : metric.label) key += "{" + label.name + "=" + label.value + "}";
       out[key] = metric.counter.value;
+    }
+  }
+  return out;
+}
+
+// name{label=value,...} -> value, for counters and gauges (histograms: _count and _sum).
+inline std::map<std::string, double> flatten(
+    const std::vector<prometheus::MetricFamily>& families) {
+  std::map<std::string, double> out;
+  for (const auto& family : families) {
+    for (const auto& metric : family.metric) {
+      std::string labels;
+      for (const auto& label : metric.label) {
+        labels += (labels.empty() ? "" : ",") + label.name + "=" + label.value;
+      }
+      const std::string key = labels.empty() ? "" : "{" + labels + "}";
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          out[family.name + key] = metric.counter.value;
+          break;
+        case prometheus::MetricType::Gauge:
+          out[family.name + key] = metric.gauge.value;
+          break;
+        case prometheus::MetricType::Histogram:
+          out[family.name + "_count" + key] = static_cast<double>(metric.histogram.sample_count);
+          out[family.name + "_sum" + key] = metric.histogram.sample_sum;
+          break;
+        default:
+          break;
+      }
     }
   }
   return out;
