@@ -29,7 +29,6 @@ namespace {
 
 using testing::code;
 using testing::counters;
-using testing::fake_offer;
 using testing::jsep;
 using testing::parse;
 using testing::PluginTest;

@@ -22,7 +22,6 @@ namespace jmedia {
 namespace {
 
 using testing::code;
-using testing::fake_offer;
 using testing::jsep;
 using testing::parse;
 using testing::PluginTest;

@@ -19,7 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::code;
-using testing::fake_offer;
 using testing::flatten;
 using testing::jsep;
 using testing::LogCapture;

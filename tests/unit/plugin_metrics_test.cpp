@@ -13,7 +13,6 @@
 namespace jmedia {
 namespace {
 
-using testing::fake_offer;
 using testing::FakeHost;
 using testing::FakeSdp;
 using testing::flatten;
