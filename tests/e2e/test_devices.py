@@ -924,16 +924,21 @@ class DeviceMediaTest(JanusLogOnFailure, AdminMixin, unittest.IsolatedAsyncioTes
         self.assertEqual(r.get("janus"), "error", repr(r))
         self.assertEqual(r["error"]["code"], JANUS_UNEXPECTED_ANSWER, repr(r))
         e = await self.echoer("echo")
-        data = await self.async_error(e, {"request": "start"}, WRONG_STATE,
-                                      jsep={"type": "answer", "sdp": offer["sdp"]})
-        log("test 5: start without watch on an echo handle -> %r" % data)
-        await self.async_error(p, {"request": "start"}, WRONG_STATE,
-                               jsep={"type": "answer", "sdp": offer["sdp"]})
         # 1012: publish on a handle that already echoes (a renegotiation offer)
         await e.pc.setLocalDescription(await e.pc.createOffer())
         await self.async_error(e, {"request": "publish", "device_id": "cam-echo"},
                                WRONG_STATE,
                                jsep={"type": "offer", "sdp": e.pc.localDescription.sdp})
+        # The answers below carry each peer's own ICE credentials and fingerprint. They were
+        # another PeerConnection's (make_offer()): new remote credentials for the core's live
+        # PeerConnection, the suspected cause of one failure seen, where the publish above,
+        # then sent after them, was answered 'publishing' (the echo had ended meanwhile).
+        data = await self.async_error(e, {"request": "start"}, WRONG_STATE,
+                                      jsep={"type": "answer",
+                                            "sdp": e.pc.localDescription.sdp})
+        log("test 5: start without watch on an echo handle -> %r" % data)
+        await self.async_error(p, {"request": "start"}, WRONG_STATE,
+                               jsep={"type": "answer", "sdp": p.pc.localDescription.sdp})
         self.assertEqual(self.info(e.media_session)["role"], "echo")
         self.assertEqual(self.info(p.media_session)["role"], "publisher")
         self.assertEqual(self.devices(), [{"device_id": "cam-1", "publishing": True,
