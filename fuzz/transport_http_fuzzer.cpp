@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "../transport/auth.h"
+#include "../transport_shared/auth.h"
 #include "transport_rig.h"
 
 namespace {

@@ -1,40 +1,16 @@
 #include "http_server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
-#include <cstdarg>
-#include <cstdio>
-#include <memory>
 
 #include "../common/abi_guard.h"
 #include "../common/log.h"
 
 namespace jmedia::transport {
 namespace {
-
-struct ResponseDestroy {
-  void operator()(MHD_Response* response) const noexcept { MHD_destroy_response(response); }
-};
-
-MHD_Result queue(MHD_Connection* connection, const Response& response) {
-  // MUST_COPY: the body lives in our Response, which is gone when MHD sends it.
-  std::unique_ptr<MHD_Response, ResponseDestroy> out(MHD_create_response_from_buffer(
-      response.body.size(), const_cast<char*>(response.body.data()), MHD_RESPMEM_MUST_COPY));
-  if (!out) return MHD_NO;
-  MHD_add_response_header(out.get(), MHD_HTTP_HEADER_CONTENT_TYPE, response.content_type.c_str());
-  MHD_add_response_header(out.get(), MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  for (const auto& [name, value] : response.headers) {
-    MHD_add_response_header(out.get(), name.c_str(), value.c_str());
-  }
-  // For HEAD, MHD sends the same headers (Content-Length included) and no body.
-  return MHD_queue_response(connection, response.status, out.get());
-}
 
 int answered;  // request state marker: this request already has its response
 
@@ -53,24 +29,8 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const Response response =
         server->handle({method != nullptr ? method : "", url != nullptr ? url : "", authorization});
-    return queue(connection, response);
+    return queue_response(connection, response);
   });
-}
-
-__attribute__((format(printf, 2, 0))) void on_library_message(void* cls, const char* format,
-                                                              va_list args) noexcept {
-  char message[512];
-  std::vsnprintf(message, sizeof message, format, args);
-  std::size_t length = std::char_traits<char>::length(message);
-  while (length > 0 && (message[length - 1] == '\n' || message[length - 1] == '\r')) {
-    message[--length] = '\0';
-  }
-  static_cast<HttpServer*>(cls)->library_message(message);
-}
-
-std::string endpoint(const std::string& ip, std::uint16_t port) {
-  const bool v6 = ip.find(':') != std::string::npos;
-  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -83,75 +43,15 @@ HttpServer::~HttpServer() {
 }
 
 bool HttpServer::start(std::string& error) {
-  if (daemon_ != nullptr) {
-    error = "already running";
-    return false;
-  }
-  sockaddr_storage address{};
-  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (inet_pton(AF_INET, options_.ip.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options_.port);
-  } else if (inet_pton(AF_INET6, options_.ip.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options_.port);
-    flags |= MHD_USE_IPv6;
-  } else {
-    error =
-        "invalid listen address '" + options_.ip + "' (expected a numeric IPv4 or IPv6 address)";
-    return false;
-  }
-
-  {
-    std::lock_guard lock(start_messages_mutex_);
-    start_messages_.clear();
-  }
-  starting_.store(true);
-  // The logger goes first: MHD reports problems with the options that follow through it.
-  daemon_ = MHD_start_daemon(
-      flags, options_.port, nullptr, nullptr, &on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
-      &on_library_message, this, MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&address),
-      MHD_OPTION_CONNECTION_LIMIT, options_.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      options_.connection_timeout_seconds, MHD_OPTION_END);
-  starting_.store(false);
-  std::vector<std::string> messages;
-  {
-    std::lock_guard lock(start_messages_mutex_);
-    messages.swap(start_messages_);
-  }
-
-  if (daemon_ == nullptr) {
-    error = "cannot listen on " + endpoint(options_.ip, options_.port) + ": ";
-    if (messages.empty()) error += "libmicrohttpd could not start";
-    for (std::size_t i = 0; i < messages.size(); ++i) error += (i ? "; " : "") + messages[i];
-    return false;
-  }
-  for (const auto& message : messages) log_warn("http: %s", message.c_str());
-  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-  port_ = info != nullptr ? info->port : options_.port;
-  return true;
+  return mhd_.start(MhdOptions{.ip = options_.ip,
+                               .port = options_.port,
+                               .connection_limit = options_.connection_limit,
+                               .connection_timeout_seconds = options_.connection_timeout_seconds},
+                    MhdCallbacks{.request = &on_request, .request_cls = this}, error);
 }
 
 void HttpServer::stop() noexcept {
-  if (daemon_ == nullptr) return;
-  MHD_stop_daemon(daemon_);  // closes the listen socket and joins the server thread
-  daemon_ = nullptr;
-  port_ = 0;
-}
-
-void HttpServer::library_message(const char* message) noexcept {
-  if (starting_.load()) {
-    try {
-      std::lock_guard lock(start_messages_mutex_);
-      start_messages_.emplace_back(message);
-      return;
-    } catch (...) {
-      // Out of memory: log it instead.
-    }
-  }
-  log_warn("http: %s", message);
+  mhd_.stop();
 }
 
 Response HttpServer::respond(unsigned status, std::string body) {

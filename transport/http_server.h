@@ -8,18 +8,15 @@
 
 #include <prometheus/metric_family.h>
 
-#include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "auth.h"
+#include "mhd_server.h"
 #include "transport_metrics.h"
-
-struct MHD_Daemon;
 
 namespace jmedia::transport {
 
@@ -52,13 +49,6 @@ struct Request {
   const char* authorization;  // the Authorization header, nullptr when absent
 };
 
-struct Response {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (may repeat)
-};
-
 inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 class HttpServer {
@@ -73,15 +63,12 @@ class HttpServer {
   bool start(std::string& error);
   // Stops accepting, lets the request in progress finish and joins the thread. Idempotent.
   void stop() noexcept;
-  bool running() const { return daemon_ != nullptr; }
+  bool running() const { return mhd_.running(); }
   // The bound port (the chosen one when options.port was 0); 0 when not running.
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return mhd_.port(); }
 
   // Routes one request: auth, then path, then method. Counts the response. Thread-safe.
   Response handle(const Request& request);
-
-  // Called by the HTTP library's error logger.
-  void library_message(const char* message) noexcept;
 
  private:
   Response metrics();
@@ -91,12 +78,7 @@ class HttpServer {
   TransportMetrics& metrics_;
   const HttpServerOptions options_;
   const Authenticator auth_;
-  MHD_Daemon* daemon_ = nullptr;
-  std::uint16_t port_ = 0;
-  // While start() runs, library messages are kept for its error instead of being logged.
-  std::atomic<bool> starting_{false};
-  std::mutex start_messages_mutex_;
-  std::vector<std::string> start_messages_;
+  MhdServer mhd_{"http"};
 };
 
 }  // namespace jmedia::transport
