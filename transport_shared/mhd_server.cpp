@@ -30,6 +30,12 @@ __attribute__((format(printf, 2, 0))) void on_library_message(void* cls, const c
 
 }  // namespace
 
+bool is_numeric_ip(const std::string& text) {
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
 std::string endpoint(const std::string& ip, std::uint16_t port) {
   const bool v6 = ip.find(':') != std::string::npos;
   return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);

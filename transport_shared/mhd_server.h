@@ -80,6 +80,9 @@ class MhdServer {
   std::vector<std::string> start_messages_;
 };
 
+// Whether text is a numeric IPv4 or IPv6 address (what MhdServer listens on).
+bool is_numeric_ip(const std::string& text);
+
 // "ip:port", with brackets around an IPv6 address.
 std::string endpoint(const std::string& ip, std::uint16_t port);
 

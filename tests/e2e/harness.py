@@ -50,6 +50,7 @@ _PORT_CLASH_MARKERS = (
     "Couldn't start admin/monitor webserver",
     "Error creating vhost",
     "Address already in use",
+    "cannot listen on",           # janus.transport.edge
 )
 
 
@@ -265,7 +266,8 @@ class JanusProcess:
                  rtp_port_range=None, events_broadcast=False, extra=None,
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
-                 janus_bin=JANUS_BIN, loopback_only=True):
+                 janus_bin=JANUS_BIN, loopback_only=True, api_transport=None,
+                 edge_settings=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -285,6 +287,10 @@ class JanusProcess:
         self.keep_tmpdir = keep_tmpdir
         self.janus_bin = janus_bin
         self.loopback_only = loopback_only
+        # Who carries the Janus API: janus.transport.edge unless a test asks for the stock
+        # transports (api_transport="stock", or JMEDIA_API_TRANSPORT=stock for a whole run).
+        self.api_transport = api_transport or os.environ.get("JMEDIA_API_TRANSPORT", "edge")
+        self.edge_settings = edge_settings
         self.proc = None
         self.tmpdir = None
         self.conf_dir = None
@@ -372,7 +378,8 @@ class JanusProcess:
             events_broadcast=self.events_broadcast,
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
             overrides=self.overrides, extra=self.extra,
-            metrics_port=self.metrics_port)
+            metrics_port=self.metrics_port, api_transport=self.api_transport,
+            edge_settings=self.edge_settings)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()
