@@ -96,7 +96,7 @@ std::variant<ClientRequest, RequestError> parse_request(std::string_view text) {
   json_error_t error{};
   // No JSON_DISABLE_EOF_CHECK: a second document (or anything but white space) after the first
   // makes the whole message an error, never several requests.
-  JsonPtr json = adopt(json_loadb(text.data(), text.size(), 0, &error));
+  JsonPtr json = adopt(json_loadb(text.data(), text.size(), JSON_DECODE_ANY, &error));
   if (json == nullptr) {
     return RequestError{kErrorInvalidJson,
                         "JSON error: on line " + std::to_string(error.line) + ": " + error.text};

@@ -20,6 +20,9 @@ constexpr auto kTickPeriod = std::chrono::milliseconds(100);
 // hold the service thread from the others.
 constexpr int kFramesPerWrite = 32;
 constexpr std::size_t kBytesPerWrite = 256 * 1024;
+// How long a connection being closed gets to take its close frame before it is cut (lws's
+// timeouts are in seconds: its _us variant is not exported by Debian's build).
+constexpr int kCloseGraceSeconds = 1;
 
 // lws's own validity checks (ping after a silence, hang up later) are off: the edge pings.
 const lws_retry_bo_t kNoValidityChecks = {};
@@ -133,14 +136,16 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
   }
 
   int writeable() {
-    if (closing_) return 0;
+    if (closing_) return close_frame_due_ ? -1 : 0;  // -1: lws sends our close frame
     if (close_asked_.load(std::memory_order_acquire)) {
       return close_in_callback(Disconnect::kSlowConsumer, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                "slow consumer");
     }
     if (ping_due_) {
-      unsigned char ping[LWS_PRE + 1];
-      if (lws_write(wsi_, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+      // A payload, which the pong echoes: lws does not report a pong without one.
+      unsigned char ping[LWS_PRE + 4] = {};
+      std::memcpy(ping + LWS_PRE, "edge", 4);
+      if (lws_write(wsi_, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0) return -1;
       ping_due_ = false;
       if (lws_partial_buffered(wsi_) != 0) {
         lws_callback_on_writable(wsi_);
@@ -228,7 +233,7 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
       pending_.clear();
     }
     for (const std::uint64_t session : sessions) edge_.session_gone(session);
-    edge_.connections().close(ip_);
+    if (counted_) edge_.connections().close(ip_);
     edge_.metrics().connection_closed(Transport::kWebSocket, reason_);
     if (ts_ != nullptr) {
       // As Janus's WebSocket transport: the event handlers learn first (janus.eventhandler.media
@@ -317,17 +322,30 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
     return -1;
   }
 
-  // Closing from elsewhere on the service thread (a tick, a wake-up): the connection may never
-  // be writeable again, so it is killed from the service loop, with the close frame attempted.
+  // Closing from elsewhere on the service thread (a tick, a wake-up): the close frame goes in
+  // the next writeable callback; a connection that is never writeable again (a slow consumer's)
+  // is killed after kCloseGraceSeconds instead.
   void close_outside(Disconnect reason, lws_close_status code, const char* why) {
     reason_ = reason;
     closing_ = true;
+    close_frame_due_ = true;
     outbox_.close();
     lws_close_reason(wsi_, code, reinterpret_cast<unsigned char*>(const_cast<char*>(why)),
                      std::strlen(why));
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_callback_on_writable(wsi_);
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, kCloseGraceSeconds);
   }
 
+ public:
+  // A connection over max_connections / max_connections_per_ip: told so, then closed.
+  void refuse() {
+    edge_.metrics().refused(Refusal::kConnectionLimit);
+    close_outside(Disconnect::kLimit, static_cast<lws_close_status>(1013),  // Try Again Later
+                  "too many connections");
+  }
+  void counted(bool value) { counted_ = value; }
+
+ private:
   WsServer& server_;
   Edge& edge_;
   Outbox outbox_;
@@ -349,6 +367,8 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
   std::size_t offset_ = 0;  // of current_'s payload, written
   bool writing_ = false;
   bool closing_ = false;
+  bool close_frame_due_ = false;
+  bool counted_ = false;  // in the ConnectionCounter
   bool ping_due_ = false;
   bool awaiting_pong_ = false;
   Clock::time_point next_ping_{Clock::time_point::max()};
@@ -561,34 +581,27 @@ void WsServer::drain_wakes() {
 void WsServer::established(lws* wsi, void* user) {
   auto* slot = static_cast<Slot*>(user);
   const Clock::time_point now = Clock::now();
-  std::string ip = peer_address(wsi);
+  const std::string ip = peer_address(wsi);
   edge_.metrics().connection_opened(Transport::kWebSocket);
+  auto connection = std::make_shared<WsConnection>(*this, wsi, ip, now);
+  slot->connection = connection.get();
+  WsConnection& opened = *connection;
+  connections_.emplace(connection.get(), std::move(connection));
+  open_.fetch_add(1, std::memory_order_relaxed);
   if (!edge_.connections().open(ip)) {
-    edge_.metrics().refused(Refusal::kConnectionLimit);
-    edge_.metrics().connection_closed(Transport::kWebSocket, Disconnect::kLimit);
-    static constexpr char kWhy[] = "too many connections";
-    lws_close_reason(wsi,
-                     static_cast<lws_close_status>(1013),  // Try Again Later (RFC 6455 registry)
-
-                     reinterpret_cast<unsigned char*>(const_cast<char*>(kWhy)), sizeof kWhy - 1);
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    opened.refuse();
     return;
   }
-  auto connection = std::make_shared<WsConnection>(*this, wsi, ip, now);
-  auto* ref = new EndpointRef{connection};
+  opened.counted(true);
+  auto* ref = new EndpointRef{connections_[&opened]};
   janus_transport_session* ts = edge_.core().create_session(ref, &EndpointRef::free);
   if (ts == nullptr) {
     delete ref;
     log_error("websocket: no transport session for a connection from %s: closed", ip.c_str());
-    edge_.connections().close(ip);
-    edge_.metrics().connection_closed(Transport::kWebSocket, Disconnect::kLimit);
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    opened.refuse();
     return;
   }
-  connection->opened(ts);
-  slot->connection = connection.get();
-  connections_.emplace(connection.get(), std::move(connection));
-  open_.fetch_add(1, std::memory_order_relaxed);
+  opened.opened(ts);
 }
 
 void WsServer::closed(void* user) {
