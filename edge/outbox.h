@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -65,10 +64,19 @@ class Outbox {
     if (queued_bytes_ != nullptr) queued_bytes_->fetch_add(delta, std::memory_order_relaxed);
   }
 
+  // The queue: items_[head_..] (a vector, not a deque: an empty box allocates nothing, which
+  // idle connections are).
+  std::size_t count() const { return items_.size() - head_; }
+  Outgoing& front() { return items_[head_]; }
+  // Advances past the front slot (already moved out and accounted for).
+  void pop_front();
+  void drop_all(std::vector<Outgoing>& into);
+
   const OutboxLimits limits_;
   std::atomic<std::int64_t>* const queued_bytes_;
   mutable std::mutex mutex_;
-  std::deque<Outgoing> items_;
+  std::vector<Outgoing> items_;
+  std::size_t head_ = 0;
   std::uint64_t bytes_ = 0;
   bool closed_ = false;
 };

@@ -23,6 +23,9 @@ constexpr std::size_t kBytesPerWrite = 256 * 1024;
 // How long a connection being closed gets to take its close frame before it is cut (lws's
 // timeouts are in seconds: its _us variant is not exported by Debian's build).
 constexpr int kCloseGraceSeconds = 1;
+// How long a connection the edge closed may stay in lws's close handshake (its close frame is
+// written by then): what it still sends is read and dropped until it is cut.
+constexpr auto kLinger = std::chrono::milliseconds(200);
 
 // lws's own validity checks (ping after a silence, hang up later) are off: the edge pings.
 const lws_retry_bo_t kNoValidityChecks = {};
@@ -69,7 +72,7 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
 
   // --- Endpoint: the core's threads --------------------------------------------------------
   void deliver(std::uint64_t request_id, JsonPtr message) override {
-    if (gone_.load(std::memory_order_acquire) || message == nullptr) return;
+    if (message == nullptr) return;
     if (request_id != 0) {
       std::optional<Pending> pending;
       {
@@ -81,9 +84,11 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
         }
       }
       if (pending) edge_.answered(Transport::kWebSocket, *pending, message.get());
-    } else {
+    } else if (!gone_.load(std::memory_order_acquire)) {
       edge_.event(message.get());
     }
+    // Answers of a client that left are still counted (above), then dropped.
+    if (gone_.load(std::memory_order_acquire)) return;
     std::string text(LWS_PRE, ' ');
     text += serialize(message.get());
     message.reset();
@@ -228,9 +233,9 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
     outbox_.close();
     std::vector<std::uint64_t> sessions;
     {
+      // Pending requests stay: the core answers each (counted, then dropped), which frees it.
       std::lock_guard lock(mutex_);
       sessions.swap(sessions_);
-      pending_.clear();
     }
     for (const std::uint64_t session : sessions) edge_.session_gone(session);
     if (counted_) edge_.connections().close(ip_);
@@ -312,24 +317,20 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
     return 0;
   }
 
-  // Closing from inside this connection's own callback: lws sends the close frame as we return.
+  // Closing, from anywhere on the service thread: nothing more is read from the client (a
+  // 200 MB message stops at the cap, a flood at the rate), the close frame goes in the next
+  // writeable callback, and a connection that is never writeable again (a slow consumer's) is
+  // cut after kCloseGraceSeconds instead. Returns 0: what the callback returns.
   int close_in_callback(Disconnect reason, lws_close_status code, const char* why) {
-    reason_ = reason;
-    closing_ = true;
-    outbox_.close();
-    lws_close_reason(wsi_, code, reinterpret_cast<unsigned char*>(const_cast<char*>(why)),
-                     std::strlen(why));
-    return -1;
+    close_outside(reason, code, why);
+    return 0;
   }
-
-  // Closing from elsewhere on the service thread (a tick, a wake-up): the close frame goes in
-  // the next writeable callback; a connection that is never writeable again (a slow consumer's)
-  // is killed after kCloseGraceSeconds instead.
   void close_outside(Disconnect reason, lws_close_status code, const char* why) {
     reason_ = reason;
     closing_ = true;
     close_frame_due_ = true;
     outbox_.close();
+    lws_rx_flow_control(wsi_, 0);
     lws_close_reason(wsi_, code, reinterpret_cast<unsigned char*>(const_cast<char*>(why)),
                      std::strlen(why));
     lws_callback_on_writable(wsi_);
@@ -386,6 +387,10 @@ namespace {
 int http_only_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in,
                        std::size_t /*len*/) noexcept {
   switch (reason) {
+    case LWS_CALLBACK_WSI_DESTROY:
+      // lws tells the vhost's first protocol (this one) that any wsi is freed.
+      if (WsServer* server = wsi != nullptr ? server_of(wsi) : nullptr) server->destroyed(wsi);
+      return 0;
     case LWS_CALLBACK_HTTP:
       // Only WebSocket upgrades are served here (Janus's HTTP API is the HTTP listener's).
       lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, nullptr);
@@ -406,9 +411,15 @@ int janus_protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, v
   });
 }
 
+// lws gives each connection a receive buffer of rx_buffer_size (4 KiB by default, what Janus's
+// own transport keeps per client): 2 KiB holds a typical request whole, and longer messages
+// are assembled from several pieces anyway (MessageAssembler), so an idle connection costs 2 KiB
+// less. Writes are limited by tx_packet_size, not by it.
+constexpr std::size_t kRxBuffer = 2048;
+
 const lws_protocols kProtocols[] = {
     {"http-only", http_only_callback, 0, 0, 0, nullptr, 0},
-    {kProtocol, janus_protocol_callback, sizeof(Slot), 0, 0, nullptr, WsServer::kChunk},
+    {kProtocol, janus_protocol_callback, sizeof(Slot), kRxBuffer, 0, nullptr, WsServer::kChunk},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -529,6 +540,7 @@ void WsServer::stop() noexcept {
     wakes_.clear();
   }
   connections_.clear();
+  lingering_.clear();
   WsServer* self = this;
   log_target.compare_exchange_strong(self, nullptr);
 }
@@ -555,6 +567,14 @@ void WsServer::on_tick(lws_sorted_usec_list* sul) {
 void WsServer::tick() {
   const Clock::time_point now = Clock::now();
   for (auto& [raw, connection] : connections_) connection->tick(now);
+  for (auto it = lingering_.begin(); it != lingering_.end();) {
+    if (now >= it->second) {
+      lws_set_timeout(it->first, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      it = lingering_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void WsServer::wake(const std::shared_ptr<WsConnection>& connection) {
@@ -604,7 +624,11 @@ void WsServer::established(lws* wsi, void* user) {
   opened.opened(ts);
 }
 
-void WsServer::closed(void* user) {
+void WsServer::destroyed(lws* wsi) {
+  lingering_.erase(wsi);
+}
+
+void WsServer::closed(lws* wsi, void* user) {
   auto* slot = static_cast<Slot*>(user);
   if (slot == nullptr || slot->connection == nullptr) return;
   auto it = connections_.find(slot->connection);
@@ -613,6 +637,9 @@ void WsServer::closed(void* user) {
   std::shared_ptr<WsConnection> connection = std::move(it->second);
   connections_.erase(it);
   open_.fetch_sub(1, std::memory_order_relaxed);
+  if (connection->reason() != Disconnect::kClient) {
+    lingering_.emplace(wsi, Clock::now() + kLinger);
+  }
   connection->finish();
 }
 
@@ -634,8 +661,11 @@ int WsServer::callback(lws* wsi, int reason, void* user, void* in, std::size_t l
       drain_wakes();
       return 0;
     case LWS_CALLBACK_CLOSED:
+      closed(wsi, user);
+      return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-      closed(user);
+      closed(wsi, user);
+      destroyed(wsi);
       return 0;
     default:
       return 0;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -69,6 +70,8 @@ class WsServer {
   void wake(const std::shared_ptr<WsConnection>& connection);
   Edge& edge() { return edge_; }
   void library_message(int level, const char* line) noexcept;
+  // lws frees wsi (service thread).
+  void destroyed(lws* wsi);
 
  private:
   void run() noexcept;
@@ -76,7 +79,7 @@ class WsServer {
   static void on_tick(lws_sorted_usec_list* sul);
   void drain_wakes();
   void established(lws* wsi, void* user);
-  void closed(void* user);
+  void closed(lws* wsi, void* user);
 
   Edge& edge_;
   lws_context* context_ = nullptr;
@@ -90,6 +93,9 @@ class WsServer {
 
   // Service thread only.
   std::unordered_map<WsConnection*, std::shared_ptr<WsConnection>> connections_;
+  // Connections the edge closed, still in lws's close handshake: cut at their deadline (lws
+  // would wait for the close's answer for seconds, reading what the client still sends).
+  std::unordered_map<lws*, std::chrono::steady_clock::time_point> lingering_;
 
   std::mutex wake_mutex_;
   std::vector<std::shared_ptr<WsConnection>> wakes_;

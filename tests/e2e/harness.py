@@ -54,10 +54,14 @@ _PORT_CLASH_MARKERS = (
 )
 
 
-# For tests that drive Janus as a load generator (thousands of requests a second over one
-# connection), not as a client: janus.transport.edge's request-rate bound raised out of the way.
-# The bound itself is tested in test_edge.py.
-LOAD_GENERATOR_EDGE = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000}}
+# For tests that drive Janus as a load generator, not as a client: thousands of requests a
+# second over one connection, and HTTP sessions that are never long-polled (their events, e.g.
+# every handle's "detached", pile up unread). janus.transport.edge's request-rate and
+# outgoing-queue bounds are raised out of the way; the bounds themselves are tested in
+# test_edge.py.
+LOAD_GENERATOR_EDGE = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
+                                  "max_queued_messages": 1000000,
+                                  "max_queued_bytes": 1 << 30, "send_timeout_ms": 3600000}}
 
 
 class HarnessError(RuntimeError):

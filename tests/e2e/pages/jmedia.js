@@ -154,6 +154,17 @@
       return JM.send(name, {request: 'publish', device_id: deviceId}, jsep);
     },
 
+    // An echo of the fake camera and microphone (janus.plugin.media's "echo"): what comes back
+    // is received on the same PeerConnection.
+    async echo(name) {
+      const h = JM.handles[name];
+      const jsep = await JM._offer(h, {
+        tracks: [{type: 'audio', capture: true, recv: true},
+                 {type: 'video', capture: {width: 320, height: 240, frameRate: 15}, recv: true}],
+      });
+      return JM.send(name, {request: 'echo', audio: true, video: true}, jsep);
+    },
+
     // A publisher's renegotiation to another video codec: a new offer sent with configure.
     async renegotiate(name, video) {
       const h = JM.handles[name];
