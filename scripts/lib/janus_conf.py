@@ -365,7 +365,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
     if repo_conf_dir is not None and Path(repo_conf_dir).is_dir():
         for src in sorted(Path(repo_conf_dir).glob("*.jcfg")):
             if src.name in _GENERATED:
-                skipped.append(src.name)
+                if src.name != EDGE_CONFIG:  # the edge's is merged in above, not skipped
+                    skipped.append(src.name)
                 continue
             shutil.copyfile(src, out / src.name)
             written.append(src.name)
