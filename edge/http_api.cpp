@@ -56,19 +56,6 @@ std::string random_transaction() {
   return out;
 }
 
-std::optional<std::uint64_t> parse_id(std::string_view text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
-  std::uint64_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  if (value == 0) return std::nullopt;
-  return value;
-}
-
 const char* keepalive_body(std::uint32_t maxev) {
   return maxev > 1 ? "[{\"janus\":\"keepalive\"}]" : "{\"janus\":\"keepalive\"}";
 }
@@ -436,52 +423,25 @@ MHD_Result HttpApi::route(const std::shared_ptr<HttpExchange>& exchange) {
   }
   if (exchange->method_ == "OPTIONS") return queue(exchange, Response{.status = 200});
 
-  // The path: <base>[/<session>[/<handle>]].
+  // The path: <base>[/info | /<session>[/<handle>]].
+  auto routed = parse_api_path(config.http_base_path, exchange->url_);
+  if (auto* error = std::get_if<RequestError>(&routed)) {
+    return respond(exchange, MHD_HTTP_NOT_FOUND, edge_.invalid(Transport::kHttp, *error));
+  }
+  const ApiPath& path = std::get<ApiPath>(routed);
+  const std::optional<std::uint64_t> session_id = path.session_id;
+  const std::optional<std::uint64_t> handle_id = path.handle_id;
   const std::string& base = config.http_base_path;
-  const std::string& url = exchange->url_;
-  if (url.compare(0, base.size(), base) != 0 ||
-      (url.size() > base.size() && url[base.size()] != '/')) {
-    return respond(exchange, MHD_HTTP_NOT_FOUND,
-                   edge_.invalid(Transport::kHttp, {kErrorInvalidPath, "no such path: " + url}));
-  }
-  std::vector<std::string_view> parts;
-  std::string_view rest = std::string_view(url).substr(base.size());
-  while (!rest.empty()) {
-    rest.remove_prefix(1);  // '/'
-    const std::size_t slash = rest.find('/');
-    const std::string_view part = rest.substr(0, slash);
-    if (!part.empty()) parts.push_back(part);
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash);
-  }
-  if (parts.size() > 2) {
-    return respond(exchange, MHD_HTTP_NOT_FOUND,
-                   edge_.invalid(Transport::kHttp, {kErrorInvalidPath, "no such path: " + url}));
-  }
-  std::optional<std::uint64_t> session_id, handle_id;
-  if (!parts.empty() && parts[0] != "info") {
-    session_id = parse_id(parts[0]);
-    if (!session_id) {
-      return respond(
-          exchange, MHD_HTTP_NOT_FOUND,
-          edge_.invalid(Transport::kHttp, {kErrorSessionNotFound,
-                                           "invalid session '" + std::string(parts[0]) + "'"}));
-    }
-  }
-  if (parts.size() == 2) {
-    handle_id = parse_id(parts[1]);
-    if (!handle_id) {
-      return respond(
-          exchange, MHD_HTTP_NOT_FOUND,
-          edge_.invalid(Transport::kHttp,
-                        {kErrorInvalidPath, "invalid handle '" + std::string(parts[1]) + "'"}));
-    }
-  }
 
   ClientRequest request;
   bool poll = false;
+  if (path.info && exchange->method_ != "GET") {
+    // As Janus's HTTP transport: /info is GET only.
+    return respond(exchange, MHD_HTTP_BAD_REQUEST,
+                   edge_.invalid(Transport::kHttp, {kErrorInvalidPath, "/info is GET only"}));
+  }
   if (exchange->method_ == "GET") {
-    if (!parts.empty() && parts[0] == "info") {
+    if (path.info) {
       request.json = adopt(json_object());
       set_unchecked(request.json.get(), "janus", "info");
       set_unchecked(request.json.get(), "transaction", random_transaction());

@@ -110,6 +110,58 @@ std::variant<ClientRequest, RequestError> parse_request(std::string_view text) {
   return request;
 }
 
+std::optional<std::uint64_t> parse_id(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (value == 0) return std::nullopt;
+  return value;
+}
+
+std::variant<ApiPath, RequestError> parse_api_path(std::string_view base, std::string_view url) {
+  const RequestError no_such_path{kErrorInvalidPath, "no such path: " + std::string(url)};
+  if (url.substr(0, base.size()) != base || (url.size() > base.size() && url[base.size()] != '/')) {
+    return no_such_path;
+  }
+  std::string_view parts[2];
+  std::size_t count = 0;
+  std::string_view rest = url.substr(base.size());
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // '/'
+    const std::size_t slash = rest.find('/');
+    const std::string_view part = rest.substr(0, slash);
+    if (!part.empty()) {
+      if (count == 2) return no_such_path;
+      parts[count++] = part;
+    }
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash);
+  }
+  ApiPath path;
+  if (count == 1 && parts[0] == "info") {
+    path.info = true;
+    return path;
+  }
+  if (count >= 1) {
+    path.session_id = parse_id(parts[0]);
+    if (!path.session_id) {
+      return RequestError{kErrorSessionNotFound, "invalid session '" + std::string(parts[0]) + "'"};
+    }
+  }
+  if (count == 2) {
+    path.handle_id = parse_id(parts[1]);
+    if (!path.handle_id) {
+      return RequestError{kErrorInvalidPath, "invalid handle '" + std::string(parts[1]) + "'"};
+    }
+  }
+  return path;
+}
+
 std::string error_reply(int code, std::string_view reason, std::string_view transaction,
                         std::uint64_t session_id) {
   JsonPtr reply = adopt(json_object());

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -75,6 +76,19 @@ void inspect(ClientRequest& request);
 
 std::uint32_t count_sdp_candidates(std::string_view sdp);
 std::uint32_t count_trickle_candidates(const json_t* request);
+
+// Where an HTTP request of the Janus REST API goes: <base>, <base>/info, <base>/<session>,
+// <base>/<session>/<handle> (empty components are skipped, as Janus's HTTP transport does).
+struct ApiPath {
+  bool info = false;
+  std::optional<std::uint64_t> session_id;
+  std::optional<std::uint64_t> handle_id;
+};
+// An error (kErrorInvalidPath, or kErrorSessionNotFound for a session that is not a number)
+// for any other path.
+std::variant<ApiPath, RequestError> parse_api_path(std::string_view base, std::string_view url);
+// A positive decimal id that fits 64 bits, nothing else.
+std::optional<std::uint64_t> parse_id(std::string_view text);
 
 // A Janus-style error, serialized: {"janus":"error","session_id":S (when not 0),
 // "transaction":T (when not empty),"error":{"code":C,"reason":R}}.

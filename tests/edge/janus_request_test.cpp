@@ -103,6 +103,36 @@ TEST(EdgeRequestTest, IdsThatAreNotPositiveIntegersAreNone) {
   EXPECT_EQ(r.handle_id, 0u);
 }
 
+TEST(EdgeRequestTest, ApiPathsAreTheBaseInfoASessionAndAHandle) {
+  const auto path = [](std::string_view url) { return parse_api_path("/janus", url); };
+  const auto ok = [&](std::string_view url) {
+    auto routed = path(url);
+    EXPECT_TRUE(std::holds_alternative<ApiPath>(routed)) << url;
+    return std::holds_alternative<ApiPath>(routed) ? std::get<ApiPath>(routed) : ApiPath{};
+  };
+  const auto error = [&](std::string_view url) {
+    auto routed = path(url);
+    EXPECT_TRUE(std::holds_alternative<RequestError>(routed)) << url;
+    return std::holds_alternative<RequestError>(routed) ? std::get<RequestError>(routed).code : 0;
+  };
+  EXPECT_FALSE(ok("/janus").session_id);
+  EXPECT_FALSE(ok("/janus/").session_id);
+  EXPECT_TRUE(ok("/janus/info").info);
+  EXPECT_EQ(ok("/janus/12").session_id, 12u);
+  const ApiPath both = ok("/janus//12//34/");
+  EXPECT_EQ(both.session_id, 12u);
+  EXPECT_EQ(both.handle_id, 34u);
+  EXPECT_EQ(error("/janusx"), kErrorInvalidPath);
+  EXPECT_EQ(error("/other"), kErrorInvalidPath);
+  EXPECT_EQ(error("/janus/1/2/3"), kErrorInvalidPath);
+  EXPECT_EQ(error("/janus/info/2"), kErrorSessionNotFound);
+  EXPECT_EQ(error("/janus/abc"), kErrorSessionNotFound);
+  EXPECT_EQ(error("/janus/0"), kErrorSessionNotFound);
+  EXPECT_EQ(error("/janus/18446744073709551616"), kErrorSessionNotFound);  // 2^64
+  EXPECT_EQ(ok("/janus/18446744073709551615").session_id, UINT64_MAX);
+  EXPECT_EQ(error("/janus/1/x"), kErrorInvalidPath);
+}
+
 TEST(EdgeRequestTest, AnErrorReplyIsJanusShaped) {
   const std::string text = error_reply(480, "too many requests", "tx\"1", 99);
   JsonPtr reply = adopt(json_loads(text.c_str(), 0, nullptr));
