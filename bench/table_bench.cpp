@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "session_table.h"
 #include "sharded_map.h"
 
 namespace {
@@ -232,8 +233,9 @@ void add(const std::string& table_name, std::size_t shards, Mix mix) {
 
 // --- one page of `list`: SessionTable's by-id index ------------------------------------------
 
+// Placed by id value as SessionTable's (SessionIdOrder): a page reads consecutive shards.
 using OrderedIndex =
-    jmedia::ShardedMap<std::string, Value, std::hash<std::string>, std::map<std::string, Value>>;
+    jmedia::ShardedMap<std::string, Value, jmedia::SessionIdOrder, std::map<std::string, Value>>;
 
 struct Ids {
   std::vector<std::string> ids;  // 16 hex digits, like media_session ids

@@ -28,11 +28,9 @@ constexpr unsigned kPerIpSlack = 16;
 constexpr unsigned kIdleTimeoutSeconds = 120;  // as Janus's HTTP transport
 
 std::string client_address(MHD_Connection* connection) {
-  const MHD_ConnectionInfo* info =
-      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (info == nullptr || info->client_addr == nullptr) return "unknown";
+  const sockaddr* address = transport::peer_address(connection);
+  if (address == nullptr) return "unknown";
   char text[INET6_ADDRSTRLEN] = {0};
-  const sockaddr* address = info->client_addr;
   if (address->sa_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
   } else if (address->sa_family == AF_INET6) {
@@ -647,16 +645,14 @@ void HttpApi::session_over(std::uint64_t session_id) {
     session = std::move(it->second);
     sessions_.erase(it);
   }
-  std::shared_ptr<HttpExchange> poller;
   {
+    // A poll waiting now gets its keepalive at its own timeout (tick()), as with Janus's HTTP
+    // transport: answered at once, janus.js would poll again while its destroy is in flight
+    // and log that poll's 404 as an error.
     std::lock_guard lock(session->mutex);
-    poller = std::move(session->poller);
+    session->poller.reset();
   }
   session->outbox.close();
-  if (poller != nullptr) {
-    poller->answer(Response{
-        .status = 200, .body = keepalive_body(poller->maxev_), .content_type = "application/json"});
-  }
   edge_.session_gone(session_id);
   // Called by the core with its locks held: only our reference goes, no call into the core.
   edge_.core().release(session->source);

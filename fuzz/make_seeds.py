@@ -6,6 +6,9 @@ it. Formats: fuzz/README.md. aiortc-offer.sdp is a real offer of aiortc (audio, 
 channel, loopback candidate), captured once.
 """
 
+import base64
+import importlib.machinery
+import importlib.util
 import json
 import shutil
 import struct
@@ -84,6 +87,36 @@ def plugin_requests():
             m(0, {"request": "list", "limit": 0}), m(0, {"request": "list", "role": "king"}),
             m(0, {"request": "info"}), m(0, {"request": "devices", "cursor": 7}),
             m(0, {"request": "\u00e9" * 40}), m(0, "not json")]),
+        # Token mode ("#token": the rig's plugin verifies tokens; k mints one, $K is it).
+        "token-publish-watch": "\n".join([
+            "#token", "k" + j({"publish": ["cam-*"], "watch": ["cam-*"], "list": True}),
+            m(0, dict(pub, token="$K"), OFFER), "s0", m(1, dict(watch, token="$K")),
+            m(1, {"request": "start"}, ANSWER), "s1",
+            m(2, {"request": "watch", "device_id": "door-1", "token": "$K"}),
+            m(3, {"request": "list", "limit": 1, "token": "$K"}),
+            m(3, {"request": "devices", "token": "$K"}),
+            m(3, {"request": "info", "media_session": "$1", "token": "$K"}),
+            m(4, pub, OFFER), m(4, dict(pub, token="not.a.token")),
+            "k" + j({"watch": ["door-*"]}) + "\t-100", m(5, dict(watch, token="$K")),
+            "k" + j({"echo": True}), m(5, {"request": "echo", "token": "$K"}, OFFER),
+            "k" + j({"watch": ["cam*x"]}), m(2, dict(watch, token="$K")), "h0", "d1"]),
+        "token-listing": "\n".join([
+            "#token", "k" + j({"publish": ["*"], "watch": ["*"], "echo": True}),
+            m(0, dict(pub, token="$K"), OFFER), "s0",
+            m(1, {"request": "publish", "device_id": "cam-2", "token": "$K"}, OFFER),
+            m(2, {"request": "publish", "device_id": "door-1", "token": "$K"}, OFFER),
+            m(3, dict(watch, token="$K")), m(4, {"request": "echo", "token": "$K"}, OFFER),
+            "k" + j({"watch": ["cam-*"], "publish": ["door-1"], "list": True}),
+            m(5, {"request": "list", "limit": 1, "token": "$K"}),
+            m(5, {"request": "list", "role": "viewer", "token": "$K"}),
+            m(5, {"request": "list", "role": "echo", "token": "$K"}),
+            m(5, {"request": "list", "device_id": "cam-2", "token": "$K"}),
+            m(5, {"request": "list", "cursor": "cam-1/0000000000000000", "token": "$K"}),
+            m(5, {"request": "list", "cursor": "$0", "token": "$K"}),
+            m(5, {"request": "devices", "limit": 1, "cursor": "cam-1", "token": "$K"}),
+            m(5, {"request": "info", "media_session": "$4", "token": "$K"}),
+            "a" + j({"request": "list", "cursor": "cam-1/0000000000000000"}),
+            "d2", "d0"]),
     }
 
 
@@ -183,12 +216,47 @@ def plugin_media():
 
 
 def transport_http():
-    def req(method, path, *headers):
-        return ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
-                % (method, path, "".join(h + "\r\n" for h in headers)))
+    def req(method, path, *headers, host="127.0.0.1"):
+        return ("%s %s HTTP/1.1\r\n%s%s\r\n"
+                % (method, path, "Host: %s\r\n" % host if host else "",
+                   "".join(h + "\r\n" for h in headers)))
+
+    def post(path, body, *headers):
+        return req("POST", path, *headers, "Content-Length: %d" % len(body)) + body
     bearer = "Authorization: Bearer s3cret"
     basic = "Authorization: Basic ZnV6ejpwYTpzcw=="
-    return {
+    # The session REST API's tokens (fuzz/transport_rig.h).
+    read = "Authorization: Bearer r3ad-t0ken"
+    admin = "Authorization: Bearer adm1n-t0ken"
+    json_type = "Content-Type: application/json"
+    api = {
+        "api-list": req("GET", "/api/media/sessions?limit=10&role=viewer&detail=true", read),
+        "api-list-cursor": req("GET", "/api/media/sessions?cursor=0123456789abcdef&device_id="
+                               "cam%3A1&limit=x", basic),
+        "api-info": req("GET", "/api/media/sessions/0123456789abcdef", admin),
+        "api-info-missing": req("HEAD", "/api/media/sessions/012345678abcdeff", bearer),
+        "api-devices": req("GET", "/api/media/devices?limit=2&cursor=cam-0", read),
+        "api-kick": req("DELETE", "/api/media/sessions/0123456789abcdef", admin),
+        "api-kick-device": req("DELETE", "/api/media/devices/cam%2D1", admin),
+        "api-kick-read-token": req("DELETE", "/api/media/devices/cam-1", read),
+        "api-drain": post("/api/media/drain", '{"enabled":true}', admin, json_type),
+        "api-drain-bad": post("/api/media/drain", '{"enabled":1,"x":[]}', admin, json_type),
+        "api-drain-text": post("/api/media/drain", '{"enabled":false}', admin,
+                               "Content-Type: text/plain"),
+        "api-drain-chunked": req("POST", "/api/media/drain", admin, json_type,
+                                 "Transfer-Encoding: chunked") +
+                             '9\r\n{"enabled\r\n8\r\n":false}\r\n0\r\n\r\n',
+        "api-drain-large": req("POST", "/api/media/drain", admin, json_type,
+                               "Content-Length: 5000"),
+        "api-405": req("PUT", "/api/media/drain", admin),
+        "api-404": req("GET", "/api/media/nope", host="localhost:30006"),
+        "api-no-token": req("GET", "/api/media/sessions", host="evil.example"),
+        "api-no-host": "GET /api/media/devices HTTP/1.0\r\n\r\n",
+        "api-bad-query": req("GET", "/api/media/sessions?limit=1&limit=2&%zz", read),
+        "api-keep-alive": req("GET", "/api/media/sessions", read) +
+                          req("GET", "/api/media/devices", read),
+    }
+    return dict(api, **{
         "metrics-bearer": req("GET", "/metrics", bearer),
         "metrics-basic": req("GET", "/metrics?x=1", basic),
         "healthz-head": req("HEAD", "/healthz", bearer),
@@ -205,7 +273,7 @@ def transport_http():
         "pipelined": req("GET", "/healthz", bearer) + req("GET", "/readyz", bearer),
         "garbage": "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
         "truncated": "GET /metr",
-    }
+    })
 
 
 def event_aggregator():
@@ -256,6 +324,72 @@ def event_aggregator():
         for i in range(6))
     seeds["not-events"] = "\n".join(["[]", "5", '"x"', "{}", '{"type":"1"}',
                                      '{"type":999}', '{"type":16,"subtype":99}'])
+    return seeds
+
+
+def load_token_script():
+    """scripts/token (no .py suffix) as a module: its mint() signs the HS256 seeds."""
+    loader = importlib.machinery.SourceFileLoader("token_script", str(REPO / "scripts" / "token"))
+    spec = importlib.util.spec_from_loader("token_script", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def access_token():
+    # access_token_fuzzer.cpp's clock and HS256 secret.
+    now = 1700000000
+    secret = b"fuzz-secret-0123456789abcdef0123456789"
+    mint = load_token_script().mint
+
+    def b64(text):
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    media = {"publish": ["cam-1"], "watch": ["cam-*", "door-1"], "echo": True, "list": True}
+    good = {"exp": now + 3600, "nbf": now - 10, "iat": now, "sub": "fuzz", "media": media}
+    checked = dict(good, iss="app.example", aud=["other", "janus-media"])
+    hs = j({"alg": "HS256", "typ": "JWT"})
+    # The longest token the verifier reads (8192 bytes), and one byte more.
+    def sized(n):
+        return mint(secret, dict(good, sub="x" * n))
+    n = (8192 - len(sized(0))) * 3 // 4
+    while len(sized(n)) > 8192:
+        n -= 1
+    longest = sized(n)
+    seeds = {
+        "good-hs256": "T" + mint(secret, good),
+        "longest": "T" + longest,
+        "too-long": "T" + longest + "x" * (8193 - len(longest)),
+        "good-hs256-iss-aud": "T" + mint(secret, checked),
+        "expired": "T" + mint(secret, dict(good, exp=now - 60)),
+        "not-yet": "T" + mint(secret, dict(good, nbf=now + 600)),
+        "wrong-secret": "T" + mint(b"another-secret-0123456789abcdef012345", good),
+        "alg-none": "T" + b64(j({"alg": "none"})) + "." + b64(j(good)) + ".",
+        # RS256 and ES256 headers with signatures of the right sizes that cannot verify: they
+        # reach libjwt's PEM and ECDSA paths.
+        "rs256-unsigned": "T" + b64(j({"alg": "RS256"})) + "." + b64(j(good)) + "." +
+                          base64.urlsafe_b64encode(bytes(256)).rstrip(b"=").decode(),
+        "es256-unsigned": "T" + b64(j({"alg": "ES256", "typ": "JWT"})) + "." + b64(j(good)) +
+                          "." + base64.urlsafe_b64encode(bytes(range(64))).rstrip(b"=").decode(),
+        "three-dots": "Ta.b.c.d",
+        "signed-good": "S" + hs + "\n" + j(good),
+        "signed-checked": "S" + hs + "\n" + j(checked),
+        "signed-none": "S" + j({"alg": "none"}) + "\n" + j(good),
+        "signed-crit": "S" + j({"alg": "HS256", "crit": ["x"]}) + "\n" + j(good),
+        "signed-bad-claims": "S" + hs + "\n" + j(dict(
+            good, media={"publish": ["c*m", 5], "watch": "cam-1", "echo": "yes"})),
+        "signed-no-exp": "S" + hs + "\n" + j({"media": media}),
+        "signed-fraction": "S" + hs + "\n" + j(dict(good, exp=now - 29.5)),
+        "signed-aud": "S" + hs + "\n" + j(dict(good, aud="janus-media")),
+        "signed-dup": "S" + hs + "\n" + '{"exp":1,"exp":1700003600,"media":{}}',
+        "signed-many-patterns": "S" + hs + "\n" + j(dict(
+            good, media={"watch": ["cam-%d" % i for i in range(65)]})),
+        "patterns": "P" + "\n".join(["+cam-*", "+cam-1", "+door-1", "+*", "+c*m", "+", "cam",
+                                     "cam-", "cam-1", "cam-10", "cam.", "door-1", "door-10",
+                                     "zulu", "\xff"]),
+        "patterns-prefixes": "P" + "\n".join(["+a*", "+ab*", "+b", "+ba*", "a", "ab", "abc",
+                                              "b", "b0", "ba", "bb", "c"]),
+    }
     return seeds
 
 
@@ -314,6 +448,8 @@ def edge():
     }
 
 
+
+
 def main():
     write("plugin_requests", plugin_requests())
     write("plugin_admin", plugin_admin())
@@ -322,6 +458,7 @@ def main():
     write("transport_http", transport_http())
     write("transport_mhd", transport_http())
     write("event_aggregator", event_aggregator())
+    write("access_token", access_token())
     write("edge", edge())
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())

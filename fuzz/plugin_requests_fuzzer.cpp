@@ -5,7 +5,8 @@
 //   s0
 //   m1{"request":"watch","device_id":"cam"}
 // Every message is also checked against parse_client_request's contract, and the rig checks
-// that detaching every handle leaves nothing behind.
+// that detaching every handle leaves nothing behind. A script that starts with "#token" runs
+// in token mode (k lines mint tokens, $K uses the last one).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,8 +20,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  jmedia::fuzz::PluginRig rig;
-  rig.run_script(std::string_view(reinterpret_cast<const char*>(data), size));
+  const std::string_view script(reinterpret_cast<const char*>(data), size);
+  jmedia::fuzz::PluginRig rig(jmedia::fuzz::config_for_script(script));
+  rig.run_script(script);
   rig.finish();
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "../tests/unit/jwt_mint.h"
 #include "fuzz_util.h"
 
 namespace jmedia::fuzz {
@@ -165,8 +166,27 @@ PluginConfig fuzz_plugin_config() {
   return config;
 }
 
+constexpr const char* kRigSecret = "the fuzz rig's HS256 secret, 32 bytes or more";
+
+PluginConfig token_plugin_config() {
+  PluginConfig config = fuzz_plugin_config();
+  config.access.mode = AccessMode::kToken;
+  config.access.algorithm = JwtAlgorithm::kHS256;
+  config.access.key = kRigSecret;
+  return config;
+}
+
+PluginConfig config_for_script(std::string_view script) {
+  const std::string_view mark = "#token";
+  const bool token = script.substr(0, mark.size()) == mark &&
+                     (script.size() == mark.size() || script[mark.size()] == '\n');
+  return token ? token_plugin_config() : fuzz_plugin_config();
+}
+
 PluginRig::PluginRig(const PluginConfig& config)
-    : plugin_(std::make_unique<MediaPlugin>(host_, sdp_, config)) {
+    : plugin_(std::make_unique<MediaPlugin>(host_, sdp_, config, [] {
+        return TokenVerifier::Clock::time_point(std::chrono::seconds(kRigNow));
+      })) {
   for (std::size_t slot = 0; slot < kHandles; ++slot) attach(slot);
 }
 
@@ -222,6 +242,9 @@ std::string PluginRig::substitute_ids(std::string_view body) {
   for (std::size_t i = 0; i < body.size(); ++i) {
     if (body[i] == '$' && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '9') {
       out += session_id(slot_of(body[i + 1]));
+      ++i;
+    } else if (body[i] == '$' && i + 1 < body.size() && body[i + 1] == 'K') {
+      out += token_;
       ++i;
     } else {
       out += body[i];
@@ -288,13 +311,48 @@ void PluginRig::send_no_wait(std::size_t slot, std::string_view body, std::strin
   if (reply.kind == Reply::Kind::kSync) check_plugin_body(reply.body.get(), "sync reply");
 }
 
+void PluginRig::mint(std::string_view spec) {
+  const std::size_t tab = spec.find('\t');
+  const std::string_view media = spec.substr(0, tab);
+  int ttl = 3600;
+  if (tab != std::string_view::npos) ttl = parse_int(spec.substr(tab + 1), ttl);
+  const std::string payload =
+      "{\"exp\":" + std::to_string(kRigNow + ttl) + ",\"media\":" + std::string(media) + "}";
+  token_ = testing::mint_hs256(R"({"alg":"HS256","typ":"JWT"})", payload, kRigSecret);
+  grants_.reset();
+  JsonPtr claim = parse_json(media);
+  auto parsed = parse_media_claim(claim.get());
+  if (auto* grants = std::get_if<Grants>(&parsed)) grants_ = std::move(*grants);
+}
+
+void PluginRig::check_covered(const json_t* body, const json_t* reply) {
+  if (!plugin_->token_mode() || json_object_get(reply, "error_code") != nullptr) return;
+  const json_t* token = json_object_get(body, "token");
+  if (token_.empty() || !json_is_string(token) || json_string_value(token) != token_) return;
+  FUZZ_CHECK(grants_.has_value(), "a listing answered to a token with invalid grants");
+  auto shown = [&](const json_t* item, const char* what) {
+    const json_t* device = json_object_get(item, "device_id");
+    FUZZ_CHECK(json_is_string(device), "token mode lists a %s without a device", what);
+    FUZZ_CHECK(grants_->shows(json_string_value(device)),
+               "token mode lists a %s of device '%s' the token does not cover", what,
+               json_string_value(device));
+  };
+  for (const char* array : {"devices", "sessions"}) {
+    const json_t* items = json_object_get(reply, array);
+    for (std::size_t i = 0; i < json_array_size(items); ++i) shown(json_array_get(items, i), array);
+  }
+  if (const json_t* session = json_object_get(reply, "session")) shown(session, "session");
+}
+
 Reply PluginRig::message(std::size_t slot, JsonPtr body, JsonPtr jsep) {
   check_client_parse(body.get(), jsep.get());
   const std::string transaction = "t" + std::to_string(++messages_);
+  JsonPtr request = retain(body.get());  // ours, for check_covered
   Reply reply =
       plugin_->handle_message(handle(slot), transaction.c_str(), std::move(body), std::move(jsep));
   if (reply.kind == Reply::Kind::kSync) {
     check_plugin_body(reply.body.get(), "sync reply");
+    check_covered(request.get(), reply.body.get());
   } else {
     FUZZ_CHECK(reply.body == nullptr, "async reply with a body");
   }
@@ -329,6 +387,10 @@ void PluginRig::run_line(std::string_view line) {
   }
   if (op == 'A') {
     sdp_.queue(parse_programmed_answer(line));
+    return;
+  }
+  if (op == 'k') {
+    mint(line);
     return;
   }
   if (op == 't') {  // the negotiation timeout passes for every negotiation begun until now

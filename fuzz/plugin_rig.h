@@ -15,13 +15,19 @@
 //   q<h>                   query_session
 //   l<h>                   slow_link
 //   t                      the negotiation timeout passes: every role still negotiating ends
+//   k<media>[\t<ttl>]      token mode: mints an HS256 token with the rig's secret, claims
+//                          {"exp": now + ttl (default 3600), "media": <media, as written>};
+//                          $K in later bodies stands for it
 //   A<flags>\t<audio codec>\t<audio pt>\t<video codec>\t<video pt>\t<fmtp>\t<sdp>
 //                          queues an answer for the SDP engine (ScriptSdp): flags among
 //                          "avd" (kinds answered), "E" (the engine refuses the offer), "O"
 //                          (viewer_offer fails). With none queued, FakeSdp answers.
-// Anything else is ignored.
+// Anything else is ignored. A script whose first line is "#token" runs the plugin in token
+// mode (token_plugin_config(), the clock fixed at kRigNow): then every listing answered to the
+// token of the last k line must hold only devices and sessions its grants cover.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -70,6 +76,12 @@ class ScriptSdp : public testing::FakeSdp {
 
 // Small limits, so that the limit paths are reachable from short inputs.
 PluginConfig fuzz_plugin_config();
+// The same in token mode (HS256 with the rig's secret).
+PluginConfig token_plugin_config();
+// token_plugin_config() for a script that starts with "#token", fuzz_plugin_config() else.
+PluginConfig config_for_script(std::string_view script);
+// The rig's clock in token mode (Unix seconds).
+inline constexpr std::int64_t kRigNow = 1'800'000'000;
 
 class PluginRig {
  public:
@@ -111,6 +123,9 @@ class PluginRig {
  private:
   std::string substitute_ids(std::string_view body);
   void attach(std::size_t slot);
+  void mint(std::string_view spec);  // a 'k' line
+  // Token mode: a listing answered to the last k line's token shows only what it covers.
+  void check_covered(const json_t* body, const json_t* reply);
 
   testing::FakeHost host_;
   ScriptSdp sdp_;
@@ -120,6 +135,8 @@ class PluginRig {
   janus_plugin_session* last_detached_ = nullptr;
   std::size_t messages_ = 0;
   bool finished_ = false;
+  std::string token_;             // the last k line's token ("" before one)
+  std::optional<Grants> grants_;  // its grants, when its media claim is valid
 };
 
 // Checks a parse_client_request result against its input: exactly one of request and error,

@@ -1,9 +1,10 @@
 // janus.transport.prometheus's HTTP handling through libmicrohttpd, as janus runs it: an
-// HttpServer started once on 127.0.0.1 (port 0), and each input sent as it is, as one raw
-// request, over a new loopback TCP connection (e.g. "GET /metrics HTTP/1.1\r\n..."; the seeds
-// are transport_http's). libmicrohttpd is not instrumented, so coverage feedback comes from
-// our side of it (on_request, the response queueing, HttpServer::handle); ASan and UBSan
-// watch the server thread too.
+// HttpServer started once on 127.0.0.1 (port 0, two pool threads, the session REST API
+// mounted over transport_rig.h's view), and each input sent as it is, as one raw request,
+// over a new loopback TCP connection (e.g. "GET /metrics HTTP/1.1\r\n..."; the seeds are
+// transport_http's). libmicrohttpd is not instrumented, so coverage feedback comes from our
+// side of it (the URI callback, on_request with its body reading, the response queueing,
+// HttpServer::handle, the API); ASan and UBSan watch the server threads too.
 //
 // Bounded: a request that has its blank line gets 30 ms to start being answered (then it is
 // read until the server closes, 5 s at most); one that has none gets no wait, because

@@ -27,9 +27,9 @@ JsonPtr MediaPlugin::answer_admin(const AdminRequest& request) {
   return std::visit(
       [&](const auto& r) -> JsonPtr {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, ListRequest>) return list(r);
-        if constexpr (std::is_same_v<T, InfoRequest>) return info(r);
-        if constexpr (std::is_same_v<T, DevicesRequest>) return devices_page(r);
+        if constexpr (std::is_same_v<T, ListRequest>) return list(r, nullptr);
+        if constexpr (std::is_same_v<T, InfoRequest>) return info(r, nullptr);
+        if constexpr (std::is_same_v<T, DevicesRequest>) return devices_page(r, nullptr);
         if constexpr (std::is_same_v<T, KickRequest>) return kick(r);
         if constexpr (std::is_same_v<T, DrainRequest>) return drain(r);
         if constexpr (std::is_same_v<T, LimitsRequest>) return limits(r);

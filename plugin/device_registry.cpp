@@ -66,13 +66,23 @@ std::shared_ptr<Device> DeviceRegistry::find(const std::string& device_id) const
   return found ? *found : nullptr;
 }
 
+std::pair<std::vector<std::shared_ptr<Device>>, bool> DeviceRegistry::page_devices(
+    const std::string& after, std::size_t limit, const KeyRanges* ranges) const {
+  auto [entries, more] = ranges != nullptr ? devices_.page_in_ranges(after, limit, *ranges)
+                                           : devices_.page(after, limit);
+  std::vector<std::shared_ptr<Device>> devices;
+  devices.reserve(entries.size());
+  for (auto& entry : entries) devices.push_back(std::move(entry.second));
+  return {std::move(devices), more};
+}
+
 std::pair<std::vector<DeviceRegistry::Summary>, bool> DeviceRegistry::page(
-    const std::string& after, std::size_t limit) const {
-  auto [entries, more] = devices_.page(after, limit);
+    const std::string& after, std::size_t limit, const KeyRanges* ranges) const {
+  auto [devices, more] = page_devices(after, limit, ranges);
   std::vector<Summary> summaries;
-  summaries.reserve(entries.size());
-  for (const auto& [id, device] : entries) {
-    summaries.push_back(Summary{id, device->has_publisher(), device->viewer_count()});
+  summaries.reserve(devices.size());
+  for (const auto& device : devices) {
+    summaries.push_back(Summary{device->id(), device->has_publisher(), device->viewer_count()});
   }
   return {std::move(summaries), more};
 }

@@ -11,6 +11,7 @@
 
 #include "device.h"
 #include "errors.h"
+#include "key_range.h"
 #include "sharded_map.h"
 
 namespace jmedia {
@@ -44,7 +45,13 @@ class DeviceRegistry {
     bool publishing;
     std::size_t viewers;
   };
-  std::pair<std::vector<Summary>, bool> page(const std::string& after, std::size_t limit) const;
+  // Up to limit devices after `after` ("" = from the start) in device_id order, plus whether
+  // more follow; with ranges, only the devices whose id lies in them (what a token covers),
+  // found by seeking each range in each shard: devices outside them are never read.
+  std::pair<std::vector<Summary>, bool> page(const std::string& after, std::size_t limit,
+                                             const KeyRanges* ranges = nullptr) const;
+  std::pair<std::vector<std::shared_ptr<Device>>, bool> page_devices(
+      const std::string& after, std::size_t limit, const KeyRanges* ranges = nullptr) const;
   std::size_t size() const { return devices_.size(); }
   void clear() { devices_.drain(); }
 

@@ -26,6 +26,8 @@ enum class ErrorCode : int {
   kDraining = 1017,           // drain is on: no new publish/watch/echo
   kSessionNotFound = 1018,    // no media session with this id
   kTooManyCandidates = 1019,  // more ICE candidates than max_ice_candidates
+  kUnauthorized = 1020,       // token mode: no token, or an invalid or expired one
+  kForbidden = 1021,          // token mode: a valid token that does not grant this request
   kInternal = 1099,           // a bug: logged with details
 };
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <chrono>
 #include <random>
+#include <stdexcept>
 
 #include <thread>
 
@@ -29,10 +30,24 @@ JsonPtr result_event(const char* result) {
   return event;
 }
 
-MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config)
+namespace {
+
+std::unique_ptr<const TokenVerifier> make_verifier(const PluginConfig& config) {
+  if (!config.access_error.empty()) {
+    throw std::invalid_argument("token mode cannot start: " + config.access_error);
+  }
+  if (config.access.mode != AccessMode::kToken) return nullptr;
+  return std::make_unique<const TokenVerifier>(config.access);
+}
+
+}  // namespace
+
+MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config, AccessClock clock)
     : host_(host),
       sdp_(sdp),
       config_(config),
+      verifier_(make_verifier(config)),
+      clock_(clock ? std::move(clock) : AccessClock([] { return TokenVerifier::Clock::now(); })),
       metrics_(std::make_shared<PluginMetrics>(config.max_device_series)),
       limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
@@ -252,20 +267,6 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
   }
   const std::size_t label = request_label_index(parsed.name, false);
   const bool async = !is_sync_request(parsed.name);
-  if (!async) {
-    if (parsed.error) return sync_error(label, *parsed.error);
-    JsonPtr body;
-    if (auto* list_request = std::get_if<ListRequest>(&*parsed.request)) {
-      body = list(*list_request);
-    } else if (auto* info_request = std::get_if<InfoRequest>(&*parsed.request)) {
-      body = info(*info_request);
-    } else {
-      body = devices_page(std::get<DevicesRequest>(*parsed.request));
-    }
-    const bool ok = json_object_get(body.get(), "error_code") == nullptr;
-    metrics_->request_done(label, ok, seconds_since(received));
-    return Reply{Reply::Kind::kSync, std::move(body)};
-  }
   // Async requests: results and errors alike arrive as events with the transaction.
   std::string tx = transaction ? transaction : "";
   auto async_error = [&](const Error& error, bool offer) {
@@ -277,9 +278,34 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
     metrics_->request_done(label, false, seconds_since(received));
     return Reply{Reply::Kind::kAsync, nullptr};
   };
-  if (parsed.error) {
-    const bool offer = string_member(jsep.get(), "type") == "offer";
-    return async_error(*parsed.error, offer);
+  // An error answer in the request's own kind; a refused offer also resets the handle's
+  // PeerConnection, so that the client may offer again on it.
+  auto refuse = [&](const Error& error) {
+    if (!async) return sync_error(label, error);
+    return async_error(error, string_member(jsep.get(), "type") == "offer");
+  };
+  std::optional<Grants> grants;  // token mode: what the request's token grants
+  if (verifier_ != nullptr) {
+    if (const auto access = access_request_named(parsed.name)) {
+      auto authorized = authorize(*access, message.get(), parsed.request);
+      if (auto* error = std::get_if<Error>(&authorized)) return refuse(*error);
+      grants = std::move(std::get<Grants>(authorized));
+    }
+  }
+  if (parsed.error) return refuse(*parsed.error);
+  const Grants* covered = grants ? &*grants : nullptr;
+  if (!async) {
+    JsonPtr body;
+    if (auto* list_request = std::get_if<ListRequest>(&*parsed.request)) {
+      body = list(*list_request, covered);
+    } else if (auto* info_request = std::get_if<InfoRequest>(&*parsed.request)) {
+      body = info(*info_request, covered);
+    } else {
+      body = devices_page(std::get<DevicesRequest>(*parsed.request), covered);
+    }
+    const bool ok = json_object_get(body.get(), "error_code") == nullptr;
+    metrics_->request_done(label, ok, seconds_since(received));
+    return Reply{Reply::Kind::kSync, std::move(body)};
   }
   const std::int64_t received_ms = monotonic_ms_now();
   WorkQueue::Job job = [this, session, tx, label, received, received_ms,
@@ -304,6 +330,43 @@ Reply MediaPlugin::handle_message(janus_plugin_session* handle, const char* tran
   return Reply{Reply::Kind::kAsync, nullptr};
 }
 
+namespace {
+
+// The device a publish or watch is for ("" for the others).
+std::string_view device_of(const ClientRequest& request) {
+  if (const auto* publish = std::get_if<PublishRequest>(&request)) return publish->device_id;
+  if (const auto* watch = std::get_if<WatchRequest>(&request)) return watch->device_id;
+  return {};
+}
+
+}  // namespace
+
+std::variant<Grants, Error> MediaPlugin::authorize(AccessRequest access, const json_t* body,
+                                                   const std::optional<ClientRequest>& request) {
+  const std::string_view name = access_request_label(access);
+  TokenResult verified = verifier_->verify_member(body, clock_());
+  if (auto* refused = std::get_if<TokenRefused>(&verified)) {
+    metrics_->access().refused(refused->refusal);
+    log_verbose("access: %.*s refused (%s): %s", static_cast<int>(name.size()), name.data(),
+                refusal_label(refused->refusal).data(), refused->reason.c_str());
+    return unauthorized(*refused);
+  }
+  Grants grants = std::move(std::get<Grants>(verified));
+  if (!request) return grants;  // the request's own error answers it
+  const std::string_view device = device_of(*request);
+  if (!grants.allows(access, device)) {
+    metrics_->access().forbidden();
+    log_verbose("access: %.*s refused (forbidden) to sub '%s'", static_cast<int>(name.size()),
+                name.data(), grants.sub.c_str());
+    return forbidden(access);
+  }
+  metrics_->access().granted(access);
+  log_verbose("access: %.*s%s%.*s granted to sub '%s'", static_cast<int>(name.size()), name.data(),
+              device.empty() ? "" : " of ", static_cast<int>(device.size()), device.data(),
+              grants.sub.c_str());
+  return grants;
+}
+
 void MediaPlugin::push(const SessionPtr& session, const std::string& tx, JsonPtr event,
                        JsonPtr jsep) {
   if (session->destroyed()) return;
@@ -313,7 +376,7 @@ void MediaPlugin::push(const SessionPtr& session, const std::string& tx, JsonPtr
     log_verbose("session %s: push_event refused (%d)", session->id().c_str(), result);
 }
 
-JsonPtr MediaPlugin::error_reply(const Error& error) {
+JsonPtr MediaPlugin::error_reply(const Error& error) const {
   metrics_->request_error(error.code);
   return error_event(error);
 }
@@ -430,54 +493,145 @@ JsonPtr MediaPlugin::query_session(janus_plugin_session* handle) {
 
 namespace {
 
-// `last` is a media_session id or a validated device_id: valid UTF-8.
+// `last` is a media_session id, a validated device_id or both: valid UTF-8.
 JsonPtr next_cursor(bool more, const std::string& last) {
   return more ? adopt(json_stringn_nocheck(last.data(), last.size())) : adopt(json_null());
 }
 
+// The publisher and viewers of a device in media_session order: at most
+// 1 + max_viewers_per_device, counted as page reads.
+std::vector<std::shared_ptr<MediaSession>> members_of(const Device& device) {
+  std::vector<std::shared_ptr<MediaSession>> members;
+  if (auto publisher = device.publisher()) members.push_back(std::move(publisher));
+  const auto viewers = device.viewers();
+  members.reserve(members.size() + viewers->size());
+  for (const auto& viewer : *viewers) members.push_back(viewer->session_ptr());
+  page_entries_read += members.size();
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a->id() < b->id(); });
+  return members;
+}
+
+// Whether a listing for these grants shows the session: a publisher or viewer of a device
+// the token's publish or watch patterns cover (echo and idle sessions have no device).
+bool shown_to(const Grants& grants, const MediaSession& session) {
+  const Role role = session.role();
+  const Device* device = session.device();
+  return (role == Role::kPublisher || role == Role::kViewer) && device != nullptr &&
+         grants.shows(device->id());
+}
+
 }  // namespace
 
-JsonPtr MediaPlugin::list(const ListRequest& request) const {
-  std::vector<SessionPtr> page;
-  bool more = false;
-  if (request.device_id) {
-    // A device has at most one publisher and max_viewers_per_device viewers: small.
-    std::vector<SessionPtr> members;
-    if (auto device = devices_.find(*request.device_id)) {
-      if (auto publisher = device->publisher()) members.push_back(publisher);
-      for (const auto& viewer : *device->viewers()) members.push_back(viewer->session_ptr());
-    }
-    std::sort(members.begin(), members.end(),
-              [](const auto& a, const auto& b) { return a->id() < b->id(); });
-    for (auto& member : members) {
-      if (!request.cursor.empty() && member->id() <= request.cursor) continue;
-      if (request.role && member->role() != *request.role) continue;
-      if (page.size() == request.limit) {
-        more = true;
-        break;
-      }
-      page.push_back(member);
-    }
-  } else {
-    std::tie(page, more) = sessions_.page(request.cursor, request.limit, request.role);
-  }
-  const auto detail =
-      request.detail ? MediaSession::JsonDetail::kFull : MediaSession::JsonDetail::kSummary;
+JsonPtr MediaPlugin::list_reply(const std::vector<SessionPtr>& page, bool detail, bool more,
+                                const std::string& last) const {
+  const auto form = detail ? MediaSession::JsonDetail::kFull : MediaSession::JsonDetail::kSummary;
   JsonPtr reply = adopt(json_object());
   set_unchecked(reply.get(), "media", "list");
   JsonPtr array = adopt(json_array());
   for (const auto& session : page) {
-    json_array_append_new(array.get(), session->to_json(detail).release());
+    json_array_append_new(array.get(), session->to_json(form).release());
   }
   set_unchecked(reply.get(), "sessions", std::move(array));
-  set_unchecked(reply.get(), "next_cursor",
-                next_cursor(more, page.empty() ? "" : page.back()->id()));
+  set_unchecked(reply.get(), "next_cursor", next_cursor(more, last));
   return reply;
 }
 
-JsonPtr MediaPlugin::info(const InfoRequest& request) {
+JsonPtr MediaPlugin::list(const ListRequest& request, const Grants* grants) const {
+  if (grants != nullptr) return list_covered(request, *grants);
+  if (request.cursor_device) {
+    return error_reply(Error{ErrorCode::kInvalidField,
+                             "'cursor' must be a media_session id (16 lower-case hex digits): "
+                             "<device_id>/<media_session> cursors are token mode's"});
+  }
+  std::vector<SessionPtr> page;
+  bool more = false;
+  if (request.device_id) {
+    // A device has at most one publisher and max_viewers_per_device viewers: small.
+    if (auto device = devices_.find(*request.device_id)) {
+      for (auto& member : members_of(*device)) {
+        if (!request.cursor.empty() && member->id() <= request.cursor) continue;
+        if (request.role && member->role() != *request.role) continue;
+        if (page.size() == request.limit) {
+          more = true;
+          break;
+        }
+        page.push_back(std::move(member));
+      }
+    }
+  } else {
+    std::tie(page, more) = sessions_.page(request.cursor, request.limit, request.role);
+  }
+  return list_reply(page, request.detail, more, page.empty() ? "" : page.back()->id());
+}
+
+JsonPtr MediaPlugin::list_covered(const ListRequest& request, const Grants& grants) const {
+  // Sessions are indexed by id, not device: a token's page walks the devices it covers in
+  // device_id order (a ranged page of the device registry) and each one's members in id
+  // order, so the cursor names both. A cursor of another form, or of a device this token does
+  // not cover (or not the one asked for), could not have come from the server to this token.
+  if (!request.cursor.empty() &&
+      (!request.cursor_device || !grants.shows(*request.cursor_device) ||
+       (request.device_id && *request.device_id != *request.cursor_device))) {
+    return error_reply(Error{ErrorCode::kInvalidField,
+                             "'cursor' must be the next_cursor of the previous page: in token mode "
+                             "<device_id>/<media_session>, of a device the token covers"});
+  }
+  std::vector<SessionPtr> page;
+  std::string last_device;
+  bool more = false;
+  // Takes the members of device after the session id `after` ("" = all) until the page is
+  // full; false once it is and another member was there (more follow).
+  auto take = [&](const Device& device, const std::string& after) {
+    for (auto& member : members_of(device)) {
+      if (!after.empty() && member->id() <= after) continue;
+      if (request.role && member->role() != *request.role) continue;
+      if (page.size() == request.limit) {
+        more = true;
+        return false;
+      }
+      page.push_back(std::move(member));
+      last_device = device.id();
+    }
+    return true;
+  };
+  // Decided before anything is looked up: echo sessions (no device) are never listed to a
+  // token, and a device it does not cover lists as one without sessions.
+  const bool nothing =
+      request.role == Role::kEcho || (request.device_id && !grants.shows(*request.device_id));
+  if (nothing) {
+    // An empty page.
+  } else if (request.device_id) {
+    if (auto device = devices_.find(*request.device_id)) take(*device, request.cursor);
+  } else {
+    bool go_on = true;
+    if (request.cursor_device) {
+      if (auto device = devices_.find(*request.cursor_device))
+        go_on = take(*device, request.cursor);
+    }
+    const KeyRanges ranges = grants.shown_ranges();
+    std::string after = request.cursor_device.value_or("");
+    while (go_on) {
+      // Every device holds a publisher or a viewer: without a role filter, the devices still
+      // to read fill the page (and tell whether more follow) in one batch.
+      auto [devices, devices_more] =
+          devices_.page_devices(after, request.limit - page.size() + 1, &ranges);
+      for (const auto& device : devices) {
+        if (!(go_on = take(*device, ""))) break;
+      }
+      if (!devices_more || devices.empty()) break;
+      after = devices.back()->id();
+    }
+  }
+  std::string last;
+  if (more) last = last_device + kCursorSeparator + page.back()->id();
+  return list_reply(page, request.detail, more, last);
+}
+
+JsonPtr MediaPlugin::info(const InfoRequest& request, const Grants* grants) {
   SessionPtr session = sessions_.find(request.media_session);
-  if (!session) {
+  // A session the token does not cover is answered as one that does not exist.
+  if (!session || (grants != nullptr && !shown_to(*grants, *session))) {
     return error_reply(Error{ErrorCode::kSessionNotFound,
                              "no media session '" + request.media_session.substr(0, 64) + "'"});
   }
@@ -487,8 +641,20 @@ JsonPtr MediaPlugin::info(const InfoRequest& request) {
   return reply;
 }
 
-JsonPtr MediaPlugin::devices_page(const DevicesRequest& request) const {
-  auto [page, more] = devices_.page(request.cursor, request.limit);
+JsonPtr MediaPlugin::devices_page(const DevicesRequest& request, const Grants* grants) const {
+  std::optional<KeyRanges> ranges;
+  if (grants != nullptr) {
+    // Only the devices the token's publish and watch patterns cover; a cursor of another
+    // device could not have come from the server to this token.
+    if (!request.cursor.empty() && !grants->shows(request.cursor)) {
+      return error_reply(
+          Error{ErrorCode::kInvalidField,
+                "'cursor' must be the next_cursor of the previous page: a device the token "
+                "covers"});
+    }
+    ranges = grants->shown_ranges();
+  }
+  auto [page, more] = devices_.page(request.cursor, request.limit, ranges ? &*ranges : nullptr);
   JsonPtr reply = adopt(json_object());
   set_unchecked(reply.get(), "media", "devices");
   JsonPtr array = adopt(json_array());

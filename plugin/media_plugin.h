@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,11 +18,13 @@
 #include "../common/json.h"
 #include "device_notifier.h"
 #include "device_registry.h"
+#include "grants.h"
 #include "host.h"
 #include "plugin_config.h"
 #include "plugin_metrics.h"
 #include "request.h"
 #include "session_table.h"
+#include "token_verifier.h"
 #include "work_queue.h"
 
 namespace jmedia {
@@ -38,9 +41,14 @@ struct LiveLimits {
   std::atomic<std::size_t> max_viewers_per_device;
 };
 
+// What token mode checks exp and nbf against: the system clock, or a test's.
+using AccessClock = std::function<TokenVerifier::Clock::time_point()>;
+
 class MediaPlugin {
  public:
-  MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config);
+  // config.access in token mode: the verifier is built here, once (config.access_error must
+  // be empty: init refuses to start otherwise; here it throws std::invalid_argument).
+  MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config, AccessClock clock = {});
   ~MediaPlugin();  // shutdown()
   MediaPlugin(const MediaPlugin&) = delete;
   MediaPlugin& operator=(const MediaPlugin&) = delete;
@@ -78,6 +86,9 @@ class MediaPlugin {
   // Devices whose viewers are still to be told of a publisher change (tests wait for 0).
   std::size_t notifications_pending() { return notifier_.pending(); }
   bool draining() const { return draining_.load(); }
+  // access.mode = "token": publish, watch, echo, list, info and devices need a token.
+  bool token_mode() const { return verifier_ != nullptr; }
+  const AccessConfig& access() const { return config_.access; }
   // The plugin's janus_media_* metrics; registered with the process registry by the module.
   const std::shared_ptr<PluginMetrics>& metrics() const { return metrics_; }
 
@@ -121,10 +132,23 @@ class MediaPlugin {
   void end_if_stopping(const SessionPtr& session);
   void request_keyframe(MediaSession& publisher, bool new_viewer = false);
 
-  // Sync queries, shared by client and admin requests.
-  JsonPtr list(const ListRequest& request) const;
-  JsonPtr info(const InfoRequest& request);
-  JsonPtr devices_page(const DevicesRequest& request) const;
+  // Token mode, in handle_message on the Janus thread that delivers the request, before it
+  // looks anything up or takes a queue slot: the token's grants, or the error that answers
+  // the request (1020 for no token or a refused one, 1021 for one that does not grant it),
+  // counted. With a request that did not parse, only the token is checked (its own error
+  // answers it next).
+  std::variant<Grants, Error> authorize(AccessRequest access, const json_t* body,
+                                        const std::optional<ClientRequest>& request);
+
+  // Sync queries, shared by client and admin requests. grants: token mode's client requests
+  // (only what they cover is answered); null: open mode and the admin API.
+  JsonPtr list(const ListRequest& request, const Grants* grants) const;
+  JsonPtr list_covered(const ListRequest& request, const Grants& grants) const;
+  JsonPtr info(const InfoRequest& request, const Grants* grants);
+  JsonPtr devices_page(const DevicesRequest& request, const Grants* grants) const;
+  // {"media":"list","sessions":[...],"next_cursor":last or null}
+  JsonPtr list_reply(const std::vector<SessionPtr>& page, bool detail, bool more,
+                     const std::string& last) const;
 
   // admin_requests.cpp
   JsonPtr answer_admin(const AdminRequest& request);
@@ -141,7 +165,7 @@ class MediaPlugin {
   // would refuse the next offer on this handle, so a handle without media is reset as well.
   bool refuse_offer(const SessionPtr& session, const std::string& tx, const Error& error);
   // An error answer (sync reply or event body), counted by code.
-  JsonPtr error_reply(const Error& error);
+  JsonPtr error_reply(const Error& error) const;
   // The session of a handle on its own loop thread (media callbacks), or null.
   MediaSession* live_session(janus_plugin_session* handle) const;
   SessionPtr shared_session(const MediaSession* session) const;
@@ -153,6 +177,9 @@ class MediaPlugin {
   Host& host_;
   SdpEngine& sdp_;
   const PluginConfig config_;
+  // Token mode only (null in open mode): built once, const, shared by every request thread.
+  std::unique_ptr<const TokenVerifier> verifier_;
+  AccessClock clock_;
   std::shared_ptr<PluginMetrics> metrics_;
   LiveLimits limits_;
   SessionTable sessions_;

@@ -104,20 +104,29 @@ const SharedJson& state_json(SessionState state) {
 
 }  // namespace
 
-JsonPtr MediaSession::to_json(JsonDetail detail) const {
+JsonPtr MediaSession::identity_json(Device* device, Role role, SessionState state) const {
   // Every key is a literal of ours and every text a hex id, a validated device id or an enum
   // name: valid UTF-8, so jansson's checks are skipped.
   JsonPtr object = adopt(json_object());
   json_t* o = object.get();
   set_unchecked(o, "media_session", id_);
-  if (Device* d = device(); d != nullptr) {
-    set_unchecked(o, "device_id", d->id());
+  if (device != nullptr) {
+    set_unchecked(o, "device_id", device->id());
   } else {
     set_null_unchecked(o, "device_id");
   }
-  role_json(role()).set_in(o, "role");
-  state_json(state()).set_in(o, "state");
-  if (detail == JsonDetail::kSummary) return object;
+  role_json(role).set_in(o, "role");
+  state_json(state).set_in(o, "state");
+  return object;
+}
+
+JsonPtr MediaSession::to_json(JsonDetail detail) const {
+  Device* const d = device();
+  const Role r = role();
+  const SessionState st = state();
+  if (detail == JsonDetail::kSummary) return identity_json(d, r, st);
+  JsonPtr object = identity_json(d, r, st);
+  json_t* o = object.get();
   set_unchecked(o, "created_at", created_at_ms_);
   const std::int64_t up_at = up_at_ms_.load(std::memory_order_relaxed);
   if (up_at != 0) {

@@ -136,6 +136,8 @@ class MediaSession {
   std::atomic<int> pending_end_{-1};  // an EndReason, -1 when none
   std::atomic<std::int64_t> request_received_ms_{0};
   std::atomic<std::int64_t> negotiation_started_ms_{0};
+
+  JsonPtr identity_json(Device* device, Role role, SessionState state) const;
 };
 
 }  // namespace jmedia

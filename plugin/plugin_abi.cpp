@@ -1,8 +1,12 @@
 // The one place where janus.plugin.media meets Janus's C plugin ABI: the static janus_plugin
 // struct, noexcept trampolines that run every callback behind the exception barrier, and the
-// exported create(). Everything else lives in MediaPlugin.
+// exported create(). Everything else lives in MediaPlugin. It also publishes the plugin's view
+// for the other modules (runtime/media_view.h), which calls into the plugin the same way.
+#include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <memory>
+#include <string_view>
 
 #include "../common/abi_guard.h"
 #include "../common/janus_api.h"
@@ -11,7 +15,9 @@
 #include "../common/janus_log_sink.h"
 #include "../common/module_slot.h"
 #include "janus_host.h"
+#include "../runtime/media_view.h"
 #include "../runtime/runtime.h"
+#include "errors.h"
 #include "media_plugin.h"
 #include "shutdown_guard.h"
 #include "plugin_config.h"
@@ -52,12 +58,63 @@ constinit ModuleSlot<ModuleState> module;
 
 janus_plugin* self();
 
+// The view's error codes are the plugin's.
+static_assert(static_cast<int>(ErrorCode::kInvalidBody) == runtime::media_errors::kInvalidBody);
+static_assert(static_cast<int>(ErrorCode::kInvalidField) == runtime::media_errors::kInvalidField);
+static_assert(static_cast<int>(ErrorCode::kShuttingDown) == runtime::media_errors::kShuttingDown);
+static_assert(static_cast<int>(ErrorCode::kNoSuchDevice) == runtime::media_errors::kNoSuchDevice);
+static_assert(static_cast<int>(ErrorCode::kSessionNotFound) ==
+              runtime::media_errors::kSessionNotFound);
+static_assert(static_cast<int>(ErrorCode::kInternal) == runtime::media_errors::kInternal);
+
+// What the other modules reach of the plugin (the transport's REST API): the admin API's list,
+// info, devices, kick and drain, each answered by handle_admin_message on the caller's thread.
+// A call is a callback like Janus's: behind the module gate, so destroy() never frees the
+// plugin under it; the runtime's lease, withdrawn first in destroy(), keeps callers out of this
+// code once the plugin is going.
+class PublishedView final : public runtime::MediaView {
+ public:
+  JsonPtr read(const json_t* request) override {
+    return answer(request, {"list", "info", "devices"});
+  }
+  JsonPtr command(const json_t* request) override { return answer(request, {"kick", "drain"}); }
+  bool token_access() override {
+    return guarded("media view", false, [] {
+      auto m = module.enter();
+      return m && m->plugin.token_mode();
+    });
+  }
+
+ private:
+  static JsonPtr answer(const json_t* request, std::initializer_list<std::string_view> names) {
+    return guarded("media view", JsonPtr(), [&]() -> JsonPtr {
+      auto m = module.enter();
+      if (!m) return nullptr;
+      const auto name = string_member(request, "request");
+      if (!name || std::ranges::find(names, *name) == names.end()) {
+        return error_event(Error{ErrorCode::kUnknownRequest, "not a request of this view"});
+      }
+      return m->plugin.handle_admin_message(request);
+    });
+  }
+};
+
+constinit PublishedView published_view;
+
 int init(janus_callbacks* core, const char* config_path) noexcept {
   return guarded("init", -1, [&] {
     use_janus_log(kPackage);
     if (core == nullptr || config_path == nullptr) return -1;
     ConfigValues values = read_janus_config(config_path, kPackage).value_or(ConfigValues{});
     PluginConfig config = load_plugin_config(values);
+    if (!config.access_error.empty()) {
+      // Token mode that cannot verify tokens: never open instead.
+      log_error(
+          "init: %s not started: access: %s (access.mode = \"token\" never falls back to "
+          "open)",
+          kName, config.access_error.c_str());
+      return -1;
+    }
     auto state = std::make_unique<ModuleState>(core, self(), config);
     runtime::add_collectable(state->plugin.metrics());
     ShutdownGuard& guard = state->guard;
@@ -71,6 +128,9 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
       // this thread) before it retires the state.
       if (auto m = module.enter()) m->plugin.graceful_stop(timeout);
     });
+    if (!runtime::publish_media_view(&published_view)) {
+      log_warn("init: another media view is published in this process: the REST API keeps it");
+    }
     log_info("%s %s initialized", kName, kVersionString);
     return 0;
   });
@@ -78,6 +138,12 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
 
 void destroy() noexcept {
   guarded_void("destroy", [] {
+    // REST API callers first: none may enter from here on, and those inside leave (bounded;
+    // the module gate below still waits for any left inside).
+    if (!runtime::withdraw_media_view(&published_view, kDestroyWait)) {
+      log_error("destroy: calls of the media view still running after %lld ms",
+                static_cast<long long>(std::chrono::milliseconds(kDestroyWait).count()));
+    }
     // The graceful stop (a signal) runs inside the gate: let it finish and stop the guard
     // while the plugin is still published, then retire it.
     if (auto m = module.enter()) m->guard.uninstall();

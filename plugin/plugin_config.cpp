@@ -27,6 +27,9 @@ PluginConfig load_plugin_config(ConfigValues& values) {
       read_size(values, "general.negotiation_timeout", config.negotiation_timeout_s, 0, 86400);
   config.max_device_series =
       read_size(values, "general.max_device_series", config.max_device_series, 0, 1000);
+  AccessConfigResult access = load_access_config(values);
+  config.access = std::move(access.config);
+  config.access_error = std::move(access.error);
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }

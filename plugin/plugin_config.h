@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "../common/config_values.h"
+#include "access_config.h"
 
 namespace jmedia {
 
@@ -16,9 +17,12 @@ struct PluginConfig {
   std::size_t shutdown_timeout_s = 30;       // graceful stop on SIGTERM/SIGINT, at most
   std::size_t negotiation_timeout_s = 60;    // a role without WebRTC up this long ends; 0 = off
   std::size_t max_device_series = 0;         // per-device metric series (0 = none)
+  AccessConfig access;                       // access.*: open, or token with its key
+  std::string access_error;                  // non-empty: token mode cannot start; init fails
 };
 
-// Reads general.* from values; every bad value is logged and replaced by its default.
+// Reads general.* and access.* from values; every bad general value is logged and replaced by
+// its default. A token mode that cannot start sets access_error (never a fallback to open).
 PluginConfig load_plugin_config(ConfigValues& values);
 
 }  // namespace jmedia

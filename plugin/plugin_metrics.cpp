@@ -7,7 +7,7 @@ namespace {
 
 using prometheus::MetricType;
 
-constexpr std::array<ErrorCode, 20> kAllErrors = {
+constexpr std::array<ErrorCode, 22> kAllErrors = {
     ErrorCode::kInvalidBody,       ErrorCode::kMissingRequest,
     ErrorCode::kUnknownRequest,    ErrorCode::kInvalidField,
     ErrorCode::kMissingJsep,       ErrorCode::kWrongJsepType,
@@ -17,7 +17,8 @@ constexpr std::array<ErrorCode, 20> kAllErrors = {
     ErrorCode::kUnexpectedJsep,    ErrorCode::kDeviceBusy,
     ErrorCode::kNoSuchDevice,      ErrorCode::kTooManyViewers,
     ErrorCode::kDraining,          ErrorCode::kSessionNotFound,
-    ErrorCode::kTooManyCandidates, ErrorCode::kInternal};
+    ErrorCode::kTooManyCandidates, ErrorCode::kUnauthorized,
+    ErrorCode::kForbidden,         ErrorCode::kInternal};
 
 constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
     "max_sessions", "max_viewers_per_device", "queue_size"};
@@ -267,6 +268,7 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                 static_cast<double>(limit_rejections_[l].value()));
   }
   out.push_back(std::move(limits));
+  access_.collect(out);
   return out;
 }
 

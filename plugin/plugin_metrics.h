@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../common/metrics.h"
+#include "access_metrics.h"
 #include "errors.h"
 #include "types.h"
 
@@ -83,6 +84,7 @@ class PluginMetrics final : public prometheus::Collectable {
   }
   void keyframe_requested() { keyframe_requests_.add(); }
   void limit_rejected(LimitKind limit) { limit_rejections_[static_cast<int>(limit)].add(); }
+  AccessMetrics& access() { return access_; }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -100,7 +102,7 @@ class PluginMetrics final : public prometheus::Collectable {
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> ended_;
   std::array<std::array<metrics::Counter, 2>, kRequestLabels.size()> requests_;
   std::vector<std::unique_ptr<metrics::Histogram>> request_seconds_;  // one per request label
-  std::array<metrics::Counter, 20> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
+  std::array<metrics::Counter, 22> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
   std::array<metrics::Counter, kRoleCount> up_;
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> failed_;
   std::vector<std::unique_ptr<metrics::Histogram>> setup_seconds_;  // one per role
@@ -110,6 +112,7 @@ class PluginMetrics final : public prometheus::Collectable {
   metrics::Counter data_bytes_;
   metrics::Counter keyframe_requests_;
   std::array<metrics::Counter, kLimitKindCount> limit_rejections_;
+  AccessMetrics access_;
   const std::size_t device_series_cap_;
   mutable std::mutex device_mutex_;                     // guards device_ids_
   std::vector<std::string> device_ids_;                 // slot -> device_id

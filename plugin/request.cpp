@@ -10,6 +10,12 @@ namespace jmedia {
 namespace {
 
 constexpr const char* kDeviceIdRule = "1-128 characters of A-Z a-z 0-9 . _ : -";
+constexpr const char* kSessionCursorRule =
+    "must be a media_session id (16 lower-case hex digits), or in token mode "
+    "<device_id>/<media_session>: pass the next_cursor of the previous page";
+constexpr const char* kDeviceCursorRule =
+    "must be a device_id (1-128 characters of A-Z a-z 0-9 . _ : -): pass the next_cursor of "
+    "the previous page";
 
 // Reads typed fields of a request body, remembering the first problem.
 class Fields {
@@ -73,21 +79,34 @@ class Fields {
     auto v = integer("limit", 1, static_cast<std::int64_t>(kMaxPageLimit));
     return v ? static_cast<std::size_t>(*v) : kDefaultPageLimit;
   }
-  // A page's cursor is the last key of the page before: a media_session id (list) or a
-  // device_id (devices). Anything else could never have come from the server.
-  enum class Keys { kSessions, kDevices };
-  std::string cursor(Keys keys) {
+  // A page's cursor is the last key of the page before. Anything else could never have come
+  // from the server. A devices cursor: a device_id.
+  std::string device_cursor() {
     auto cursor = string("cursor", 256);
     if (!cursor || error_) return "";
-    const bool ok = keys == Keys::kSessions ? valid_session_id(*cursor) : valid_device_id(*cursor);
-    if (!ok) {
-      const std::string key = keys == Keys::kSessions
-                                  ? std::string("a media_session id (16 lower-case hex digits)")
-                                  : std::string("a device_id (") + kDeviceIdRule + ")";
-      fail("cursor", "must be " + key + ": pass the next_cursor of the previous page");
+    if (!valid_device_id(*cursor)) {
+      fail("cursor", kDeviceCursorRule);
       return "";
     }
     return std::move(*cursor);
+  }
+  // A list cursor: a media_session id, or "<device_id>/<media_session>" (token mode).
+  void list_cursor(ListRequest& list) {
+    auto cursor = string("cursor", 256);
+    if (!cursor || error_) return;
+    const std::size_t separator = cursor->find(kCursorSeparator);
+    if (separator == std::string::npos) {
+      if (!valid_session_id(*cursor)) return fail("cursor", kSessionCursorRule);
+      list.cursor = std::move(*cursor);
+      return;
+    }
+    std::string device = cursor->substr(0, separator);
+    std::string session = cursor->substr(separator + 1);
+    if (!valid_device_id(device) || !valid_session_id(session)) {
+      return fail("cursor", kSessionCursorRule);
+    }
+    list.cursor = std::move(session);
+    list.cursor_device = std::move(device);
   }
 
  private:
@@ -171,7 +190,7 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
       }
     }
     list.limit = fields.limit();
-    list.cursor = fields.cursor(Fields::Keys::kSessions);
+    fields.list_cursor(list);
     list.detail = fields.boolean("detail").value_or(false);
     return done<Request>("list", fields, std::move(list));
   }
@@ -183,7 +202,7 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
   if (name == "devices") {
     DevicesRequest devices;
     devices.limit = fields.limit();
-    devices.cursor = fields.cursor(Fields::Keys::kDevices);
+    devices.cursor = fields.device_cursor();
     return done<Request>("devices", fields, std::move(devices));
   }
   return std::nullopt;

@@ -53,7 +53,10 @@ struct ListRequest {
   std::optional<std::string> device_id;
   std::optional<Role> role;
   std::size_t limit = kDefaultPageLimit;
+  // A cursor is a media_session id, or (token mode, whose pages are in device order)
+  // "<device_id>/<media_session>": then cursor holds the id and cursor_device the device.
   std::string cursor;
+  std::optional<std::string> cursor_device;
   bool detail = false;  // the whole session object (as info) instead of the summary
 };
 // {"request":"info","media_session":S}
@@ -107,6 +110,9 @@ Parsed<ClientRequest> parse_client_request(const json_t* body, const json_t* jse
 Parsed<AdminRequest> parse_admin_request(const json_t* body);
 
 bool valid_device_id(std::string_view id);
+// Separates the device from the media_session in a token-mode list cursor (no device_id
+// holds it).
+inline constexpr char kCursorSeparator = '/';
 // What MediaPlugin::new_session_id() makes: 16 lower-case hex digits.
 bool valid_session_id(std::string_view id);
 

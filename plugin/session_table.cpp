@@ -2,6 +2,31 @@
 
 namespace jmedia {
 
+std::size_t SessionIdOrder::operator()(std::string_view id) const noexcept {
+  std::uint64_t value = 0;
+  int fill = -1;  // once a character is not a hex digit: the digit every later place gets
+  for (std::size_t i = 0; i < 16; ++i) {
+    int digit = fill;
+    if (fill < 0) {
+      const auto c = static_cast<unsigned char>(i < id.size() ? id[i] : '\0');
+      if (c >= '0' && c <= '9') {
+        digit = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        digit = c - 'a' + 10;
+      } else if (c < '0') {  // sorts before every id going on with a digit here
+        digit = fill = 0;
+      } else if (c < 'a') {  // between the ids going on with '9' and those with 'a'
+        digit = 10;
+        fill = 0;
+      } else {  // after every id with this prefix
+        digit = fill = 15;
+      }
+    }
+    value = value << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return static_cast<std::size_t>(value);
+}
+
 SessionTable::SessionTable(std::size_t shards) : by_handle_(shards), by_id_(shards) {
   for (auto& index : by_role_) index = std::make_unique<Ordered>(shards);
 }

@@ -10,12 +10,23 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "media_session.h"
 #include "sharded_map.h"
 
 namespace jmedia {
+
+// The order-preserving placement of media_session ids (16 lower-case hex digits, uniformly
+// random) in the table's ordered indexes: an id's value as a number, so that the shards hold
+// consecutive id ranges of equal expected size and a page reads one or two of them. Any other
+// string (a lookup of an unknown id) gets a value that keeps the order: the first character
+// that is not a hex digit ends the number, rounded to stay between its neighbours.
+struct SessionIdOrder {
+  static constexpr bool kOrderPreserving = true;
+  std::size_t operator()(std::string_view id) const noexcept;
+};
 
 class SessionTable {
  public:
@@ -51,8 +62,8 @@ class SessionTable {
   std::size_t shard_count() const { return by_id_.shard_count(); }
 
  private:
-  using Ordered = ShardedMap<std::string, SessionPtr, std::hash<std::string>,
-                             std::map<std::string, SessionPtr>>;
+  using Ordered =
+      ShardedMap<std::string, SessionPtr, SessionIdOrder, std::map<std::string, SessionPtr>>;
   ShardedMap<const janus_plugin_session*, SessionPtr> by_handle_;
   Ordered by_id_;
   std::array<std::unique_ptr<Ordered>, kRoleCount> by_role_;

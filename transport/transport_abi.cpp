@@ -1,7 +1,8 @@
 // The one place where janus.transport.prometheus meets Janus's C transport ABI (version 8):
 // the static janus_transport struct, noexcept trampolines behind the exception barrier, and
-// the exported create(). The transport serves operators only (metrics, health, readiness):
-// it enables neither the Janus API nor the Admin API for clients.
+// the exported create(). The transport serves operators only (metrics, health, readiness, the
+// session REST API of media_api.h): it enables neither the Janus API nor the Admin API for
+// clients.
 //
 // It also enforces the ICE-candidate cap that janus.eventhandler.media counts
 // (candidate_enforcer.h): its thread injects admin requests with incoming_request(admin =
@@ -20,10 +21,13 @@
 #include "../common/janus_log_sink.h"
 #include "../common/json.h"
 #include "../common/module_slot.h"
+#include "api_metrics.h"
 #include "candidate_enforcer.h"
 #include "candidate_ledger.h"
 #include "http_server.h"
 #include "janus_admin.h"
+#include "media_api.h"
+#include "media_view.h"
 #include "process_metrics.h"
 #include "reply_box.h"
 #include "runtime.h"
@@ -42,7 +46,8 @@ namespace {
 constexpr const char* kPackage = "janus.transport.prometheus";
 constexpr const char* kName = "JANUS Prometheus metrics transport";
 constexpr const char* kDescription =
-    "Operators' HTTP endpoint: /metrics (Prometheus text format), /healthz, /readyz.";
+    "Operators' HTTP endpoint: /metrics (Prometheus text format), /healthz, /readyz, and the "
+    "session REST API /api/media/.";
 constexpr const char* kAuthor = "janus-media contributors";
 
 // The janus executable exports its version string (src/version.h: janus_version_string), which
@@ -71,6 +76,9 @@ struct Running {
   RuntimeHost host;
   TransportMetrics metrics;
   std::shared_ptr<ProcessCollector> process;
+  // The session REST API (none with api = false), served by the server's threads.
+  std::shared_ptr<ApiMetrics> api_metrics;
+  std::unique_ptr<MediaApi> api;
   HttpServer server;
   // The ICE-candidate cap, when enforced: declared last, so stopped first.
   std::unique_ptr<JanusAdminGateway> gateway;
@@ -80,15 +88,29 @@ struct Running {
       : config(std::move(settings)),
         metrics(runtime::registry(), BuildInfo{janus_version(), kVersionString}),
         process(std::make_shared<ProcessCollector>()),
+        api_metrics(config.api ? std::make_shared<ApiMetrics>() : nullptr),
+        api(config.api ? std::make_unique<MediaApi>(
+                             MediaApiOptions{.metrics_auth = config.auth,
+                                             .api_token = config.api_token,
+                                             .api_admin_token = config.api_admin_token},
+                             *api_metrics)
+                       : nullptr),
         server(host, metrics,
-               HttpServerOptions{.ip = config.ip, .port = config.port, .auth = config.auth}) {
+               HttpServerOptions{.ip = config.ip,
+                                 .port = config.port,
+                                 .auth = config.auth,
+                                 .connection_limit = config.connection_limit,
+                                 .threads = listener_threads(config)},
+               api.get()) {
     runtime::add_collectable(process);
+    if (api_metrics) runtime::add_collectable(api_metrics);
   }
   ~Running() {
     if (enforcer) enforcer->stop();  // joins its thread: no request is injected past this line
     enforcer.reset();
     gateway.reset();  // releases our transport session (requests in flight keep theirs)
-    server.stop();    // joins the server thread: no scrape runs past this line
+    server.stop();    // joins the server threads: no scrape or API call runs past this line
+    if (api_metrics) runtime::remove_collectable(api_metrics.get());
     runtime::remove_collectable(process.get());
   }
   Running(const Running&) = delete;
@@ -165,6 +187,19 @@ void start_candidate_cap(Running& state, janus_transport_callbacks* core, const 
                 .c_str());
 }
 
+// What the start-up log says of the session REST API: who may use it, and whether the media
+// plugin (loaded before transports) published its view.
+void log_api(const Running& state) {
+  if (!state.api) {
+    log_info("session REST API: off (api = false): /api/media/* answers 404");
+    return;
+  }
+  const bool view = static_cast<bool>(runtime::media_view());
+  log_info("session REST API on /api/media/: %s; %s", state.api->describe_access().c_str(),
+           view ? "reading janus.plugin.media's table"
+                : "janus.plugin.media is not loaded: it answers 503");
+}
+
 int init(janus_transport_callbacks* core, const char* config_path) noexcept {
   return guarded("init", -1, [&] {
     use_janus_log(kPackage);
@@ -187,9 +222,11 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
       log_error("%s; %s is not started, Janus continues without it", error.c_str(), kPackage);
       return -1;
     }
-    log_info("%s %s serving /metrics, /healthz, /readyz on http://%s:%u (auth: %s)", kName,
-             kVersionString, state->config.ip.c_str(), static_cast<unsigned>(state->server.port()),
-             describe(state->config.auth).c_str());
+    log_info("%s %s serving /metrics, /healthz, /readyz on http://%s:%u (auth: %s; %u threads)",
+             kName, kVersionString, state->config.ip.c_str(),
+             static_cast<unsigned>(state->server.port()), describe(state->config.auth).c_str(),
+             state->server.options().threads);
+    log_api(*state);
     start_candidate_cap(*state, core, config_path);
     if (!running.install(std::move(state))) {
       log_error("init: %s is initialized already", kName);

@@ -1,5 +1,8 @@
 #include "transport_config.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "../common/log.h"
 #include "mhd_server.h"
 
@@ -9,6 +12,22 @@ namespace {
 void fail(TransportConfig& config, std::string line) {
   log_error("%s", line.c_str());
   config.fatal.push_back(std::move(line));
+}
+
+// A bearer token as a client can send it: visible ASCII, no space (the header is trimmed).
+void check_token(TransportConfig& config, const char* key, const std::string& token) {
+  if (token.empty()) return;
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      fail(config, std::string("config: 'general.") + key +
+                       "' must be visible ASCII without spaces (no client could send it)");
+      return;
+    }
+  }
+  if (token.size() < kShortTokenLength) {
+    log_warn("config: 'general.%s' is shorter than %zu characters: easy to guess", key,
+             kShortTokenLength);
+  }
 }
 
 }  // namespace
@@ -42,6 +61,21 @@ TransportConfig load_transport_config(ConfigValues& values) {
     fail(config, "config: 'general.basic_user' must not contain ':' (RFC 7617)");
   }
 
+  config.api_threads = static_cast<std::uint32_t>(
+      values.integer("general.api_threads", config.api_threads, 0, kMaxApiThreads));
+  config.connection_limit = static_cast<std::uint32_t>(
+      values.integer("general.connection_limit", config.connection_limit, 1, kMaxConnectionLimit));
+  config.api = values.boolean("general.api", config.api);
+  config.api_token = values.text("general.api_token", "");
+  config.api_admin_token = values.text("general.api_admin_token", "");
+  check_token(config, "api_token", config.api_token);
+  check_token(config, "api_admin_token", config.api_admin_token);
+  if (!config.api_token.empty() && config.api_token == config.api_admin_token) {
+    fail(config,
+         "config: 'general.api_token' and 'general.api_admin_token' are the same: a reader could "
+         "kick and drain (api_admin_token alone lets reads in too)");
+  }
+
   config.candidate_cap = values.boolean("general.candidate_cap", config.candidate_cap);
   config.pending_trickles_check_ms = static_cast<std::uint32_t>(
       values.integer("general.pending_trickles_check_ms", config.pending_trickles_check_ms, 0,
@@ -66,14 +100,23 @@ TransportConfig load_transport_config(ConfigValues& values) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }
   log_info(
-      "config: enabled=%s listen=%s port=%u auth=%s candidate_cap=%s "
+      "config: enabled=%s listen=%s port=%u auth=%s api_threads=%u connection_limit=%u api=%s "
+      "api_token=%s api_admin_token=%s candidate_cap=%s "
       "pending_trickles_check_ms=%u pending_trickles_checks_per_round=%u "
       "pending_trickles_sweep_mb=%u",
       config.enabled ? "true" : "false", config.ip.c_str(), static_cast<unsigned>(config.port),
-      describe(config.auth).c_str(), config.candidate_cap ? "true" : "false",
+      describe(config.auth).c_str(), config.api_threads, config.connection_limit,
+      config.api ? "true" : "false", config.api_token.empty() ? "none" : "set",
+      config.api_admin_token.empty() ? "none" : "set", config.candidate_cap ? "true" : "false",
       config.pending_trickles_check_ms, config.pending_trickles_checks_per_round,
       config.pending_trickles_sweep_mb);
   return config;
+}
+
+unsigned listener_threads(const TransportConfig& config) {
+  if (config.api_threads != 0) return config.api_threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return std::clamp(cores, 1u, kMaxApiThreads);
 }
 
 }  // namespace jmedia::transport

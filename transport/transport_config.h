@@ -1,6 +1,7 @@
 // janus.transport.prometheus settings (conf/janus.transport.prometheus.jcfg documents each one).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,14 @@ struct TransportConfig {
   std::string ip = "127.0.0.1";  // numeric IPv4 or IPv6 address to listen on
   std::uint16_t port = 30006;
   AuthConfig auth;  // no credentials configured: no authentication
+  // The listener: libmicrohttpd's threads for every path (0 = one per core) and connections.
+  std::uint32_t api_threads = 0;
+  std::uint32_t connection_limit = 256;
+  // The session REST API (media_api.h): whether to serve it, and its bearer tokens ("" = none:
+  // then only loopback clients are served).
+  bool api = true;
+  std::string api_token;
+  std::string api_admin_token;
   // The ICE-candidate cap (candidate_enforcer.h): whether to enforce what
   // janus.eventhandler.media counts, and the pending-trickles check.
   bool candidate_cap = true;
@@ -30,6 +39,13 @@ inline constexpr std::uint32_t kMinPendingTricklesCheckMs = 50;
 inline constexpr std::uint32_t kMaxPendingTricklesCheckMs = 3600000;
 inline constexpr std::uint32_t kMaxChecksPerRound = 100000;
 inline constexpr std::uint32_t kMaxSweepMb = 65536;
+inline constexpr std::uint32_t kMaxApiThreads = 64;
+inline constexpr std::uint32_t kMaxConnectionLimit = 65536;
+// A token shorter than this is accepted with a warning (guessable).
+inline constexpr std::size_t kShortTokenLength = 16;
+
+// api_threads as configured, or the machine's cores for 0.
+unsigned listener_threads(const TransportConfig& config);
 
 // Reads general.* from values; every bad value is logged and replaced by its default.
 TransportConfig load_transport_config(ConfigValues& values);

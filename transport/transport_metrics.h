@@ -1,6 +1,7 @@
 // The transport's own metrics: scrapes, scrape latency, responses by status code, and the
-// build info. Every child is created here, at start, so counting on the request path is an
-// atomic add, not a map lookup. The families are removed from the registry on destruction.
+// build info (the session REST API's own are in api_metrics.h). Every child is created here, at
+// start, so counting on the request path is an atomic add, not a map lookup. The families are
+// removed from the registry on destruction.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -22,7 +23,8 @@ struct BuildInfo {
 class TransportMetrics {
  public:
   // The status codes the server answers with; each has a registered child.
-  static constexpr std::array<unsigned, 6> kCodes = {200, 401, 404, 405, 500, 503};
+  static constexpr std::array<unsigned, 10> kCodes = {200, 400, 401, 403, 404,
+                                                      405, 413, 415, 500, 503};
 
   TransportMetrics(prometheus::Registry& registry, const BuildInfo& build);
   ~TransportMetrics();

@@ -41,6 +41,26 @@ std::string endpoint(const std::string& ip, std::uint16_t port) {
   return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
+bool is_loopback(const sockaddr* address) noexcept {
+  if (address == nullptr) return false;
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address->sa_family == AF_INET6) {
+    const in6_addr& ip = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&ip)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+const sockaddr* peer_address(MHD_Connection* connection) noexcept {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  return info != nullptr ? info->client_addr : nullptr;
+}
+
 MHD_Result queue_response(MHD_Connection* connection, const Response& response) {
   // MUST_COPY: the body lives in the caller's Response, which is gone when MHD sends it.
   std::unique_ptr<MHD_Response, ResponseDestroy> out(MHD_create_response_from_buffer(
@@ -104,6 +124,14 @@ bool MhdServer::start(const MhdOptions& options, const MhdCallbacks& callbacks,
   if (callbacks.completed != nullptr) {
     items.push_back({MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(callbacks.completed),
                      callbacks.completed_cls});
+  }
+  if (callbacks.uri != nullptr) {
+    items.push_back({MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(callbacks.uri),
+                     callbacks.uri_cls});
+  }
+  // A pool of one is no pool: MHD then polls on its one internal thread.
+  if (options.threads > 1) {
+    items.push_back({MHD_OPTION_THREAD_POOL_SIZE, options.threads, nullptr});
   }
   if (callbacks.connection != nullptr) {
     items.push_back({MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(callbacks.connection),

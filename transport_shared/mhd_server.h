@@ -1,8 +1,9 @@
 // A libmicrohttpd daemon on one numeric address, with its errors reported in one line: what
 // janus.transport.prometheus (operators' endpoint) and janus.transport.edge (the Janus API)
-// share. The owner supplies MHD's own callbacks (request, completed, connection); this class
-// only binds, starts MHD's internal polling thread, reports the bound port and joins the thread
-// on stop(). Responses built as a Response are queued with queue_response().
+// share. The owner supplies MHD's own callbacks (request, completed, connection, URI); this class
+// only binds, starts MHD's internal polling thread (or its thread pool), reports the bound port
+// and joins the threads on stop(). Responses built as a Response are queued with
+// queue_response().
 #pragma once
 
 #include <microhttpd.h>
@@ -25,6 +26,7 @@ struct MhdOptions {
   unsigned per_ip_connection_limit = 0;     // 0: no limit of MHD's own
   std::size_t connection_memory_limit = 0;  // bytes per connection for headers; 0: MHD's default
   bool suspend_resume = false;              // answers may come later (MHD_resume_connection)
+  unsigned threads = 1;                     // MHD's polling threads (its thread pool when > 1)
 };
 
 // MHD's callbacks and their closures; only `request` is required.
@@ -35,6 +37,10 @@ struct MhdCallbacks {
   void* completed_cls = nullptr;
   MHD_NotifyConnectionCallback connection = nullptr;
   void* connection_cls = nullptr;
+  // Called first for each request with its target as sent (path and query, not decoded); what
+  // it returns is the request's initial *request_state (MHD_OPTION_URI_LOG_CALLBACK).
+  void* (*uri)(void* cls, const char* uri, MHD_Connection* connection) = nullptr;
+  void* uri_cls = nullptr;
 };
 
 // One answer, independent of the HTTP library.
@@ -79,6 +85,13 @@ class MhdServer {
   std::mutex start_messages_mutex_;
   std::vector<std::string> start_messages_;
 };
+
+// Whether address (an IPv4 or IPv6 socket address) is a loopback one: 127.0.0.0/8, ::1, or
+// ::ffff:127.0.0.0/104 (IPv4 loopback on a dual-stack socket). Any address of the machine's
+// other interfaces is not: a client connecting from it may be anywhere a route leads to.
+bool is_loopback(const sockaddr* address) noexcept;
+// The client's address of connection (MHD_CONNECTION_INFO_CLIENT_ADDRESS); nullptr if unknown.
+const sockaddr* peer_address(MHD_Connection* connection) noexcept;
 
 // Whether text is a numeric IPv4 or IPv6 address (what MhdServer listens on).
 bool is_numeric_ip(const std::string& text);

@@ -322,12 +322,7 @@ def metric(janus, name):
 # ---------------------------------------------------------------------------
 # wrk (HTTP load: POST bodies through a Lua script, exact percentiles in JSON)
 # ---------------------------------------------------------------------------
-WRK_LUA = r"""
-local f = assert(io.open(os.getenv("JMEDIA_WRK_BODY"), "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
+WRK_DONE = r"""
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('JMEDIA_WRK {"requests":%d,"duration_us":%d,"bytes":%d,' ..
@@ -338,23 +333,40 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
+WRK_POST = r"""
+local f = assert(io.open(os.getenv("JMEDIA_WRK_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+""" + WRK_DONE
 
 
 class Wrk:
+    """wrk runs: a POST of a JSON body (the Janus API), or a GET when body is None (the
+    session REST API)."""
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="jmedia-bench-wrk-")
         self.lua = os.path.join(self.dir, "post.lua")
         with open(self.lua, "w") as f:
-            f.write(WRK_LUA)
+            f.write(WRK_POST)
+        self.get_lua = os.path.join(self.dir, "get.lua")
+        with open(self.get_lua, "w") as f:
+            f.write(WRK_DONE)
 
     def _command(self, url, body, connections, seconds, threads):
         _check_loopback(url)
-        body_path = os.path.join(self.dir, "body-%d.json" % os.getpid())
-        with open(body_path, "w") as f:
-            f.write(json.dumps(body))
-        env = dict(os.environ, JMEDIA_WRK_BODY=body_path)
+        env = dict(os.environ)
+        script = self.get_lua
+        if body is not None:
+            body_path = os.path.join(self.dir, "body-%d.json" % os.getpid())
+            with open(body_path, "w") as f:
+                f.write(json.dumps(body))
+            env["JMEDIA_WRK_BODY"] = body_path
+            script = self.lua
         cmd = ["wrk", "-t%d" % min(threads, connections), "-c%d" % connections,
-               "-d%ds" % max(1, round(seconds)), "--timeout", "10s", "-s", self.lua, url]
+               "-d%ds" % max(1, round(seconds)), "--timeout", "10s", "-s", script, url]
         return cmd, env
 
     @staticmethod

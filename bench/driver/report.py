@@ -5,6 +5,9 @@ from pathlib import Path
 from common import ECHOTEST, MEDIA, PROFILE_GROUPS, spread
 
 PLUGIN_SYNC = ("list", "info")
+# The session REST API's reads (janus.transport.prometheus, GET), as the targets name them.
+REST_LABELS = {"rest_list": "REST `GET /api/media/sessions?limit=10`",
+               "rest_info": "REST `GET /api/media/sessions/{id}`"}
 
 
 # ---------------------------------------------------------------------------
@@ -67,6 +70,30 @@ def targets(results):
                 r = _pairwise(api["32"][name][c], api["1"][name][c], "rps")
                 rows.append(_row("`%s` req/s shards=32 >= shards=1 (c=%s)" % (name, c), r,
                                  r["median"] is not None and r["median"] >= 1.0, "api-shards"))
+        if "rest_list" in node:
+            for name, label in REST_LABELS.items():
+                r = _pairwise(node[name]["100"], node["ping"]["100"], "rps")
+                rows.append(_row("%s req/s >= 1.5x core `ping` (c=100, shards=32)" % label, r,
+                                 r["median"] is not None and r["median"] >= 1.5, "api-rest"))
+                p = _pairwise(node[name]["100"], node["ping"]["100"], "p99_ms")
+                rows.append(_row("%s p99 <= `ping` p99 (c=100, shards=32)" % label, p,
+                                 p["median"] is not None and p["median"] <= 1.0, "api-rest"))
+            for name, label in REST_LABELS.items():
+                r = spread([x["rps"] for x in node[name]["100"]])
+                rows.append(_abs_row("%s >= 10,000 req/s (c=100, shards=32)" % label, r,
+                                     "%s req/s", r["median"] is not None and
+                                     r["median"] >= 10000, "api-rest"))
+                p = spread([x["p99_ms"] for x in node[name]["100"]])
+                rows.append(_abs_row("%s p99 <= 50 ms (c=100, shards=32)" % label, p, "%s ms",
+                                     p["median"] is not None and p["median"] <= 50, "api-rest",
+                                     digits=2))
+        churn = parts.get("api", {}).get("churn_runs")
+        if churn:
+            for name, label in REST_LABELS.items():
+                r = _pairwise(churn["32"][name]["100"], churn["1"][name]["100"], "rps")
+                rows.append(_row("%s req/s with a writer: shards=32 >= 1.2x shards=1 (c=100)"
+                                 % label, r, r["median"] is not None and r["median"] >= 1.2,
+                                 "api-rest-churn"))
         if "videoroom_list" in node:
             for c in sorted(node["list"], key=int):
                 r = _pairwise(node["list"][c], node["videoroom_list"][c], "rps")
@@ -92,11 +119,19 @@ def targets(results):
     return rows
 
 
+def _abs_row(target, r, unit, ok, note, digits=0):
+    """A target on an absolute figure (req/s, ms) instead of a ratio."""
+    verdict = "n/a" if r.get("median") is None else ("PASS" if ok else "MISS")
+    return {"target": target, "measured": unit % _sp(r, digits), "verdict": verdict,
+            "note": note}
+
+
 def _row(target, r, ok, note):
     measured = _ratio_sp(r)
     verdict = "n/a" if r.get("median") is None else ("PASS" if ok else "MISS")
     if verdict != "n/a" and r.get("n", 0) > 1 and r["min"] is not None:
-        threshold = {"api-shards": 1.0, "table-tbb": 1.0, "api-videoroom": 1.0}.get(note)
+        threshold = {"api-shards": 1.0, "table-tbb": 1.0, "api-videoroom": 1.0,
+                     "api-rest-churn": 1.2, "api-rest": None}.get(note)
         if threshold is not None and r["min"] < threshold <= r["max"]:
             verdict += " (within noise)"
     return {"target": target, "measured": measured, "verdict": verdict, "note": note}
@@ -131,7 +166,8 @@ def target_lines(results):
 # ---------------------------------------------------------------------------
 def _api_names(api):
     """The endpoints of a run, in table order (runs before list_100 existed lack it)."""
-    return [n for n in ("ping", "list", "list_100", "info", "videoroom_list")
+    return [n for n in ("ping", "list", "list_100", "info", "videoroom_list", "rest_list",
+                        "rest_info")
             if n in api["runs"]["32"]]
 
 
@@ -148,10 +184,14 @@ def _api_md(api):
                "of 10 of those sessions, summaries as by default)%s, `list_100` = the same with "
                "`\"limit\":100` (the default limit)%s, `info` = one session%s, `ping` = "
                "`{\"janus\":\"ping\"}` (answered by the core), `videoroom_list` = VideoRoom's "
-               "`list` (a stock plugin, same core path as ours)%s. Median [min-max] over "
-               "repetitions.\n"
+               "`list` (a stock plugin, same core path as ours)%s; `rest_list` = `GET "
+               "/api/media/sessions?limit=10`%s and `rest_info` = `GET "
+               "/api/media/sessions/{id}`%s on janus.transport.prometheus (the session REST "
+               "API, read from the plugin's table on the transport's threads, not through the "
+               "core). Median [min-max] over repetitions.\n"
                % (cfg["tool"], cfg["seconds"], cfg["reps"], _num(cfg["handles"]), size("list"),
-                  size("list_100"), size("info"), size("videoroom_list")))
+                  size("list_100"), size("info"), size("videoroom_list"), size("rest_list"),
+                  size("rest_info")))
     out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
     out.append("|---|---|---|---|---|---|---|")
     for c in [str(x) for x in cfg["concurrency"]]:
@@ -166,18 +206,52 @@ def _api_md(api):
     out.append("")
     out.append("Ratios (same node, same repetition, median [min-max]):\n")
     n32, n1 = api["runs"]["32"], api["runs"]["1"]
-    cols = [("list / ping", "list", "ping", n32), ("info / ping", "info", "ping", n32),
+    cols = [("rest_list / ping", "rest_list", "ping", n32),
+            ("rest_info / ping", "rest_info", "ping", n32),
+            ("list / ping", "list", "ping", n32), ("info / ping", "info", "ping", n32),
             ("videoroom_list / ping", "videoroom_list", "ping", n32),
             ("list / videoroom_list", "list", "videoroom_list", n32),
             ("list_100 / videoroom_list", "list_100", "videoroom_list", n32),
             ("list 32 / 1", "list", "list", n1), ("list_100 32 / 1", "list_100", "list_100", n1),
-            ("info 32 / 1", "info", "info", n1)]
+            ("info 32 / 1", "info", "info", n1),
+            ("rest_list 32 / 1", "rest_list", "rest_list", n1)]
     cols = [col for col in cols if col[1] in names and col[2] in names]
     out.append("| connections | " + " | ".join(col[0] for col in cols) + " |")
     out.append("|---|" + "---|" * len(cols))
     for c in [str(x) for x in cfg["concurrency"]]:
         out.append("| %s | %s |" % (c, " | ".join(
             _ratio_sp(_pairwise(n32[a][c], ref[b][c], "rps")) for _, a, b, ref in cols)))
+    churn = api.get("churn_runs")
+    if churn:
+        writer = api.get("writer") or {}
+        out.append("")
+        out.append("The REST reads with a writer on the same node: %d loops of %s, as fast as "
+                   "they go (shards = 32 vs 1, same repetition):\n"
+                   % (cfg.get("writer_loops", 0), cfg.get("writer", "")))
+        out.append("| endpoint | shards | connections | req/s | p50 ms | p99 ms | errors |")
+        out.append("|---|---|---|---|---|---|---|")
+        for c in [str(x) for x in cfg["concurrency"]]:
+            for name in ("rest_list", "rest_info"):
+                for shards in ("32", "1"):
+                    runs = churn[shards][name][c]
+                    out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
+                        name, shards, c, _sp(spread([r["rps"] for r in runs])),
+                        _sp(spread([r["p50_ms"] for r in runs]), 2),
+                        _sp(spread([r["p99_ms"] for r in runs]), 2),
+                        sum(r["errors"] for r in runs)))
+        out.append("")
+        out.append("| connections | rest_list 32 / 1 | rest_info 32 / 1 |")
+        out.append("|---|---|---|")
+        for c in [str(x) for x in cfg["concurrency"]]:
+            out.append("| %s | %s | %s |" % (c, _ratio_sp(_pairwise(
+                churn["32"]["rest_list"][c], churn["1"]["rest_list"][c], "rps")), _ratio_sp(
+                _pairwise(churn["32"]["rest_info"][c], churn["1"]["rest_info"][c], "rps"))))
+        out.append("")
+        out.append("Writer: " + "; ".join(
+            "shards = %s %s lifecycles/s (%d errors)" % (
+                shards, _sp(spread([w["per_second"] for w in writer.get(shards, [])]), 1),
+                sum(w["errors"] for w in writer.get(shards, [])))
+            for shards in ("32", "1")) + ".\n")
     cg = api.get("callgrind")
     if cg and cg.get("per_request"):
         out.append("")
@@ -449,16 +523,30 @@ NOTES = {
         "of 100)."),
     "api-shards": (
         "**shards = 32 vs 1.** `info` is one lookup in either layout. `list` pages over the "
-        "ordered id index with a bounded merge (`ShardedMap::page()`, plugin/sharded_map.h): "
-        "it visits every shard (a read lock and a std::map upper_bound each) but copies only "
-        "the entries that enter the page, about (limit + 1) x (1 + ln shards) of them, where "
-        "one shard is one lookup and 11 copies (`page10` in the table part: %s). %s With no "
+        "ordered id index, whose shards hold consecutive ranges of ids (sessions are placed by "
+        "the value of their random id, `SessionIdOrder` in plugin/session_table.h): a page "
+        "reads the cursor's shard and the next ones until it is full, one std::map "
+        "upper_bound and limit + 1 copies as with one shard (`page10` in the table part: %s; "
+        "before this placement (api run of 2026-12-02 01:01 UTC) a page merged all 32 shards, "
+        "a read lock and an upper_bound each). %s With no "
         "writer in these runs the single lock of shards = 1 is never contended, so both "
         "layouts serve `list` and `info` at the same rate within noise; sharding pays when "
         "attaches, detaches and role changes contend with reads (the table part's 2-thread "
         "figures, sharded32 against sharded1). Before the bounded merge (run of 2026-11-25 "
         "22:47 UTC) page() copied limit + 1 entries from every shard and sorted them, and "
         "`list` with 32 shards ran at 0.66-0.76x of one shard."),
+    "api-rest": (
+        "**The session REST API vs `ping`.** `GET /api/media/sessions?limit=10` and `GET "
+        "/api/media/sessions/{id}` are served by janus.transport.prometheus's libmicrohttpd "
+        "thread pool (one thread per core) straight from the plugin's table through its "
+        "published view: no core request thread, no task pool, no reply wrapping; the page "
+        "is the plugin's own `list` (same parser and JSON builder), serialised once, "
+        "compact. `ping` is the core's cheapest request over its stock HTTP transport. %s"),
+    "api-rest-churn": (
+        "**REST reads with a writer, shards = 32 vs 1.** The writer's lifecycles take the "
+        "table's shard locks for writing (a session added and removed, a role index entry "
+        "added and removed) while the reads take them for reading: `list` visits every shard "
+        "(a read lock each), `info` one. %s"),
     "table-tbb": (
         "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes its "
         "shard's one-word reader-writer lock (plugin/rw_lock.h: an atomic add to enter, one "
@@ -512,6 +600,26 @@ def _note(key, parts):
         text = text % (pages or "not measured", "Under `list` at 100 connections, "
                        "`SessionTable::page` was on the stack of %.0f %% of the janus "
                        "process's CPU samples." % page if page is not None else "")
+    if key == "api-rest":
+        runs = (api.get("runs") or {}).get("32") or {}
+        figures = "; ".join("%s at c=100: %s req/s, p99 %s ms (ping %s req/s, p99 %s ms)" % (
+            n, _sp(spread([r["rps"] for r in runs[n]["100"]])),
+            _sp(spread([r["p99_ms"] for r in runs[n]["100"]]), 2),
+            _sp(spread([r["rps"] for r in runs["ping"]["100"]])),
+            _sp(spread([r["p99_ms"] for r in runs["ping"]["100"]]), 2))
+            for n in ("rest_list", "rest_info") if n in runs and "ping" in runs)
+        ours = "; ".join("`%s`: %.1f %% with our transport on the stack, %.1f %% with our "
+                         "plugin" % (n, prof[n]["stack"].get("our metrics transport", 0.0),
+                                     prof[n]["stack"].get("our plugin + runtime", 0.0))
+                         for n in ("rest_list", "rest_info") if n in prof)
+        text = text % ((figures + "." if figures else "") +
+                       (" Janus's CPU samples at 100 connections: %s." % ours if ours else ""))
+    if key == "api-rest-churn":
+        writer = api.get("writer") or {}
+        rates = "; ".join("shards = %s: %s lifecycles/s" % (
+            s_, _sp(spread([w["per_second"] for w in writer.get(s_, [])]), 1))
+            for s_ in ("32", "1") if writer.get(s_))
+        text = text % ("The writer ran %s in these runs." % rates if rates else "")
     if key == "table-tbb":
         per_op = (parts.get("table", {}).get("per_operation") or {}).get("90-5-5") or {}
         counts = "; ".join("%s %.0f instructions and %.2f L1 read misses" % (

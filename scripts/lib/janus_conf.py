@@ -36,7 +36,11 @@ started with this config only ever talks to 127.0.0.0/8.
 Importable (``write_config(...)``) and usable as a CLI::
 
   janus_conf.py --out DIR --modules-dir DIR --http-port N --ws-port N \
-      --admin-port N --admin-secret S [--debug-level N]
+      --admin-port N --admin-secret S [--debug-level N] [--jwt-secret-env NAME]
+
+``plugin_access`` (``--jwt-secret-env NAME``: token mode with the HS256 secret
+read from that environment variable, so that it never shows on a command line)
+replaces the ``access`` section of the copied janus.plugin.media.jcfg.
 """
 
 import argparse
@@ -60,6 +64,8 @@ LOOPBACK = "127.0.0.1"
 _GENERATED = ("janus.jcfg", "janus.transport.http.jcfg",
               "janus.transport.websockets.jcfg", EDGE_CONFIG)
 _MODULE_SUBDIRS = ("plugins", "transports", "events", "loggers")
+MEDIA_PLUGIN_CONF = "janus.plugin.media.jcfg"
+MIN_JWT_SECRET_BYTES = 32       # what janus.plugin.media accepts for access.jwt_secret
 
 
 # --------------------------------------------------------------------------
@@ -156,6 +162,37 @@ def _reset_module_dir(path):
             entry.unlink()
 
 
+def _without_section(text, name):
+    """text (a jcfg document) without its top-level section `name: { ... }`.
+    Braces in comments do not count; the section may span many lines."""
+    out, depth, inside = [], 0, False
+    for line in text.splitlines(keepends=True):
+        code = line.split("#", 1)[0]
+        if not inside and depth == 0 and code.strip().startswith(name) and \
+                code.strip()[len(name):].lstrip().startswith(":"):
+            inside = True
+        if inside:
+            depth += code.count("{") - code.count("}")
+            if depth <= 0 and "}" in code:
+                inside, depth = False, 0
+            continue
+        depth += code.count("{") - code.count("}")
+        out.append(line)
+    return "".join(out)
+
+
+def _check_access(access):
+    mode = access.get("mode", "open")
+    if mode not in ("open", "token"):
+        raise ValueError("plugin_access mode must be open or token, got %r" % mode)
+    secret = access.get("jwt_secret")
+    if mode == "token" and secret is None and not access.get("jwt_public_key"):
+        raise ValueError("token mode needs jwt_secret or jwt_public_key")
+    if secret is not None and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+        raise ValueError("the JWT secret has %d bytes; janus.plugin.media needs at least %d"
+                         % (len(secret.encode("utf-8")), MIN_JWT_SECRET_BYTES))
+
+
 def _link(target, folder):
     target = Path(os.path.abspath(target))
     link = folder / target.name
@@ -176,7 +213,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
                  repo_conf_dir=DEFAULT_REPO_CONF_DIR,
                  overrides=None, extra=None, exit_on_dl_error=True,
                  stock_lib_dir=STOCK_LIB_DIR, stock_conf_dir=STOCK_CONF_DIR,
-                 metrics_port=None, api_transport="edge", edge_settings=None):
+                 metrics_port=None, metrics_settings=None, plugin_access=None,
+                 api_transport="edge", edge_settings=None):
     """Write a Janus config folder into out_dir and return a summary dict.
 
     modules_dir: folder with plugins/, transports/, events/ subfolders whose
@@ -185,8 +223,13 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
     overrides: {file name: text} written last (e.g. janus.plugin.media.jcfg).
     metrics_port: port of janus.transport.prometheus (127.0.0.1); None keeps the
         repo sample's (30006). An override of that file wins.
+    metrics_settings: {key: value} more general.* settings of that generated
+        file (e.g. {"api_token": "..."}, or {"ip": "0.0.0.0"}); needs metrics_port.
     extra: {section: {key: value}} merged into janus.jcfg (e.g.
         {"general": {"session_timeout": 30}}).
+    plugin_access: {key: value} of janus.plugin.media's access section (e.g.
+        {"mode": "token", "jwt_secret": S}); it replaces the section of the
+        copied repo sample. An override of that file wins.
     api_transport: "edge" (janus.transport.edge carries the Janus API on
         http_port and ws_port; the stock HTTP transport only the Admin API)
         or "stock" (the stock HTTP and WebSocket transports, no edge).
@@ -211,6 +254,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
     debug_level = int(debug_level)
     if not 0 <= debug_level <= 7:
         raise ValueError("debug_level must be 0..7")
+    if plugin_access is not None:
+        _check_access(plugin_access)
     if rtp_port_range is not None:
         lo_hi = str(rtp_port_range).split("-")
         if len(lo_hi) != 2 or not all(x.isdigit() for x in lo_hi) \
@@ -371,12 +416,26 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
             shutil.copyfile(src, out / src.name)
             written.append(src.name)
 
+    # --- janus.plugin.media's access section -------------------------------------
+    if plugin_access is not None and MEDIA_PLUGIN_CONF not in (overrides or {}):
+        conf = out / MEDIA_PLUGIN_CONF
+        text = conf.read_text() if conf.exists() else ""
+        text = _without_section(text, "access").rstrip("\n") + "\n\n"
+        text += "# access: generated by janus_conf.py (plugin_access)\n"
+        text += render_jcfg({"access": plugin_access}).split("\n", 2)[2]
+        conf.write_text(text)
+        if "jwt_secret" in plugin_access:
+            os.chmod(conf, 0o600)        # it holds the secret
+        if MEDIA_PLUGIN_CONF not in written:
+            written.append(MEDIA_PLUGIN_CONF)
+
     # --- the metrics transport's port -------------------------------------------
     if metrics_port is not None and "janus.transport.prometheus.jcfg" not in (overrides or {}):
         _check_port("metrics_port", metrics_port)
+        settings = {"ip": LOOPBACK, "port": metrics_port}
+        settings.update(metrics_settings or {})
         with open(os.path.join(out_dir, "janus.transport.prometheus.jcfg"), "w") as f:
-            f.write("# generated by janus_conf.py\ngeneral: {\n\tip = \"127.0.0.1\"\n"
-                    "\tport = %d\n}\n" % metrics_port)
+            f.write(render_jcfg({"general": settings}))
 
     # --- explicit overrides -------------------------------------------------
     for fname, text in (overrides or {}).items():
@@ -426,7 +485,18 @@ def main(argv=None):
     ap.add_argument("--api-transport", choices=API_TRANSPORTS, default="edge",
                     help="who carries the Janus API: janus.transport.edge (default) or the "
                          "stock HTTP and WebSocket transports")
+    ap.add_argument("--jwt-secret-env", metavar="NAME", default=None,
+                    help="janus.plugin.media in token mode (access.mode = \"token\") with "
+                         "the HS256 secret in environment variable NAME")
     args = ap.parse_args(argv)
+
+    plugin_access = None
+    if args.jwt_secret_env:
+        secret = os.environ.get(args.jwt_secret_env)
+        if not secret:
+            print("janus_conf: error: %s is not set" % args.jwt_secret_env, file=sys.stderr)
+            return 2
+        plugin_access = {"mode": "token", "jwt_secret": secret}
 
     def split(s):
         return [x for x in (p.strip() for p in s.split(",")) if x]
@@ -444,7 +514,7 @@ def main(argv=None):
             stock_plugins=split(args.stock_plugins),
             stock_transports=split(args.stock_transports),
             repo_conf_dir=args.conf_dir, metrics_port=args.metrics_port,
-            api_transport=args.api_transport)
+            plugin_access=plugin_access, api_transport=args.api_transport)
     except (ValueError, FileNotFoundError) as e:
         print("janus_conf: error: %s" % e, file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <future>
 #include <mutex>
 #include <string>
@@ -19,7 +20,11 @@
 
 #include "../../common/janus_api.h"
 #include "../../common/json.h"
+#include "../../transport/api_metrics.h"
+#include "../../transport/media_api.h"
 #include "janus_stubs.h"
+#include "media_view.h"
+#include "runtime.h"
 
 extern "C" janus_plugin* create(void);
 
@@ -40,11 +45,19 @@ struct Core {
   std::atomic<bool> hold_relay{false};
   std::promise<void> relay_entered;
   std::shared_future<void> relay_released;
+  // The same for push_event.
+  std::atomic<bool> hold_push{false};
+  std::promise<void> push_entered;
+  std::shared_future<void> push_released;
 };
 Core* core = nullptr;
 
 int push_event(janus_plugin_session* handle, janus_plugin* /*plugin*/, const char* /*tx*/,
                json_t* message, json_t* /*jsep*/) {
+  if (core->hold_push.exchange(false)) {
+    core->push_entered.set_value();
+    core->push_released.wait_for(20s);
+  }
   std::lock_guard lock(core->mutex);
   core->events.emplace_back(handle, dump(message));
   core->changed.notify_all();
@@ -248,6 +261,44 @@ TEST_F(PluginAbiTest, TheTrampolinesReachThePluginAndOwnWhatTheCoreHandsOver) {
   EXPECT_EQ(fake.released.load(), 2);
 }
 
+// access.mode = "token" without a usable key: init fails with a log line saying why, and the
+// plugin answers nothing (it never runs open instead). With a key it starts and enforces.
+TEST_F(PluginAbiTest, TokenModeWithoutAUsableKeyNeverStarts) {
+  for (const auto& values : std::vector<std::map<std::string, std::string>>{
+           {{"access.mode", "token"}},
+           {{"access.mode", "token"}, {"access.jwt_secret", "too short"}},
+           {{"access.mode", "token"}, {"access.jwt_public_key", "/nonexistent/key.pem"}},
+           {{"access.mode", "tokens"}}}) {
+    testing::stubs::clear_log();
+    testing::stubs::set_config(values);
+    EXPECT_EQ(plugin->init(&callbacks, config_dir.c_str()), -1);
+    EXPECT_TRUE(testing::stubs::log_contains("not started: access:")) << values.begin()->second;
+    janus_plugin_session stranger{};
+    janus_plugin_result* refused = message(&stranger, R"({"request":"list"})");
+    ASSERT_NE(refused, nullptr);
+    EXPECT_EQ(refused->type, JANUS_PLUGIN_ERROR);
+    janus_plugin_result_destroy(refused);
+  }
+  testing::stubs::set_config(
+      {{"access.mode", "token"}, {"access.jwt_secret", "a secret of thirty-two bytes or more"}});
+  init();
+  {
+    // Other modules (the REST API) see the mode through the published view.
+    runtime::MediaViewLease view = runtime::media_view();
+    ASSERT_TRUE(view);
+    EXPECT_TRUE(view->token_access());
+  }
+  janus_plugin_session* handle = attach();
+  janus_plugin_result* result = message(handle, R"({"request":"echo"})", kOffer);
+  EXPECT_EQ(result->type, JANUS_PLUGIN_OK_WAIT);
+  janus_plugin_result_destroy(result);
+  EXPECT_NE(wait_event(handle, 1).find("\"error_code\":1020"), std::string::npos);
+  int error = 1;
+  plugin->destroy_session(handle, &error);
+  EXPECT_EQ(error, 0);
+  destroy();
+}
+
 // A callback that loaded the plugin before destroy() cleared it still runs: destroy must not
 // free what it uses. Here incoming_rtp is held inside the core's relay_rtp while destroy runs.
 TEST_F(PluginAbiTest, DestroyWaitsForACallbackStillRunning) {
@@ -325,6 +376,172 @@ TEST_F(PluginAbiTest, DestroyRacesCallbacksOnOtherThreads) {
     EXPECT_GT(calls.load(), at_destroy);
   }
   EXPECT_EQ(fake.released.load(), 80);
+}
+
+// What the other modules reach of the plugin (runtime/media_view.h): published from init() to
+// destroy(), answering the admin API's list, info, devices, kick and drain, and nothing else.
+TEST_F(PluginAbiTest, TheViewIsPublishedWhileThePluginRuns) {
+  EXPECT_FALSE(runtime::media_view()) << "nothing before init";
+  init();
+  {
+    runtime::MediaViewLease view = runtime::media_view();
+    ASSERT_TRUE(view);
+    EXPECT_FALSE(view->token_access()) << "open mode (the default)";
+    JsonPtr request = adopt(json_pack("{s:s, s:i}", "request", "list", "limit", 5));
+    JsonPtr list = view->read(request.get());
+    ASSERT_NE(list, nullptr);
+    EXPECT_STREQ(json_string_value(json_object_get(list.get(), "media")), "list");
+    for (const char* name : {"limits", "kick", "drain", "echo", "bogus"}) {
+      JsonPtr other = adopt(json_pack("{s:s}", "request", name));
+      JsonPtr refused = view->read(other.get());
+      EXPECT_EQ(json_integer_value(json_object_get(refused.get(), "error_code")), 1003) << name;
+    }
+    for (const char* name : {"limits", "list", "info"}) {
+      JsonPtr other = adopt(json_pack("{s:s}", "request", name));
+      JsonPtr refused = view->command(other.get());
+      EXPECT_EQ(json_integer_value(json_object_get(refused.get(), "error_code")), 1003) << name;
+    }
+    JsonPtr on = adopt(json_pack("{s:s, s:b}", "request", "drain", "enabled", 1));
+    JsonPtr drained = view->command(on.get());
+    EXPECT_TRUE(json_is_true(json_object_get(drained.get(), "enabled")));
+    EXPECT_TRUE(runtime::plugin_draining()) << "/readyz follows";
+    JsonPtr off = adopt(json_pack("{s:s, s:b}", "request", "drain", "enabled", 0));
+    view->command(off.get());
+    EXPECT_FALSE(runtime::plugin_draining());
+  }
+  destroy();
+  EXPECT_FALSE(runtime::media_view()) << "withdrawn by destroy()";
+  init();
+  EXPECT_TRUE(runtime::media_view()) << "published again by the next init()";
+}
+
+// The transport's REST API over the real plugin: the same objects as the plugin's own list and
+// info over the Janus API, and a DELETE kicks.
+TEST_F(PluginAbiTest, TheRestApiAnswersWhatThePluginAnswers) {
+  init();
+  std::vector<janus_plugin_session*> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(attach());
+  janus_plugin_session* echo = echo_up();
+  transport::ApiMetrics metrics;
+  transport::MediaApi api(transport::MediaApiOptions{}, metrics);
+  auto rest = [&](const char* method, const std::string& path, const char* query = "") {
+    transport::Request request{method, path, nullptr};
+    request.query = query;
+    request.peer_loopback = true;
+    return api.handle(request);
+  };
+  auto janus_api = [&](const char* body) {
+    janus_plugin_result* result = message(echo, body);
+    std::string json = dump(result->content);
+    janus_plugin_result_destroy(result);
+    return json;
+  };
+  for (const auto& [query, body] :
+       {std::pair{"", R"({"request":"list"})"},
+        std::pair{"limit=2", R"({"request":"list","limit":2})"},
+        std::pair{"detail=true&role=echo", R"({"request":"list","detail":true,"role":"echo"})"},
+        std::pair{"limit=0", R"({"request":"list","limit":0})"}}) {
+    transport::Response response = rest("GET", "/api/media/sessions", query);
+    EXPECT_EQ(response.body, janus_api(body)) << query;
+    EXPECT_EQ(response.status, std::string_view(query) == "limit=0" ? 400u : 200u) << query;
+  }
+  JsonPtr page = adopt(json_loads(rest("GET", "/api/media/sessions").body.c_str(), 0, nullptr));
+  EXPECT_EQ(json_array_size(json_object_get(page.get(), "sessions")), 4u);
+  JsonPtr echo_page =
+      adopt(json_loads(rest("GET", "/api/media/sessions", "role=echo").body.c_str(), 0, nullptr));
+  const std::string echo_id = json_string_value(json_object_get(
+      json_array_get(json_object_get(echo_page.get(), "sessions"), 0), "media_session"));
+  EXPECT_EQ(rest("GET", "/api/media/sessions/" + echo_id).body,
+            janus_api((R"({"request":"info","media_session":")" + echo_id + "\"}").c_str()));
+  EXPECT_EQ(rest("GET", "/api/media/sessions/0000000000000000").status, 404u);
+  EXPECT_EQ(rest("GET", "/api/media/devices").body, janus_api(R"({"request":"devices"})"));
+
+  transport::Response kicked = rest("DELETE", "/api/media/sessions/" + echo_id);
+  EXPECT_EQ(kicked.status, 200u);
+  EXPECT_EQ(kicked.body, R"({"media":"kick","kicked":1})");
+  EXPECT_NE(wait_event(echo, 2).find("\"kicked\""), std::string::npos);
+  EXPECT_EQ(fake.closed.load(), 1) << "its PeerConnection is closed, as by the admin kick";
+  EXPECT_EQ(rest("DELETE", "/api/media/devices/cam-none").status, 404u);
+}
+
+// A REST call inside the plugin (here a kick held in the core's push_event) when destroy()
+// comes: destroy waits for it; calls that start meanwhile find no view.
+TEST_F(PluginAbiTest, DestroyWaitsForAViewCallInside) {
+  init();
+  echo_up();
+  const std::string id = [&] {
+    JsonPtr request = adopt(json_pack("{s:s}", "request", "list"));
+    JsonPtr list = runtime::media_view()->read(request.get());
+    return std::string(json_string_value(json_object_get(
+        json_array_get(json_object_get(list.get(), "sessions"), 0), "media_session")));
+  }();
+  std::promise<void> release;
+  fake.push_released = release.get_future().share();
+  std::future<void> entered = fake.push_entered.get_future();
+  fake.hold_push = true;
+  JsonPtr kick_reply;
+  std::thread operator_call([&] {
+    runtime::MediaViewLease view = runtime::media_view();
+    ASSERT_TRUE(view);
+    JsonPtr kick = adopt(json_pack("{s:s, s:s}", "request", "kick", "media_session", id.c_str()));
+    kick_reply = view->command(kick.get());
+  });
+  ASSERT_EQ(entered.wait_for(10s), std::future_status::ready);
+  std::atomic<bool> destroyed{false};
+  std::thread stopper([&] {
+    plugin->destroy();
+    destroyed = true;
+  });
+  for (int i = 0; i < 10000 && runtime::media_view(); ++i) std::this_thread::sleep_for(100us);
+  EXPECT_FALSE(runtime::media_view()) << "withdrawn at once: no new call gets in";
+  std::this_thread::sleep_for(50ms);  // the stopper is waiting, not done
+  EXPECT_FALSE(destroyed.load()) << "destroy() returned while a view call was inside";
+  release.set_value();
+  operator_call.join();
+  stopper.join();
+  running = false;
+  EXPECT_TRUE(destroyed.load());
+  ASSERT_NE(kick_reply, nullptr);
+  EXPECT_EQ(json_integer_value(json_object_get(kick_reply.get(), "kicked")), 1);
+}
+
+// Operators' threads read through the view while destroy() runs, round after round (ASan: a
+// freed plugin reached by a late call is a heap-use-after-free).
+TEST_F(PluginAbiTest, DestroyRacesViewCallsOnOtherThreads) {
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE(round);
+    init();
+    for (int i = 0; i < 4; ++i) attach();
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::atomic<int> empty{0};
+    std::vector<std::thread> threads;
+    threads.reserve(3);
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        JsonPtr request = adopt(json_pack("{s:s, s:i}", "request", "list", "limit", 3));
+        while (!stop.load()) {
+          runtime::MediaViewLease view = runtime::media_view();
+          if (!view) {
+            ++empty;
+            continue;
+          }
+          if (view->read(request.get()) != nullptr) ++answered;
+          view->token_access();
+        }
+      });
+    }
+    for (int i = 0; i < 10000 && answered.load() < 100; ++i) std::this_thread::sleep_for(100us);
+    destroy();
+    const int at_destroy = empty.load();
+    for (int i = 0; i < 10000 && empty.load() < at_destroy + 100; ++i) {
+      std::this_thread::sleep_for(100us);
+    }
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    EXPECT_GT(answered.load(), 0);
+    EXPECT_GT(empty.load(), at_destroy) << "calls after destroy() find no view";
+  }
 }
 
 }  // namespace

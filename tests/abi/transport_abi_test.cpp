@@ -18,6 +18,7 @@
 
 #include "../../common/janus_api.h"
 #include "../../common/json.h"
+#include "../transport/fake_view.h"
 #include "../transport/http_client.h"
 #include "janus_stubs.h"
 #include "json_alloc_gate.h"
@@ -148,6 +149,55 @@ TEST_F(TransportAbiTest, TheTrampolinesServeAndAnswerTheAdminApi) {
   init();
   EXPECT_TRUE(json_is_true(json_object_get(query().get(), "running")));
   EXPECT_EQ(requests.load(), 0) << "no candidate cap, no injected request";
+}
+
+// The session REST API on the same listener: 503 while no media plugin published its view,
+// its answers once one did, and the start-up log says who may use it.
+TEST_F(TransportAbiTest, TheRestApiIsServedFromThePublishedView) {
+  init();
+  EXPECT_TRUE(testing::stubs::log_contains(
+      "session REST API on /api/media/: reads are served to loopback clients only"));
+  EXPECT_TRUE(testing::stubs::log_contains("janus.plugin.media is not loaded: it answers 503"));
+  std::string error;
+  auto alone = testing::http_request(port, "GET", "/api/media/sessions", {}, error);
+  ASSERT_TRUE(alone) << error;
+  EXPECT_EQ(alone->status, 503);
+  EXPECT_EQ(alone->header("content-type"), "application/json");
+  {
+    testing::FakeView view;
+    ASSERT_TRUE(view.publish());
+    auto served = testing::http_request(port, "GET", "/api/media/sessions?limit=3", {}, error);
+    ASSERT_TRUE(served) << error;
+    EXPECT_EQ(served->status, 200);
+    EXPECT_EQ(view.last_call(), R"(read {"limit":3,"request":"list"})");
+    auto metrics = testing::http_request(port, "GET", "/metrics", {}, error);
+    ASSERT_TRUE(metrics) << error;
+    EXPECT_EQ(testing::sample_value(metrics->body,
+                                    "janus_transport_api_requests_total{route="
+                                    "\"sessions\",method=\"GET\",code=\"200\"}"),
+              1)
+        << "the API's metrics are in the scrape";
+    EXPECT_EQ(testing::sample_value(metrics->body,
+                                    "janus_transport_api_requests_total{route="
+                                    "\"sessions\",method=\"GET\",code=\"503\"}"),
+              1);
+  }
+  transport->destroy();
+  running = false;
+  // api = false: no API on the listener.
+  testing::stubs::set_config({{"general.ip", kIp},
+                              {"general.port", std::to_string(port)},
+                              {"general.candidate_cap", "false"},
+                              {"general.api", "false"}});
+  testing::stubs::clear_log();
+  init();
+  EXPECT_TRUE(testing::stubs::log_contains("session REST API: off"));
+  auto off = testing::http_request(port, "GET", "/api/media/sessions", {}, error);
+  ASSERT_TRUE(off) << error;
+  EXPECT_EQ(off->status, 404);
+  auto scrape = testing::http_request(port, "GET", "/metrics", {}, error);
+  ASSERT_TRUE(scrape) << error;
+  EXPECT_EQ(scrape->body.find("janus_transport_api_requests_total"), std::string::npos);
 }
 
 // A query_transport that read the state before destroy() cleared it is held at a jansson

@@ -2,27 +2,28 @@
 
 Run with /usr/bin/python3 (Debian's python3-websockets).  No npm, no webdriver:
 
-  PageServer   http.server on a free 127.0.0.1 port: tests/e2e/pages/ under /, Debian's
-               janus.js (libjs-janus-gateway) as /janus.js and webrtc-adapter
-               (libjs-webrtc-adapter) as /adapter.js
+  PageServer   scripts/lib/web_server.py's server (what scripts/run serves) on a free
+               127.0.0.1 port: web/ under /, tests/e2e/pages/ under /e2e/, Debian's janus.js
+               (libjs-janus-gateway) as /janus.js and webrtc-adapter (libjs-webrtc-adapter)
+               as /adapter.js
   Browser      Debian's chromium (headless, fake camera and microphone, a fresh profile,
                DevTools on a port the OS picks on 127.0.0.1), stopped by its pid
-  Page         one tab: evaluate(js) (awaits promises), wait_for(js), console_errors()
+  Page         one tab: evaluate(js) (awaits promises), wait_for(js), console_errors(),
+               screenshot(path)
 
     async with Browser() as browser:
-        page = await browser.open(server.url("media.html"))
-        await page.evaluate("JM.connect(%s)" % json.dumps(janus.ws_url))
+        page = await browser.open(server.url("e2e/media.html"))
+        await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
+                            % json.dumps(janus.ws_url))
 
 WebRTC stays on loopback: Chromium gathers on 127.0.0.1 with
 --allow-loopback-in-peer-connection (it skips loopback interfaces otherwise), binds
 nothing else (LD_PRELOAD of lo_bind.c), shows its host candidates as addresses rather
-than mDNS names (Janus runs with ignore_mdns), and pages/jmedia.js hands janus.js only
-its 127.0.0.1 UDP candidates.
+than mDNS names (Janus runs with ignore_mdns), and pages/loopback.js, injected into every
+page before its scripts, hands janus.js only its 127.0.0.1 UDP candidates.
 """
 
 import asyncio
-import functools
-import http.server
 import itertools
 import json
 import os
@@ -31,7 +32,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -39,12 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import LOOPBACK, HarnessError, build_shim, terminate  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+LOOPBACK_SCRIPT = PAGES_DIR / "loopback.js"
 BIND_SHIM_SOURCE = Path(__file__).resolve().parent / "lo_bind.c"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+import web_server  # noqa: E402
 # The browser binary itself: /usr/bin/chromium is a shell wrapper that sources
 # /etc/chromium.d (extensions, API keys) before it execs this.
 CHROMIUM = os.environ.get("JMEDIA_CHROMIUM", "/usr/lib/chromium/chromium")
-JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
-ADAPTER_JS = Path("/usr/share/javascript/webrtc-adapter/adapter.js")
 
 CHROMIUM_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,6 +53,10 @@ CHROMIUM_FLAGS = (
     "--disable-extensions", "--disable-default-apps", "--mute-audio",
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
+    # Every tab of a test is in the background but one: keep their timers and rendering
+    # at full speed (a watch page's stats loop, a publisher's encoder).
+    "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
     "--remote-debugging-address=" + LOOPBACK,
     "--remote-debugging-port=0",  # the OS picks; Chromium writes it to DevToolsActivePort
@@ -69,59 +74,37 @@ class JsError(BrowserError):
 # ==========================================================================
 # the pages
 # ==========================================================================
-class PageServer:
-    """Serves the test pages and Debian's janus.js/adapter.js on a free loopback port, from a
-    thread of the test process.  Context manager, or start()/stop()."""
+class PageServer(web_server.WebServer):
+    """The product's web server (scripts/lib/web_server.py) on a free loopback port, from a
+    thread of the test process: web/ under /, tests/e2e/pages/ under /e2e/, Debian's
+    janus.js and adapter.js.  Context manager, or start()/stop()."""
 
-    def __init__(self, pages_dir=PAGES_DIR, extra=None):
-        self.pages_dir = Path(pages_dir)
-        self.files = {"/janus.js": JANUS_JS, "/adapter.js": ADAPTER_JS}
-        self.files.update(extra or {})
-        self.httpd = None
-        self._thread = None
-
-    def url(self, path):
-        return "http://%s:%d/%s" % (LOOPBACK, self.httpd.server_address[1], path.lstrip("/"))
+    def __init__(self, mounts=None, files=None):
+        super().__init__(mounts={"/": web_server.WEB_DIR, "/e2e/": PAGES_DIR}
+                         if mounts is None else mounts, files=files)
 
     def start(self):
-        for path, file in self.files.items():
-            if not Path(file).is_file():
-                raise BrowserError("%s (for %s) is missing: scripts/deps installs it" % (file, path))
-        files = self.files
+        try:
+            return super().start()
+        except web_server.WebServerError as e:
+            raise BrowserError(str(e)) from None
 
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def translate_path(self, path):
-                mapped = files.get(path.split("?", 1)[0])
-                return str(mapped) if mapped else super().translate_path(path)
 
-            def end_headers(self):
-                self.send_header("Cache-Control", "no-store")
-                super().end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            (LOOPBACK, 0), functools.partial(Handler, directory=str(self.pages_dir)))
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="page-server",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self._thread.join(10)
-            self.httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+def side_by_side(images, out, gap=24, background=(29, 35, 48)):
+    """PNG files next to each other (top-aligned, a gap between) as one PNG at out
+    (python3-pil)."""
+    from PIL import Image
+    frames = [Image.open(path).convert("RGB") for path in images]
+    width = sum(f.width for f in frames) + gap * (len(frames) + 1)
+    height = max(f.height for f in frames) + 2 * gap
+    sheet = Image.new("RGB", (width, height), background)
+    x = gap
+    for f in frames:
+        sheet.paste(f, (x, gap))
+        x += f.width + gap
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, optimize=True)
+    return Path(out)
 
 
 # ==========================================================================
@@ -184,6 +167,19 @@ class Page:
             await asyncio.sleep(step)
         raise TimeoutError("%s not true after %.1f s (last: %r)"
                            % (what or expression, timeout, last))
+
+    async def screenshot(self, path):
+        """The tab as it is drawn now, as a PNG file at path (folders created)."""
+        import base64
+        shot = await self.call("Page.captureScreenshot", {"format": "png"}, timeout=30.0)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(base64.b64decode(shot["data"]))
+        return Path(path)
+
+    async def text(self, selector):
+        """textContent of the first element matching selector (None when there is none)."""
+        return await self.evaluate("(e => e ? e.textContent : null)(document.querySelector(%s))"
+                                   % json.dumps(selector))
 
     def console_errors(self):
         """Console errors and uncaught exceptions so far."""
@@ -328,8 +324,11 @@ class Browser:
             raise BrowserError("DevTools %s: %s" % (method, reply["error"]))
         return reply.get("result", {})
 
-    async def open(self, url, timeout=20.0):
-        """A new tab showing url, loaded (document.readyState complete)."""
+    async def open(self, url, timeout=20.0, size=None, loopback_only=True, scripts=()):
+        """A new tab showing url, loaded (document.readyState complete).  size: (width,
+        height) of its viewport in CSS pixels.  loopback_only: pages/loopback.js runs
+        before the page's own scripts (janus.js sees only 127.0.0.1 UDP candidates), as
+        does each JavaScript source in scripts."""
         target = await self.call("Target.createTarget", {"url": "about:blank"})
         target_id = target["targetId"]
         attached = await self.call("Target.attachToTarget",
@@ -338,6 +337,14 @@ class Browser:
         self.pages[page.session_id] = page
         await page.call("Runtime.enable")
         await page.call("Page.enable")
+        sources = ([LOOPBACK_SCRIPT.read_text()] if loopback_only else []) + list(scripts)
+        for source in sources:
+            await page.call("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+        if size:
+            await page.call("Emulation.setDeviceMetricsOverride", {
+                "width": int(size[0]), "height": int(size[1]), "deviceScaleFactor": 1,
+                "mobile": False})
+            await page.call("Emulation.setScrollbarsHidden", {"hidden": True})
         await page.call("Page.navigate", {"url": url})
         await page.wait_for("location.href === %s && document.readyState === 'complete'"
                             % json.dumps(url), timeout, "%s loaded" % url)

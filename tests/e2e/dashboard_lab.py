@@ -8,7 +8,9 @@ Shared by tests/e2e/test_dashboard.py and scripts/dashboard-preview:
   PrometheusServer                                /usr/bin/prometheus on a free loopback port,
                                                   temp config and TSDB, stopped by its pid
   Workload                                        live aiortc echo sessions and the failures
-                                                  the failure panels need, on one Janus
+                                                  the failure panels need, on one Janus;
+                                                  access_requests() on a node in token mode
+                                                  (TOKEN_MODE)
 
 Everything stays on 127.0.0.0/8; every wait is a bounded poll.
 """
@@ -42,6 +44,16 @@ PROMETHEUS_CONF_DIR = REPO_ROOT / "conf" / "prometheus"
 ALERTS = PROMETHEUS_CONF_DIR / "alerts.yml"
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
+TOKEN_SCRIPT = REPO_ROOT / "scripts" / "token"
+# janus.plugin.media's access section for a node in token mode (JanusProcess(plugin_access=))
+TOKEN_MODE = {"mode": "token", "jwt_secret": "dashboard lab secret: 32 bytes or more"}
+
+
+def mint_token(*args, secret=TOKEN_MODE["jwt_secret"]):
+    """A token from scripts/token (e.g. mint_token("--list"))."""
+    out = subprocess.run(["/usr/bin/python3", str(TOKEN_SCRIPT), "--secret", secret] +
+                         list(args), check=True, capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
 
 
 def log(msg):
@@ -396,7 +408,7 @@ class Workload:
         self.tc = tc or unittest.TestCase()
         self.echoes = []
         self.counts = {"echo": 0, "failed": 0, "bad_requests": 0, "limit_rejections": 0,
-                       "data_messages": 0}
+                       "data_messages": 0, "access": 0}
 
     # -- live media -----------------------------------------------------------------
     async def start_echo(self):
@@ -495,6 +507,32 @@ class Workload:
                 self.tc.assertEqual(_plugin_data(r).get("error_code"), code,
                                     "reply to %r: %r" % (body, r))
                 self.counts["bad_requests"] += 1
+            await client.detach(handle)
+            await client.destroy()
+
+    async def access_requests(self):
+        """On a node in token mode (TOKEN_MODE): list requests refused for each reason
+        (missing, invalid, expired: 1020; forbidden: 1021) and list, devices and info
+        granted (info of no such session: 1018)."""
+        lister = mint_token("--watch", "cam-*", "--list")
+        cases = (
+            ({"request": "list"}, 1020),
+            ({"request": "list", "token": mint_token("--list", secret="not the lab's secret, "
+                                                     "but as long")}, 1020),
+            ({"request": "list", "token": mint_token("--list", "--ttl", "-100")}, 1020),
+            ({"request": "list", "token": mint_token("--watch", "cam-*")}, 1021),
+            ({"request": "list", "token": lister}, None),
+            ({"request": "devices", "token": lister}, None),
+            ({"request": "info", "media_session": "0123456789abcdef", "token": lister}, 1018),
+        )
+        async with JanusWsClient(self.janus.ws_url) as client:
+            await client.create_session()
+            handle = await client.attach(MEDIA_PLUGIN)
+            for body, code in cases:
+                r = await client.message(handle, body, timeout=10)
+                self.tc.assertEqual(_plugin_data(r).get("error_code"), code,
+                                    "reply to %s: %r" % (body["request"], r))
+                self.counts["access"] += 1
             await client.detach(handle)
             await client.destroy()
 

@@ -277,7 +277,7 @@ class JanusProcess:
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
                  janus_bin=JANUS_BIN, loopback_only=True, api_transport=None,
-                 edge_settings=None):
+                 edge_settings=None, metrics_settings=None, plugin_access=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -301,6 +301,10 @@ class JanusProcess:
         # transports (api_transport="stock", or JMEDIA_API_TRANSPORT=stock for a whole run).
         self.api_transport = api_transport or os.environ.get("JMEDIA_API_TRANSPORT", "edge")
         self.edge_settings = edge_settings
+        # janus.plugin.media's access section, e.g. {"mode": "token", "jwt_secret": S}
+        self.plugin_access = plugin_access
+        # more general.* settings of janus.transport.prometheus (its port is chosen here)
+        self.metrics_settings = dict(metrics_settings or {})
         self.proc = None
         self.tmpdir = None
         self.conf_dir = None
@@ -389,7 +393,8 @@ class JanusProcess:
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
             overrides=self.overrides, extra=self.extra,
             metrics_port=self.metrics_port, api_transport=self.api_transport,
-            edge_settings=self.edge_settings)
+            edge_settings=self.edge_settings, metrics_settings=self.metrics_settings,
+            plugin_access=self.plugin_access)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()

@@ -456,9 +456,10 @@ class Viewer(Peer):
         self.own_plis = []            # monotonic times of PLIs we sent
         self._pli_task = None
 
-    async def watch(self, device_id, timeout=None):
-        return await self.request({"request": "watch", "device_id": device_id},
-                                  timeout=timeout)
+    async def watch(self, device_id, timeout=None, body=None):
+        req = {"request": "watch", "device_id": device_id}
+        req.update(body or {})
+        return await self.request(req, timeout=timeout)
 
     async def answer(self, offer):
         """Applies a JSEP offer of the plugin; returns the JSEP answer."""
@@ -539,10 +540,11 @@ class Viewer(Peer):
                        "%s start: %r" % (self.name, reply))
         return plugin_data(reply)
 
-    async def watch_and_start(self, device_id, tc):
-        """watch -> "offer" event with a JSEP offer -> start with our answer
-        -> "watching".  Returns the data of the offer event."""
-        reply = await self.watch(device_id, timeout=15)
+    async def watch_and_start(self, device_id, tc, body=None):
+        """watch (body: more fields, e.g. a token) -> "offer" event with a JSEP
+        offer -> start with our answer -> "watching".  Returns the data of the
+        offer event."""
+        reply = await self.watch(device_id, timeout=15, body=body)
         data = plugin_data(reply)
         tc.assertEqual(reply.get("janus"), "event", "%s watch: %r" % (self.name, reply))
         tc.assertEqual(data.get("result"), "offer", "%s watch: %r" % (self.name, reply))

@@ -14,7 +14,8 @@
                       by Debian's Prometheus, which also scrapes itself (another job with
                       process_* and up); one node has a live aiortc echo session and went
                       through provoked failures (an echo session that ended, negotiations
-                      that never come up, refused requests, a max_sessions rejection).
+                      that never come up, refused requests, a max_sessions rejection); the
+                      other runs in token mode and refused and granted requests by token.
                       The job and instance variables list the Janus job and both nodes only.
                       Every target of every panel, interpolated as Grafana does for All and
                       for one node, is accepted by Prometheus and holds series of the picked
@@ -352,8 +353,10 @@ class LiveDashboardTest(unittest.IsolatedAsyncioTestCase):
         prometheus = None
         workload = None
         try:
-            for _ in range(2):
-                j = JanusProcess(events_broadcast=True)
+            for i in range(2):
+                # The second node runs in token mode: the access panels have data.
+                j = JanusProcess(events_broadcast=True,
+                                 plugin_access=lab.TOKEN_MODE if i == 1 else None)
                 nodes.append(j)
                 await loop.run_in_executor(None, j.start)
                 check_media_plugin_built(j)
@@ -371,8 +374,11 @@ class LiveDashboardTest(unittest.IsolatedAsyncioTestCase):
             echo = await workload.start_echo()
             await workload.send_data(echo)
             await workload.all_failures()
+            access = lab.Workload(nodes[1], self)
+            await access.access_requests()
             self.timings["workload done"] = time.monotonic() - t0
-            log("workload on %s: %r" % (targets[0], workload.counts))
+            log("workload on %s: %r; on %s (token mode): %r"
+                % (targets[0], workload.counts, targets[1], access.counts))
 
             jobs, instances = await loop.run_in_executor(None, self._variable_values,
                                                          prometheus, targets)

@@ -345,23 +345,27 @@ class EdgeBrowserTest(JanusLogOnFailure, unittest.TestCase):
     async def _run_echo(self, browser, server, transport):
         await browser.start()
         try:
-            page = await browser.open(self.pages.url("media.html"))
-            await page.evaluate("JM.connect(%s)" % json.dumps(server))
-            await page.evaluate("JM.attach('echo')")
-            await page.evaluate("JM.echo('echo')")
-            await page.wait_for("JM.handles.echo.webrtc.includes('up')", STEP_TIMEOUT,
+            # The product's module (web/jmedia.js) through tests/e2e/pages/media.html.
+            page = await browser.open(self.pages.url("e2e/media.html"))
+            await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
+                                % json.dumps(server), timeout=STEP_TIMEOUT)
+            await page.evaluate("conn.attach().then(h => { handles.echo = h; })",
+                                timeout=STEP_TIMEOUT)
+            await page.evaluate("handles.echo.echo().then(() => 1)", timeout=STEP_TIMEOUT)
+            await page.wait_for("handles.echo.webrtc.includes('up')", STEP_TIMEOUT,
                                 "the echo's PeerConnection up over %s" % transport)
             stats = await page.wait_for(
-                "JM.stats('echo').then(s => (s = s || {}).video_in && s.video_in.frames >= 30 && "
-                "s.audio_in && s.audio_in.packets >= 50 && s)", STEP_TIMEOUT,
-                "audio and video echoed back over %s" % transport)
+                "handles.echo.stats().then(s => (s = s || {}).video_in && "
+                "s.video_in.frames >= 30 && s.audio_in && s.audio_in.packets >= 50 && s)",
+                STEP_TIMEOUT, "audio and video echoed back over %s" % transport)
             log("janus.js over %s: echo up, %d video frames and %d audio packets back"
                 % (transport, stats["video_in"]["frames"], stats["audio_in"]["packets"]))
-            self.assertEqual(stats["pair"], {"local": "127.0.0.1", "remote": "127.0.0.1"})
-            await page.evaluate("JM.hangup('echo')")
-            await page.wait_for("JM.events('echo').find(e => e.result === 'hangup') || null",
-                                STEP_TIMEOUT, "the echo's hangup")
-            await page.evaluate("JM.destroy()")
+            pair = stats["pair"]
+            pair.pop("rtt", None)
+            self.assertEqual(pair, {"local": "127.0.0.1", "remote": "127.0.0.1"})
+            await page.evaluate("handles.echo.hangup().then(() => 1)", timeout=STEP_TIMEOUT)
+            await page.evaluate("conn.close().then(() => 1)", timeout=STEP_TIMEOUT)
+            self.assertEqual(await page.evaluate("handles.echo.errors"), [])
             self.assertEqual(page.console_errors(), [])
         finally:
             if sys.exc_info()[0] is not None:

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """End-to-end: a publisher renegotiates to another video codec and its viewer follows.
 
-Both peers are Debian's Chromium with Debian's janus.js (tests/e2e/browser.py; two tabs
-of one headless browser, fake camera and microphone), against Debian's janus with our
-modules, on 127.0.0.0/8 only. aiortc cannot be the publisher here: after a renegotiation
+Both peers are Debian's Chromium with Debian's janus.js, driven through the product's own
+module web/jmedia.js (tests/e2e/browser.py; two tabs of one headless browser showing
+pages/media.html, fake camera and microphone), against Debian's janus with our modules, on
+127.0.0.0/8 only. aiortc cannot be the publisher here: after a renegotiation
 to H.264 it keeps its first (VP8) encoder.
 
   RenegotiationTest
@@ -35,6 +36,7 @@ FIRST = {"mime": "video/VP8"}
 # The constrained-baseline H.264 every WebRTC browser decodes, in packetization mode 1.
 SECOND = {"mime": "video/H264", "fmtp": ["packetization-mode=1", "profile-level-id=42e01f"]}
 FRAMES = 30            # frames a viewer must decode to count as "decoding" (2 s at 15 fps)
+CAPTURE = {"width": 320, "height": 240, "frameRate": 15}
 
 
 def log(message):
@@ -91,25 +93,28 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
         t0 = time.monotonic()
         await browser.start()
         try:
-            pub = await browser.open(self.pages.url("media.html"))
-            view = await browser.open(self.pages.url("media.html"))
+            pub = await browser.open(self.pages.url("e2e/media.html"))
+            view = await browser.open(self.pages.url("e2e/media.html"))
             for page, name in ((pub, "pub"), (view, "view")):
-                await page.evaluate("JM.connect(%s)" % json.dumps(self.janus.ws_url))
-                await page.evaluate("JM.attach('%s')" % name)
+                await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
+                                    % json.dumps(self.janus.ws_url))
+                await page.evaluate("conn.attach().then(h => { handles.%s = h; })" % name)
             log("chromium pid %d, two pages up after %.1f s" % (browser.pid, time.monotonic() - t0))
 
             # -- VP8 -------------------------------------------------------------------
-            await pub.evaluate("JM.publish('pub', 'cam1', %s)" % json.dumps(FIRST))
+            await pub.evaluate("handles.pub.publish('cam1', {codec: %s, video: %s}).then(() => 1)"
+                               % (json.dumps(FIRST), json.dumps(CAPTURE)), timeout=STEP_TIMEOUT)
             await self.event(pub, "pub", "publishing")
-            await pub.wait_for("JM.handles.pub.webrtc.includes('up')", STEP_TIMEOUT,
+            await pub.wait_for("handles.pub.webrtc.includes('up')", STEP_TIMEOUT,
                                "the publisher's PeerConnection up")
-            await view.evaluate("JM.watch('view', 'cam1')")
+            await view.evaluate("handles.view.watch('cam1').then(() => 1)", timeout=STEP_TIMEOUT)
             await self.event(view, "view", "watching")
             before = await self.decoding(view, "video/VP8", 0)
             log("viewer decodes VP8 (%d frames) after %.1f s"
                 % (before["frames"], time.monotonic() - t0))
             for page, name in ((pub, "pub"), (view, "view")):
-                pair = (await page.evaluate("JM.stats('%s')" % name)).get("pair")
+                pair = (await page.evaluate("handles.%s.stats()" % name)).get("pair")
+                pair.pop("rtt", None)
                 self.assertEqual(pair, {"local": "127.0.0.1", "remote": "127.0.0.1"},
                                  "%s's selected candidate pair is not on loopback" % name)
             for pid in browser.processes():
@@ -120,15 +125,16 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
                                       % (pid, proto, address))
 
             # -- the publisher renegotiates to H.264 -----------------------------------
-            mark = await view.evaluate("JM.handles.view.events.length")
-            received = (await view.evaluate("JM.stats('view')"))["video_in"]
-            first_encoder = (await pub.evaluate("JM.stats('pub')"))["video_out"]["implementation"]
-            await pub.evaluate("JM.renegotiate('pub', %s)" % json.dumps(SECOND))
+            mark = await view.evaluate("handles.view.events.length")
+            received = (await view.evaluate("handles.view.stats()"))["video_in"]
+            first_encoder = (await pub.evaluate("handles.pub.stats()"))["video_out"]["implementation"]
+            await pub.evaluate("handles.pub.renegotiate({codec: %s}).then(() => 1)"
+                               % json.dumps(SECOND), timeout=STEP_TIMEOUT)
             configured = await self.event(pub, "pub", "configured")
             self.assertIn("H264/90000", configured.get("jsep", {}).get("sdp", ""),
                           "the publisher's new answer has no H.264")
             sending = await pub.wait_for(
-                "JM.stats('pub').then(s => (s = s || {}).video_out && s.video_out.mimeType === "
+                "handles.pub.stats().then(s => (s = s || {}).video_out && s.video_out.mimeType === "
                 "'video/H264' && s.video_out.implementation !== %s && s.video_out)"
                 % json.dumps(first_encoder), STEP_TIMEOUT,
                 "the publisher encoding H.264 (not with its VP8 encoder %s)" % first_encoder)
@@ -141,12 +147,12 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
             except TimeoutError:
                 offer = None
             if offer is None:
-                stats = await view.evaluate("JM.stats('view')")
-                events = await view.evaluate("JM.events('view', %d)" % mark)
+                stats = await view.evaluate("handles.view.stats()")
+                events = await view.evaluate("handles.view.events.slice(%d)" % mark)
                 self.fail("the viewer got no offer in %.0f s after the publisher's configure; "
                           "it receives %r; its events since: %s"
                           % (STEP_TIMEOUT, stats.get("video_in"), [e["result"] for e in events]))
-            self.assertEqual(offer["event"].get("device_id"), "cam1", repr(offer["event"]))
+            self.assertEqual(offer["data"].get("device_id"), "cam1", repr(offer["data"]))
             self.assertEqual(offer.get("jsep", {}).get("type"), "offer", repr(offer))
             self.assertIn("H264/90000", offer["jsep"]["sdp"], "the new offer has no H.264")
             self.assertNotIn("VP8/90000", offer["jsep"]["sdp"], "the new offer still has VP8")
@@ -156,17 +162,19 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
                                "no H.264 keyframe decoded: %r" % after)
             log("viewer decodes H.264 (%d frames in all) after %.1f s"
                 % (after["frames"], time.monotonic() - t0))
-            results = [e["result"] for e in await view.evaluate("JM.events('view', %d)" % mark)]
+            results = [e["result"]
+                       for e in await view.evaluate("handles.view.events.slice(%d)" % mark)]
             self.assertEqual(results, ["offer", "watching"], "the viewer's events after the "
                              "publisher's configure")
             for page, name in ((pub, "pub"), (view, "view")):
-                self.assertEqual(await page.evaluate("JM.state('%s').answerErrors" % name), [])
+                self.assertEqual(await page.evaluate("handles.%s.errors" % name), [])
                 self.assertEqual(page.console_errors(), [], "%s's console errors" % name)
 
             for page, name in ((view, "view"), (pub, "pub")):
-                await page.evaluate("JM.hangup('%s')" % name)
+                await page.evaluate("handles.%s.hangup().then(() => 1)" % name,
+                                    timeout=STEP_TIMEOUT)
                 await self.event(page, name, "hangup")
-                await page.evaluate("JM.destroy()")
+                await page.evaluate("conn.close()")
         finally:
             if sys.exc_info()[0] is not None:
                 for page in browser.pages.values():
@@ -176,7 +184,7 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
     async def event(self, page, name, result, since=0):
         """The first event of handle name with this result, at index >= since (bounded)."""
         found = await page.wait_for(
-            "JM.events('%s', %d).find(e => e.result === %s) || null"
+            "handles.%s.events.slice(%d).find(e => e.result === %s) || null"
             % (name, since, json.dumps(result)), STEP_TIMEOUT,
             "%s's event '%s'" % (name, result))
         self.assertNotIn("error_code", found, repr(found))
@@ -187,12 +195,12 @@ class RenegotiationTest(JanusLogOnFailure, unittest.TestCase):
         frames of it (bounded)."""
         try:
             return await page.wait_for(
-                "JM.stats('view').then(s => (s = s || {}).video_in && s.video_in.mimeType === %s && "
+                "handles.view.stats().then(s => (s = s || {}).video_in && s.video_in.mimeType === %s && "
                 "s.video_in.frames >= %d && s.video_in)" % (json.dumps(mime), at_least + FRAMES),
                 STEP_TIMEOUT, "the viewer decoding %s" % mime)
         except TimeoutError:
             pass
-        stats = await page.evaluate("JM.stats('view')")
+        stats = await page.evaluate("handles.view.stats()")
         self.fail("the viewer does not decode %s: %r" % (mime, stats.get("video_in")))
 
 

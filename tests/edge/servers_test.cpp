@@ -324,6 +324,30 @@ TEST(EdgeHttpTest, ALongPollWithNothingToSayIsAKeepaliveAfterItsTimeout) {
   EXPECT_EQ(reply.body, R"({"janus":"keepalive"})");
 }
 
+// As Janus's HTTP transport: the poll waiting when its session ends gets its keepalive at its
+// own timeout, not at once. janus.js polls again on every answer while its destroy is in flight,
+// and that poll's 404 is a console error ("API call failed") in every HTTP client's page.
+TEST(EdgeHttpTest, ALongPollWaitingWhenItsSessionEndsIsAnsweredAtItsTimeout) {
+  Rig rig([](EdgeConfig& c) { c.longpoll_timeout_s = 2; });
+  const std::uint64_t session = create_http_session(rig);
+  ASSERT_NE(session, 0u);
+  janus_transport_session* creator = rig.core.last_creator();
+  const auto start = std::chrono::steady_clock::now();
+  auto poll = std::async(std::launch::async, [&] {
+    return http(rig.http->port(), "GET", "/janus/" + std::to_string(session));
+  });
+  ASSERT_TRUE(rig.core.wait_until([&] { return rig.core.requests() == 2; }));
+  static_cast<EndpointRef*>(creator->transport_p)->endpoint->session_over(session);
+  // A poll after the end is refused: the session is gone for the edge...
+  EXPECT_EQ(http(rig.http->port(), "GET", "/janus/" + std::to_string(session)).status, 404);
+  // ...and the waiting one is still waiting.
+  EXPECT_EQ(poll.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  const testing::HttpReply reply = poll.get();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1900));
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, R"({"janus":"keepalive"})");
+}
+
 TEST(EdgeHttpTest, ABodyOverTheCapIs413AndNeverReachesTheCore) {
   Rig rig([](EdgeConfig& c) { c.max_message_bytes = 1024; });
   const std::string body = R"({"janus":"ping","pad":")" + std::string(5000, 'x') + "\"}";

@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <prometheus/counter.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -369,6 +371,72 @@ TEST(HttpServer, ConcurrentScrapesAreAllCounted) {
   EXPECT_EQ(sample_value(last.body, "janus_transport_scrapes_total"), kThreads * kScrapes + 1);
   EXPECT_EQ(sample_value(last.body, "janus_transport_http_requests_total{code=\"200\"}"),
             kThreads * kScrapes);
+}
+
+// Reads everything the server sends on fd until it closes or `replies` status lines came, with
+// their bodies (Content-Length), each wait bounded.
+std::string read_replies(int fd, int replies) {
+  std::string raw;
+  char buffer[4096];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto complete = [&] {
+    int seen = 0;
+    std::size_t at = 0;
+    while (seen < replies) {
+      const std::size_t head_end = raw.find("\r\n\r\n", at);
+      if (head_end == std::string::npos) return false;
+      const std::size_t length_at = raw.find("Content-Length: ", at);
+      std::size_t length = 0;
+      if (length_at != std::string::npos && length_at < head_end) {
+        length = std::stoul(raw.substr(length_at + 16));
+      }
+      if (raw.size() < head_end + 4 + length) return false;
+      at = head_end + 4 + length;
+      ++seen;
+    }
+    return true;
+  };
+  while (!complete() && std::chrono::steady_clock::now() < deadline) {
+    pollfd waiting{fd, POLLIN, 0};
+    if (poll(&waiting, 1, 100) != 1) continue;
+    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<std::size_t>(n));
+  }
+  return raw;
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  return fd;
+}
+
+// Clients that keep their connection (wrk, Prometheus, curl --next) get every answer on it:
+// libmicrohttpd 0.9.75 closes a connection whose response was queued before the request was
+// complete, so requests without a body are answered once it is.
+TEST(HttpServer, KeepAliveConnectionsServeSeveralRequests) {
+  TestServer s;
+  start(s);
+  const int fd = connect_loopback(s.server.port());
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+    const std::string reply = read_replies(fd, 1);
+    EXPECT_EQ(reply.rfind("HTTP/1.1 200 ", 0), 0u) << "request " << i << ": " << reply;
+    EXPECT_EQ(reply.find("Connection: close"), std::string::npos) << reply;
+  }
+  // Pipelined: both answered, in order.
+  const std::string two = get + "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_EQ(send(fd, two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
+  const std::string replies = read_replies(fd, 2);
+  EXPECT_NE(replies.find("ok\n"), std::string::npos) << replies;
+  EXPECT_NE(replies.find("ready\n"), std::string::npos) << replies;
+  close(fd);
 }
 
 TEST(HttpServer, RouterAnswersWithoutASocket) {

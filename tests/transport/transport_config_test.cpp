@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "../../common/config_values.h"
 #include "../../transport/transport_config.h"
 
@@ -19,6 +22,56 @@ TEST(TransportConfig, DefaultsWhenEmpty) {
   EXPECT_EQ(config.pending_trickles_check_ms, 1000u);
   EXPECT_EQ(config.pending_trickles_checks_per_round, 500u);
   EXPECT_EQ(config.pending_trickles_sweep_mb, 16u);
+  EXPECT_TRUE(config.api);
+  EXPECT_EQ(config.api_token, "");
+  EXPECT_EQ(config.api_admin_token, "");
+  EXPECT_EQ(config.api_threads, 0u);
+  EXPECT_EQ(listener_threads(config), std::max(1u, std::thread::hardware_concurrency()))
+      << "one per core by default";
+  EXPECT_EQ(config.connection_limit, 256u);
+}
+
+TEST(TransportConfig, RestApiSettings) {
+  ConfigValues values({{"general.api", "false"},
+                       {"general.api_token", "read-0123456789abcdef"},
+                       {"general.api_admin_token", "admin-0123456789abcdef"},
+                       {"general.api_threads", "3"},
+                       {"general.connection_limit", "1000"}});
+  TransportConfig config = load_transport_config(values);
+  EXPECT_FALSE(config.api);
+  EXPECT_EQ(config.api_token, "read-0123456789abcdef");
+  EXPECT_EQ(config.api_admin_token, "admin-0123456789abcdef");
+  EXPECT_EQ(listener_threads(config), 3u);
+  EXPECT_EQ(config.connection_limit, 1000u);
+  EXPECT_TRUE(config.fatal.empty());
+  EXPECT_TRUE(values.problems().empty());
+  EXPECT_TRUE(values.unread_keys().empty());
+
+  ConfigValues bad({{"general.api_threads", "65"},
+                    {"general.connection_limit", "0"},
+                    {"general.api", "sometimes"}});
+  config = load_transport_config(bad);
+  EXPECT_EQ(config.api_threads, 0u);
+  EXPECT_EQ(config.connection_limit, 256u);
+  EXPECT_TRUE(config.api);
+  EXPECT_EQ(bad.problems().size(), 3u);
+}
+
+TEST(TransportConfig, TokensNoClientCouldSendOrThatAreTheSameRefuseToStart) {
+  ConfigValues space(std::map<std::string, std::string>{{"general.api_token", "two words"}});
+  EXPECT_EQ(load_transport_config(space).fatal.size(), 1u);
+  ConfigValues control(std::map<std::string, std::string>{{"general.api_admin_token", "a\tb"}});
+  EXPECT_EQ(load_transport_config(control).fatal.size(), 1u);
+  ConfigValues non_ascii(std::map<std::string, std::string>{{"general.api_token", "caf\xc3\xa9"}});
+  EXPECT_EQ(load_transport_config(non_ascii).fatal.size(), 1u);
+  ConfigValues same({{"general.api_token", "same-token-0123456789"},
+                     {"general.api_admin_token", "same-token-0123456789"}});
+  TransportConfig config = load_transport_config(same);
+  ASSERT_EQ(config.fatal.size(), 1u);
+  EXPECT_NE(config.fatal[0].find("are the same"), std::string::npos) << config.fatal[0];
+  // Short tokens only warn.
+  ConfigValues short_token(std::map<std::string, std::string>{{"general.api_token", "abc"}});
+  EXPECT_TRUE(load_transport_config(short_token).fatal.empty());
 }
 
 TEST(TransportConfig, CandidateCapSettings) {

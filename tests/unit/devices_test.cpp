@@ -140,16 +140,16 @@ class DevicesTest : public ::testing::Test {
     }
     return push_gate.held();
   }
-  // The newest event of a handle with result `result`, once one came (bounded).
-  PushedEvent any_event(janus_plugin_session* handle, const std::string& result) {
+  // The n-th event (from 1) of a handle with result `result`, once it came (bounded).
+  PushedEvent nth_event(janus_plugin_session* handle, const std::string& result, std::size_t n) {
     for (int i = 0; i < 5000; ++i) {
-      std::optional<PushedEvent> newest;
+      std::size_t seen = 0;
       for (const auto& e : host.events_for(handle)) {
-        if (str(e.event, "result") == result) newest = e;
+        if (str(e.event, "result") == result && ++seen == n) return e;
       }
-      if (newest) return *newest;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    ADD_FAILURE() << "no event #" << n << " with result " << result;
     return {};
   }
   // The results pushed to handle after (not including) its first event with result `from`.
@@ -782,7 +782,7 @@ TEST_F(DevicesTest, ViewersGetNoMediaOfOtherCodecsBeforeTheirOffer) {
   EXPECT_EQ(host.relayed_to(v).size(), 0u);
   push_gate.release();
   hangup.wait();
-  EXPECT_EQ(str(any_event(v, "offer").jsep, "type"), "offer");
+  EXPECT_EQ(str(nth_event(v, "offer", 2).jsep, "type"), "offer");
   for (auto* h : {v, cam, cam2}) detach(h);
 }
 
@@ -804,7 +804,8 @@ TEST_F(DevicesTest, AnAnswerToTheOfferBeforeACodecChangeStartsNothing) {
   push_gate.release();
   hangup.wait();
   ASSERT_TRUE(answer("late", 5000).has_value());
-  EXPECT_EQ(str(any_event(v, "offer").jsep, "type"), "offer");
+  // The notifier's offer of the new codecs (the first "offer" answered the viewer's watch).
+  EXPECT_EQ(str(nth_event(v, "offer", 2).jsep, "type"), "offer");
   request(v, R"({"request":"start"})", jsep("answer", "v=0\r\n"));
   send_rtp(cam2, true, 2, 3001, 0xCCCC);
   EXPECT_EQ(host.relayed_to(v).size(), 1u);

@@ -162,6 +162,39 @@ TEST_F(MediaPluginTest, ARenegotiationThatAddsVideoGetsItEchoed) {
   detach(handle);
 }
 
+TEST_F(MediaPluginTest, ListSummariesFollowTheSession) {
+  janus_plugin_session* handle = attach();
+  janus_plugin_session* other = attach();
+  auto summary = [&](const Reply& reply) -> json_t* {
+    EXPECT_EQ(reply.kind, Reply::Kind::kSync);
+    json_t* sessions = json_object_get(reply.body.get(), "sessions");
+    EXPECT_EQ(json_array_size(sessions), 1u) << dump(reply.body.get());
+    return json_array_get(sessions, 0);
+  };
+  auto text = [](json_t* object, const char* key) {
+    const json_t* value = json_object_get(object, key);
+    return std::string(json_is_string(value) ? json_string_value(value) : "");
+  };
+  send(handle, R"({"request":"echo"})", offer_jsep());
+  ASSERT_EQ(host.wait_events(1).size(), 1u);
+  Reply first = send(other, R"({"request":"list","role":"echo"})");
+  Reply second = send(other, R"({"request":"list","role":"echo"})");
+  EXPECT_EQ(text(summary(first), "state"), "negotiating");
+  EXPECT_EQ(text(summary(second), "state"), "negotiating");
+  plugin->setup_media(handle);
+  Reply up = send(other, R"({"request":"list","role":"echo"})");
+  EXPECT_EQ(text(summary(up), "state"), "up");
+  EXPECT_EQ(text(summary(first), "state"), "negotiating") << "a page already answered is kept";
+  send(handle, R"({"request":"hangup"})", nullptr, "tx2");
+  plugin->hangup_media(handle);
+  Reply all = send(other, R"({"request":"list"})");
+  json_t* sessions = json_object_get(all.body.get(), "sessions");
+  ASSERT_EQ(json_array_size(sessions), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(text(json_array_get(sessions, i), "role"), "none");
+  detach(handle);
+  detach(other);
+}
+
 TEST_F(MediaPluginTest, NoMediaIsRelayedBeforeAnEcho) {
   janus_plugin_session* handle = attach();
   char buffer[12] = {};

@@ -246,14 +246,41 @@ TEST(Request, CursorsAreKeysTheServerCouldHaveReturned) {
   parsed = parse_client_request(garbage.get(), nullptr);
   ASSERT_TRUE(parsed.error.has_value());
   EXPECT_EQ(parsed.error->reason,
-            "'cursor' must be a media_session id (16 lower-case hex digits): pass the "
-            "next_cursor of the previous page");
+            "'cursor' must be a media_session id (16 lower-case hex digits), or in token mode "
+            "<device_id>/<media_session>: pass the next_cursor of the previous page");
   garbage = parse(R"({"request":"devices","cursor":"%%%garbage%%%"})");
   parsed = parse_client_request(garbage.get(), nullptr);
   ASSERT_TRUE(parsed.error.has_value());
   EXPECT_EQ(parsed.error->reason,
             "'cursor' must be a device_id (1-128 characters of A-Z a-z 0-9 . _ : -): pass the "
             "next_cursor of the previous page");
+}
+
+// Token mode's list pages are in device order: their cursors name the device too. The parser
+// takes both forms (which one a page needs is the plugin's mode) and nothing else.
+TEST(Request, AListCursorMayNameItsDevice) {
+  JsonPtr body = parse(R"({"request":"list","cursor":"cam-1/00ff00ff00ff00ff"})");
+  auto parsed = parse_client_request(body.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  const auto& list = std::get<ListRequest>(*parsed.request);
+  EXPECT_EQ(list.cursor, "00ff00ff00ff00ff");
+  EXPECT_EQ(list.cursor_device, "cam-1");
+  JsonPtr plain = parse(R"({"request":"list","cursor":"00ff00ff00ff00ff"})");
+  parsed = parse_client_request(plain.get(), nullptr);
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->reason;
+  EXPECT_FALSE(std::get<ListRequest>(*parsed.request).cursor_device.has_value());
+  for (const char* bad :
+       {"/00ff00ff00ff00ff", "cam-1/", "cam-1/00FF00FF00FF00FF", "cam 1/00ff00ff00ff00ff",
+        "cam-1/00ff00ff00ff00ff/x", "a/b/00ff00ff00ff00ff", "cam-1//00ff00ff00ff00ff"}) {
+    JsonPtr garbage = adopt(json_object());
+    set(garbage.get(), "request", "list");
+    set(garbage.get(), "cursor", bad);
+    parsed = parse_client_request(garbage.get(), nullptr);
+    ASSERT_TRUE(parsed.error.has_value()) << bad;
+    EXPECT_EQ(parsed.error->code, ErrorCode::kInvalidField) << bad;
+    auto admin = parse_admin_request(garbage.get());
+    ASSERT_TRUE(admin.error.has_value()) << bad;
+  }
 }
 
 TEST(Request, ConfigureReadsEveryField) {

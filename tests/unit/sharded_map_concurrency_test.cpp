@@ -185,24 +185,34 @@ TEST(ShardedMapConcurrency, PagesStayOrderedWhileEntriesComeAndGo) {
       }
     });
   }
+  // One reader pages everything, the other only the keys in a token's ranges ("0*".."7*").
+  const KeyRanges ranges =
+      normalise({prefix_range("0"), prefix_range("1"), prefix_range("2"), prefix_range("3"),
+                 prefix_range("4"), prefix_range("5"), prefix_range("6"), prefix_range("7")});
+  int evens_in_ranges = 0;
+  for (int i = 0; i < 2000; i += 2) evens_in_ranges += contains(ranges, key(i)) ? 1 : 0;
   for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, r] {
+      const bool ranged = r == 1;
       int pages = 0;
       while (!stop.load() && pages < 100000) {
         std::string cursor;
         bool more = true;
         int evens = 0;
         for (int guard = 0; more && guard < 3000; ++guard, ++pages) {
-          auto [entries, has_more] = map.page(cursor, 16);
+          auto [entries, has_more] =
+              ranged ? map.page_in_ranges(cursor, 16, ranges) : map.page(cursor, 16);
           for (const auto& [k, value] : entries) {
             if (!cursor.empty() && !(cursor < k)) ++bad;  // out of order
             if (k != key(value)) ++bad;                   // value of another key
+            if (ranged && !contains(ranges, k)) ++bad;    // outside the ranges
             if (value % 2 == 0) ++evens;
             cursor = k;
           }
           more = has_more;
         }
-        if (evens != 1000) ++bad;  // an entry present all along was skipped or repeated
+        // An entry present all along was skipped or repeated.
+        if (evens != (ranged ? evens_in_ranges : 1000)) ++bad;
         if (map.find(key(0)) != 0) ++bad;
       }
     });
