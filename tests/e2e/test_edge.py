@@ -347,6 +347,13 @@ class EdgeBrowserTest(JanusLogOnFailure, unittest.TestCase):
         try:
             # The product's module (web/jmedia.js) through tests/e2e/pages/media.html.
             page = await browser.open(self.pages.url("e2e/media.html"))
+            # Every answer that is not 2xx, as janus.js sees it (it takes fetch at Janus.init).
+            await page.evaluate("""(() => { window.notOk = []; const f = window.fetch;
+              window.fetch = (u, o) => f(u, o).then(r => {
+                if (!r.ok) window.notOk.push({url: String(u), method: (o || {}).method,
+                                              status: r.status});
+                return r; });
+              return 1; })()""")
             await page.evaluate("jm.connect(%s).then(c => { window.conn = c; })"
                                 % json.dumps(server), timeout=STEP_TIMEOUT)
             await page.evaluate("conn.attach().then(h => { handles.echo = h; })",
@@ -364,9 +371,25 @@ class EdgeBrowserTest(JanusLogOnFailure, unittest.TestCase):
             pair.pop("rtt", None)
             self.assertEqual(pair, {"local": "127.0.0.1", "remote": "127.0.0.1"})
             await page.evaluate("handles.echo.hangup().then(() => 1)", timeout=STEP_TIMEOUT)
-            await page.evaluate("conn.close().then(() => 1)", timeout=STEP_TIMEOUT)
-            self.assertEqual(await page.evaluate("handles.echo.errors"), [])
+            await page.evaluate("handles.echo.detach().then(() => 1)", timeout=STEP_TIMEOUT)
             self.assertEqual(page.console_errors(), [])
+            self.assertEqual(await page.evaluate("window.notOk"), [])
+            self.assertEqual(await page.evaluate("handles.echo.errors"), [])
+            # Over HTTP, janus.js answers every event with a new long poll, also while its
+            # destroy is in flight: one that reaches Janus after the session is gone gets 404
+            # (with Janus's own HTTP transport as with the edge), which janus.js logs as "API
+            # call failed". Only that may go wrong from here on.
+            await page.evaluate("conn.close().then(() => 1)",
+                                timeout=STEP_TIMEOUT)
+            late = await page.evaluate("window.notOk")
+            for answer in late:
+                self.assertEqual((answer["method"], answer["status"]), ("GET", 404), answer)
+                self.assertTrue(answer["url"].startswith(server.rstrip("/") + "/"), answer)
+            for _ in range(50):  # the console's messages come over DevTools: up to 5 s
+                if len(page.console_errors()) >= len(late):
+                    break
+                await asyncio.sleep(0.1)
+            self.assertEqual(page.console_errors(), ["API call failed: Object"] * len(late))
         finally:
             if sys.exc_info()[0] is not None:
                 for page in browser.pages.values():
@@ -708,7 +731,10 @@ class EdgeLimitsTest(JanusLogOnFailure, unittest.TestCase):
             "ping_interval_s": 1, "pong_timeout_s": 1, "abuse_window_s": 2}})
         # Warm-up: a message over the cap, refused once.
         attacker = RawWs(cls.janus.ws_port)
-        attacker.sock.sendall(attacker.header(1, 1 << 20) + b" " * (512 << 10))
+        try:
+            attacker.sock.sendall(attacker.header(1, 1 << 20) + b" " * (512 << 10))
+        except OSError:
+            pass    # the edge closed it at the cap before all of it was written: the point
         attacker.read_until_close(5)
         attacker.close()
 
