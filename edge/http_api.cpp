@@ -55,7 +55,7 @@ std::string random_transaction() {
 }
 
 const char* keepalive_body(std::uint32_t maxev) {
-  return maxev > 1 ? "[{\"janus\":\"keepalive\"}]" : "{\"janus\":\"keepalive\"}";
+  return maxev > 1 ? R"([{"janus":"keepalive"}])" : R"({"janus":"keepalive"})";
 }
 
 }  // namespace
@@ -681,7 +681,9 @@ void HttpApi::event(JsonPtr event) {
       if (overflow) ticker_wake_.notify_all();
       return;
     }
-    std::string body = poller->maxev_ > 1 ? "[" + text + "]" : text;
+    // text was moved from only when no poll waited, and that returned above.
+    std::string body =
+        poller->maxev_ > 1 ? "[" + text + "]" : text;  // NOLINT(bugprone-use-after-move)
     if (poller->answer(
             Response{.status = 200, .body = std::move(body), .content_type = "application/json"})) {
       return;
