@@ -441,6 +441,12 @@ class EdgeBoundsTest(JanusLogOnFailure, unittest.TestCase):
     def test_a_requests_never_read_close_a_slow_consumer(self):
         asyncio.run(asyncio.wait_for(self._never_read(), 120))
 
+    # Attacks in a row, one after another, while the good client keeps pinging: one lasts
+    # about a second (until the edge closes it), too few paced pings for a p99 that one
+    # scheduling hiccup of this 2-core machine does not decide (of ~25 pings the p99 is their
+    # maximum; it failed once in ~7 runs with a single attack, 5.11 ms vs 2.40 ms idle).
+    ATTACKS = 4
+
     async def _never_read(self):
         good = await GoodClient(self.janus).open()
         try:
@@ -448,7 +454,48 @@ class EdgeBoundsTest(JanusLogOnFailure, unittest.TestCase):
             idle = await good.pings(300)
             before = scrape(self.janus)
             baseline = settled_rss(self.janus)
-            attacker = RawWs(self.janus.ws_port, rcvbuf=4096)
+            attacked, rounds = [], []
+            for _ in range(self.ATTACKS):
+                attacked += await self._one_attack(good, rounds)
+            peak = self.janus.rss_bytes()
+            after_rss = settled_rss(self.janus)
+            after = scrape(self.janus)
+            log("%d x 100,000 requests never read: sent before the edge closed each "
+                "connection, and when: %s; refused at the rate %d, forwarded %d; "
+                "janus_edge_queued_bytes %d after; RSS baseline %.1f MB, peak %.1f MB, after "
+                "%.1f MB (%+.2f MB); good client ping p99 %.2f ms idle, %.2f ms under attack "
+                "(%d pings)"
+                % (self.ATTACKS, ", ".join("%d in %.2f s" % r for r in rounds),
+                   metric(after, "janus_edge_refused_total", reason="rate_limited")
+                   - metric(before, "janus_edge_refused_total", reason="rate_limited"),
+                   metric(after, "janus_edge_requests_total", transport="websocket",
+                          janus="ping", result="success")
+                   - metric(before, "janus_edge_requests_total", transport="websocket",
+                            janus="ping", result="success") - len(attacked),
+                   metric(after, "janus_edge_queued_bytes"), baseline / 1e6, peak / 1e6,
+                   after_rss / 1e6, (after_rss - baseline) / 1e6, p99(idle) * 1e3,
+                   p99(attacked) * 1e3, len(attacked)))
+            self.assertEqual(metric(after, "janus_edge_disconnections_total",
+                                    transport="websocket", reason="slow_consumer")
+                             - metric(before, "janus_edge_disconnections_total",
+                                      transport="websocket", reason="slow_consumer"),
+                             self.ATTACKS)
+            self.assertLessEqual(after_rss - baseline, 2 << 20, "Janus grew by more than 2 MB")
+            self.assertEqual(metric(after, "janus_edge_queued_bytes"), 0)
+            self.assertGreaterEqual(len(attacked), 20 * self.ATTACKS, "too few pings to judge")
+            self.assertLessEqual(p99(attacked), 2 * p99(idle),
+                                 "the good client's ping p99 went from %.2f ms to %.2f ms"
+                                 % (p99(idle) * 1e3, p99(attacked) * 1e3))
+        finally:
+            await good.close()
+
+    async def _one_attack(self, good, rounds):
+        """One attacker floods 100,000 pings and reads nothing; the good client pings until
+        the edge closed it as a slow consumer (and 0.5 s more). Returns those pings."""
+        before = metric(scrape(self.janus), "janus_edge_disconnections_total",
+                        transport="websocket", reason="slow_consumer")
+        attacker = RawWs(self.janus.ws_port, rcvbuf=4096)
+        try:
             frame = attacker.frame(1, b'{"janus":"ping","transaction":"x"}')
             sent = [0]
 
@@ -469,44 +516,19 @@ class EdgeBoundsTest(JanusLogOnFailure, unittest.TestCase):
             def closed():
                 if closed_at[0] is None and metric(
                         scrape(self.janus), "janus_edge_disconnections_total",
-                        transport="websocket", reason="slow_consumer") > metric(
-                        before, "janus_edge_disconnections_total", transport="websocket",
-                        reason="slow_consumer"):
+                        transport="websocket", reason="slow_consumer") > before:
                     closed_at[0] = time.monotonic()
                 return closed_at[0] is not None and time.monotonic() > closed_at[0] + 0.5 \
                     or time.monotonic() > t0 + 30
 
-            attacked = await good.pings(until=closed)
+            pings = await good.pings(until=closed)
             thread.join(30)
             self.assertIsNotNone(closed_at[0], "the attacker was never closed as a slow consumer")
-            peak = self.janus.rss_bytes()
-            after_rss = settled_rss(self.janus)
-            after = scrape(self.janus)
             self.assertTrue(attacker.closed_by_server(10), "the attacker's socket stays open")
-            attacker.close()
-            log("100,000 requests never read: %d sent before the edge closed the connection "
-                "%.2f s after the flood began; refused at the rate %d, forwarded %d; "
-                "janus_edge_queued_bytes %d after; RSS baseline %.1f MB, peak %.1f MB, after "
-                "%.1f MB (%+.2f MB); good client ping p99 %.2f ms idle, %.2f ms under attack "
-                "(%d pings)"
-                % (sent[0], closed_at[0] - t0,
-                   metric(after, "janus_edge_refused_total", reason="rate_limited")
-                   - metric(before, "janus_edge_refused_total", reason="rate_limited"),
-                   metric(after, "janus_edge_requests_total", transport="websocket",
-                          janus="ping", result="success")
-                   - metric(before, "janus_edge_requests_total", transport="websocket",
-                            janus="ping", result="success") - len(attacked),
-                   metric(after, "janus_edge_queued_bytes"), baseline / 1e6, peak / 1e6,
-                   after_rss / 1e6, (after_rss - baseline) / 1e6, p99(idle) * 1e3,
-                   p99(attacked) * 1e3, len(attacked)))
-            self.assertLessEqual(after_rss - baseline, 2 << 20, "Janus grew by more than 2 MB")
-            self.assertEqual(metric(after, "janus_edge_queued_bytes"), 0)
-            self.assertGreaterEqual(len(attacked), 20, "too few pings to judge")
-            self.assertLessEqual(p99(attacked), 2 * p99(idle),
-                                 "the good client's ping p99 went from %.2f ms to %.2f ms"
-                                 % (p99(idle) * 1e3, p99(attacked) * 1e3))
+            rounds.append((sent[0], closed_at[0] - t0))
+            return pings
         finally:
-            await good.close()
+            attacker.close()
 
     def test_b_trickle_floods_before_and_after_an_offer_are_refused(self):
         asyncio.run(asyncio.wait_for(self._trickle_floods(), 120))
