@@ -393,6 +393,63 @@ def access_token():
     return seeds
 
 
+def edge():
+    def record(op, data):
+        data = data.encode() if isinstance(data, str) else data
+        return bytes([op]) + struct.pack("<H", len(data)) + data
+
+    def ws(text, flags=1):
+        return record(0, bytes([flags]) + (text.encode() if isinstance(text, str) else text))
+
+    def post(url, body):
+        return record(1, url + "\n" + (body if isinstance(body, str) else j(body)))
+
+    def trickle(session, handle, count, start=0):
+        return {"janus": "trickle", "transaction": "t", "session_id": session,
+                "handle_id": handle,
+                "candidates": [{"candidate": "candidate:%d 1 udp 1 127.0.0.1 %d typ host"
+                                % (i, 9000 + i), "sdpMid": "0"}
+                               for i in range(start, start + count)] + [{"completed": True}]}
+
+    offer_with_candidates = REAL_OFFER + "".join(
+        "a=candidate:%d 1 udp 1 127.0.0.1 %d typ host\r\n" % (i, 7000 + i) for i in range(40))
+    return {
+        "ws-ping": ws(j({"janus": "ping", "transaction": "p"})),
+        "ws-fragments": ws('{"janus":"tr', 2 * 1) + ws('ickle","session_id":1,"handle_id":2,', 0)
+                        + ws('"candidate":{"candidate":"a"}}', 1),
+        "ws-two-documents": ws('{"janus":"ping"}{"janus":"ping"}'),
+        "ws-too-big": ws("{" + " " * 100, 0xFE) + ws("}"),
+        "ws-trickles-over-the-cap": ws(j(trickle(1, 2, 30))) + ws(j(trickle(1, 2, 30, 30)))
+                                    + record(2, j({"janus": "hangup", "session_id": 1,
+                                                   "sender": 2}))
+                                    + ws(j(trickle(1, 2, 50))),
+        "ws-offer-with-candidates": ws(j({"janus": "message", "session_id": 1, "handle_id": 3,
+                                          "body": {"request": "echo"},
+                                          "jsep": {"type": "offer",
+                                                   "sdp": offer_with_candidates}}))
+                                    + record(3, j({"janus": "ack"}))
+                                    + ws(j(trickle(1, 3, 20))),
+        "ws-answers": ws(j({"janus": "attach", "session_id": 5, "plugin": "janus.plugin.media"}))
+                      + record(3, j({"janus": "success", "data": {"id": 6}}))
+                      + ws(j(trickle(5, 6, 40)))
+                      + record(3, j({"janus": "error", "error": {"code": 459}}))
+                      + ws(j(trickle(5, 6, 40)))
+                      + ws(j({"janus": "detach", "session_id": 5, "handle_id": 6}))
+                      + record(3, j({"janus": "success"})),
+        "http-paths": post("/janus", {"janus": "create"}) + post("/janus/info", "{}")
+                      + post("/janus/12/34", {"janus": "trickle", "candidate": {"candidate": "a"}})
+                      + post("/janus/12/34", {"janus": "trickle", "handle_id": 35})
+                      + post("/janus//12//", {"janus": "keepalive"})
+                      + post("/janus/1/2/3", "{}") + post("/elsewhere", "{}")
+                      + post("/janus/18446744073709551615/1", {"janus": "hangup"}),
+        "http-timeout-event": post("/janus/7/8", trickle(7, 8, 45))
+                              + record(2, j({"janus": "timeout", "session_id": 7}))
+                              + post("/janus/7/8", trickle(7, 8, 45)),
+    }
+
+
+
+
 def main():
     write("plugin_requests", plugin_requests())
     write("plugin_admin", plugin_admin())
@@ -402,6 +459,7 @@ def main():
     write("transport_mhd", transport_http())
     write("event_aggregator", event_aggregator())
     write("access_token", access_token())
+    write("edge", edge())
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())
         print("%-18s %3d seeds, %6d bytes" % (folder.name, len(files),

@@ -25,8 +25,8 @@
 #include <string>
 #include <string_view>
 
-#include "../transport/auth.h"
 #include "../transport/media_api.h"
+#include "../transport_shared/auth.h"
 #include "transport_rig.h"
 
 namespace {

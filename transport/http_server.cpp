@@ -1,17 +1,11 @@
 #include "http_server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
-#include <cstdarg>
 #include <cstdint>
-#include <cstdio>
-#include <memory>
 #include <new>
 #include <optional>
 
@@ -20,24 +14,6 @@
 
 namespace jmedia::transport {
 namespace {
-
-struct ResponseDestroy {
-  void operator()(MHD_Response* response) const noexcept { MHD_destroy_response(response); }
-};
-
-MHD_Result queue(MHD_Connection* connection, const Response& response) {
-  // MUST_COPY: the body lives in our Response, which is gone when MHD sends it.
-  std::unique_ptr<MHD_Response, ResponseDestroy> out(MHD_create_response_from_buffer(
-      response.body.size(), const_cast<char*>(response.body.data()), MHD_RESPMEM_MUST_COPY));
-  if (!out) return MHD_NO;
-  MHD_add_response_header(out.get(), MHD_HTTP_HEADER_CONTENT_TYPE, response.content_type.c_str());
-  MHD_add_response_header(out.get(), MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  for (const auto& [name, value] : response.headers) {
-    MHD_add_response_header(out.get(), name.c_str(), value.c_str());
-  }
-  // For HEAD, MHD sends the same headers (Content-Length included) and no body.
-  return MHD_queue_response(connection, response.status, out.get());
-}
 
 // One request's state, from its request line (the URI callback) to its completion
 // (on_completed, which libmicrohttpd calls for every request the URI callback saw).
@@ -78,12 +54,10 @@ MHD_Result answer(HttpServer& server, MHD_Connection* connection, const char* me
   if (mark != std::string_view::npos) request.query = target.substr(mark + 1);
   request.body = state.body;
   request.body_too_large = state.too_large;
-  const MHD_ConnectionInfo* peer =
-      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  request.peer_loopback = peer != nullptr && is_loopback(peer->client_addr);
+  request.peer_loopback = is_loopback(peer_address(connection));
   request.host = header(connection, MHD_HTTP_HEADER_HOST);
   request.content_type = header(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
-  return queue(connection, server.handle(request));
+  return queue_response(connection, server.handle(request));
 }
 
 // The announced body length when it is a plain decimal number, else nullopt.
@@ -153,22 +127,6 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
   });
 }
 
-__attribute__((format(printf, 2, 0))) void on_library_message(void* cls, const char* format,
-                                                              va_list args) noexcept {
-  char message[512];
-  std::vsnprintf(message, sizeof message, format, args);
-  std::size_t length = std::char_traits<char>::length(message);
-  while (length > 0 && (message[length - 1] == '\n' || message[length - 1] == '\r')) {
-    message[--length] = '\0';
-  }
-  static_cast<HttpServer*>(cls)->library_message(message);
-}
-
-std::string endpoint(const std::string& ip, std::uint16_t port) {
-  const bool v6 = ip.find(':') != std::string::npos;
-  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 HttpServer::HttpServer(ServerHost& host, TransportMetrics& metrics, HttpServerOptions options,
@@ -179,99 +137,28 @@ HttpServer::HttpServer(ServerHost& host, TransportMetrics& metrics, HttpServerOp
       auth_(options_.auth),
       routes_(routes) {}
 
-bool is_loopback(const sockaddr* address) noexcept {
-  if (address == nullptr) return false;
-  if (address->sa_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (address->sa_family == AF_INET6) {
-    const in6_addr& ip = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr;
-    if (IN6_IS_ADDR_LOOPBACK(&ip)) return true;
-    return IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127;
-  }
-  return false;
-}
-
 HttpServer::~HttpServer() {
   stop();
 }
 
 bool HttpServer::start(std::string& error) {
-  if (daemon_ != nullptr) {
-    error = "already running";
-    return false;
-  }
-  sockaddr_storage address{};
-  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (inet_pton(AF_INET, options_.ip.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options_.port);
-  } else if (inet_pton(AF_INET6, options_.ip.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options_.port);
-    flags |= MHD_USE_IPv6;
-  } else {
-    error =
-        "invalid listen address '" + options_.ip + "' (expected a numeric IPv4 or IPv6 address)";
-    return false;
-  }
-
-  {
-    std::lock_guard lock(start_messages_mutex_);
-    start_messages_.clear();
-  }
-  starting_.store(true);
-  // The logger goes first: MHD reports problems with the options that follow through it.
-  // A pool of one is no pool: libmicrohttpd then polls on its one internal thread.
-  const unsigned pool = options_.threads > 1 ? options_.threads : 0;
-  daemon_ = MHD_start_daemon(
-      flags, options_.port, nullptr, nullptr, &on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
-      &on_library_message, this, MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&address),
-      MHD_OPTION_CONNECTION_LIMIT, options_.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      options_.connection_timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      static_cast<size_t>(options_.connection_memory_limit), MHD_OPTION_URI_LOG_CALLBACK, &on_uri,
-      this, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, this,
-      pool > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, MHD_OPTION_END);
-  starting_.store(false);
-  std::vector<std::string> messages;
-  {
-    std::lock_guard lock(start_messages_mutex_);
-    messages.swap(start_messages_);
-  }
-
-  if (daemon_ == nullptr) {
-    error = "cannot listen on " + endpoint(options_.ip, options_.port) + ": ";
-    if (messages.empty()) error += "libmicrohttpd could not start";
-    for (std::size_t i = 0; i < messages.size(); ++i) error += (i ? "; " : "") + messages[i];
-    return false;
-  }
-  for (const auto& message : messages) log_warn("http: %s", message.c_str());
-  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-  port_ = info != nullptr ? info->port : options_.port;
-  return true;
+  return mhd_.start(MhdOptions{.ip = options_.ip,
+                               .port = options_.port,
+                               .connection_limit = options_.connection_limit,
+                               .connection_timeout_seconds = options_.connection_timeout_seconds,
+                               .connection_memory_limit = options_.connection_memory_limit,
+                               .threads = options_.threads},
+                    MhdCallbacks{.request = &on_request,
+                                 .request_cls = this,
+                                 .completed = &on_completed,
+                                 .completed_cls = this,
+                                 .uri = &on_uri,
+                                 .uri_cls = this},
+                    error);
 }
 
 void HttpServer::stop() noexcept {
-  if (daemon_ == nullptr) return;
-  MHD_stop_daemon(daemon_);  // closes the listen socket and joins the server thread
-  daemon_ = nullptr;
-  port_ = 0;
-}
-
-void HttpServer::library_message(const char* message) noexcept {
-  if (starting_.load()) {
-    try {
-      std::lock_guard lock(start_messages_mutex_);
-      start_messages_.emplace_back(message);
-      return;
-    } catch (...) {
-      // Out of memory: log it instead.
-    }
-  }
-  log_warn("http: %s", message);
+  mhd_.stop();
 }
 
 Response HttpServer::respond(unsigned status, std::string body) {

@@ -1,7 +1,7 @@
 // The operators' HTTP endpoint: GET /metrics (Prometheus text format 0.0.4), /healthz and
 // /readyz, optionally behind bearer or basic auth, plus the routes of a RouteHandler mounted on
-// it (the session REST API, media_api.h). libmicrohttpd serves it from internal polling threads
-// (a pool of `threads`) that start() creates and stop() joins.
+// it (the session REST API, media_api.h). libmicrohttpd serves it (transport_shared's MhdServer)
+// from internal polling threads (a pool of `threads`) that start() creates and stop() joins.
 //
 // The server asks its owner for everything it reports through ServerHost, the interface that
 // unit tests fake (their own registry, readiness they flip).
@@ -9,20 +9,16 @@
 
 #include <prometheus/metric_family.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "auth.h"
+#include "mhd_server.h"
 #include "transport_metrics.h"
-
-struct MHD_Daemon;
-struct sockaddr;
 
 namespace jmedia::transport {
 
@@ -66,13 +62,6 @@ struct Request {
   const char* content_type = nullptr;  // the Content-Type header, nullptr when absent
 };
 
-struct Response {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (may repeat)
-};
-
 inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // Routes that the server hands whole requests to, ahead of its own (and of its auth): the
@@ -89,11 +78,6 @@ class RouteHandler {
   virtual Response handle(const Request& request) = 0;
 };
 
-// Whether address (an IPv4 or IPv6 socket address) is a loopback one: 127.0.0.0/8, ::1, or
-// ::ffff:127.0.0.0/104 (IPv4 loopback on a dual-stack socket). Any address of the machine's
-// other interfaces is not: a client connecting from it may be anywhere a route leads to.
-bool is_loopback(const sockaddr* address) noexcept;
-
 class HttpServer {
  public:
   // routes, when given, must outlive the server.
@@ -108,9 +92,9 @@ class HttpServer {
   bool start(std::string& error);
   // Stops accepting, lets the request in progress finish and joins the thread. Idempotent.
   void stop() noexcept;
-  bool running() const { return daemon_ != nullptr; }
+  bool running() const { return mhd_.running(); }
   // The bound port (the chosen one when options.port was 0); 0 when not running.
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return mhd_.port(); }
 
   // Routes one request: a mounted RouteHandler's paths go to it; the others: auth, then path,
   // then method. Counts the response. Thread-safe.
@@ -121,9 +105,6 @@ class HttpServer {
   // Counts a request refused before routing (a chunked body over max_body_bytes).
   void count_refused(unsigned status) noexcept { metrics_.count_response(status); }
 
-  // Called by the HTTP library's error logger.
-  void library_message(const char* message) noexcept;
-
  private:
   Response metrics();
   static Response respond(unsigned status, std::string body);
@@ -133,12 +114,7 @@ class HttpServer {
   const HttpServerOptions options_;
   const Authenticator auth_;
   RouteHandler* const routes_;
-  MHD_Daemon* daemon_ = nullptr;
-  std::uint16_t port_ = 0;
-  // While start() runs, library messages are kept for its error instead of being logged.
-  std::atomic<bool> starting_{false};
-  std::mutex start_messages_mutex_;
-  std::vector<std::string> start_messages_;
+  MhdServer mhd_{"http"};
 };
 
 }  // namespace jmedia::transport

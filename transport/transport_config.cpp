@@ -1,20 +1,13 @@
 #include "transport_config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <thread>
 
 #include "../common/log.h"
+#include "mhd_server.h"
 
 namespace jmedia::transport {
 namespace {
-
-bool is_numeric_ip(const std::string& text) {
-  unsigned char buffer[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
-}
 
 void fail(TransportConfig& config, std::string line) {
   log_error("%s", line.c_str());

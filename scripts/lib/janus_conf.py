@@ -5,8 +5,11 @@ The folder is meant for ``janus -F <dir> -o``.  Everything Janus needs is
 inside it:
 
   <dir>/janus.jcfg                      core config (folders point below)
-  <dir>/janus.transport.http.jcfg       Janus API + Admin API, 127.0.0.1 only
-  <dir>/janus.transport.websockets.jcfg Janus API over ws, 127.0.0.1 only
+  <dir>/janus.transport.edge.jcfg       Janus API over HTTP and ws (janus.transport.edge,
+                                        the default), 127.0.0.1 only
+  <dir>/janus.transport.http.jcfg       Admin API (and, with api_transport="stock", the
+                                        Janus API), 127.0.0.1 only
+  <dir>/janus.transport.websockets.jcfg Janus API over ws (api_transport="stock" only)
   <dir>/janus.plugin.<stock>.jcfg       copies of Debian's /etc/janus samples
   <dir>/*.jcfg                          copies of the repo's conf/*.jcfg
   <dir>/plugins/    symlinks: chosen stock plugins + <modules>/plugins/*.so
@@ -14,9 +17,17 @@ inside it:
   <dir>/events/     symlinks: <modules>/events/*.so
   <dir>/loggers/    empty
 
+Who carries the Janus API: ``api_transport="edge"`` (default) loads our
+janus.transport.edge on the Janus API ports and the stock HTTP transport for
+the Admin API only; ``"stock"`` loads the stock HTTP and WebSocket transports
+on those ports, as Janus ships them, and not the edge (for comparisons, and the
+tests that measure the stock behaviour).
+
 Precedence of config files (later wins): generated files, Debian copies,
 repo conf/*.jcfg (these never replace the generated janus.jcfg or the
-generated transport configs), explicit ``overrides``.
+generated transport configs), explicit ``overrides``. The edge's file is the
+repo sample (conf/janus.transport.edge.jcfg) with its listeners set to the
+ports asked for and ``edge_settings`` merged in.
 
 ICE is restricted to the loopback interface (``nat.ice_enforce_list = "lo"``),
 no STUN/TURN server is configured and mDNS candidates are ignored, so a Janus
@@ -42,13 +53,16 @@ STOCK_LIB_DIR = Path("/usr/lib/x86_64-linux-gnu/janus")
 STOCK_CONF_DIR = Path("/etc/janus")
 DEFAULT_STOCK_PLUGINS = ("echotest", "videoroom")
 DEFAULT_STOCK_TRANSPORTS = ("http", "websockets")
+EDGE_MODULE = "libjanus_edge.so"
+EDGE_CONFIG = "janus.transport.edge.jcfg"
+API_TRANSPORTS = ("edge", "stock")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REPO_CONF_DIR = REPO_ROOT / "conf"
 LOOPBACK = "127.0.0.1"
 
 # Files generated here; repo conf/*.jcfg may not replace them (overrides may).
 _GENERATED = ("janus.jcfg", "janus.transport.http.jcfg",
-              "janus.transport.websockets.jcfg")
+              "janus.transport.websockets.jcfg", EDGE_CONFIG)
 _MODULE_SUBDIRS = ("plugins", "transports", "events", "loggers")
 MEDIA_PLUGIN_CONF = "janus.plugin.media.jcfg"
 MIN_JWT_SECRET_BYTES = 32       # what janus.plugin.media accepts for access.jwt_secret
@@ -80,6 +94,43 @@ def render_jcfg(sections):
         out.append("}")
         out.append("")
     return "\n".join(out)
+
+
+def merge_jcfg(text, settings):
+    """Set {section: {key: value}} in a jcfg document's text: an uncommented
+    `key = ...` line of that section gets the new value, other keys are added
+    at the end of their section, missing sections at the end of the text.
+    Comments and layout stay as they are (the repo samples are edited this
+    way, so that what an operator uncommented there still counts)."""
+    import re
+    pending = {sec: dict(items) for sec, items in (settings or {}).items()}
+    out = []
+    section = None
+    for line in text.splitlines():
+        opening = re.match(r"^\s*([A-Za-z_][\w-]*)\s*:\s*\{\s*(#.*)?$", line)
+        if section is None and opening:
+            section = opening.group(1)
+            out.append(line)
+            continue
+        if section is not None and re.match(r"^\s*\}", line):
+            for key, val in pending.pop(section, {}).items():
+                if val is not None:
+                    out.append("\t%s = %s" % (key, _value(val)))
+            section = None
+            out.append(line)
+            continue
+        setting = re.match(r"^(\s*)([A-Za-z_][\w-]*)\s*=", line)
+        if section is not None and setting and setting.group(2) in pending.get(section, {}):
+            val = pending[section].pop(setting.group(2))
+            if val is not None:
+                out.append("%s%s = %s" % (setting.group(1), setting.group(2), _value(val)))
+            continue
+        out.append(line)
+    for sec, items in pending.items():
+        items = {k: v for k, v in items.items() if v is not None}
+        if items:
+            out.append(render_jcfg({sec: items}).split("\n", 2)[2].rstrip())
+    return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------
@@ -162,7 +213,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
                  repo_conf_dir=DEFAULT_REPO_CONF_DIR,
                  overrides=None, extra=None, exit_on_dl_error=True,
                  stock_lib_dir=STOCK_LIB_DIR, stock_conf_dir=STOCK_CONF_DIR,
-                 metrics_port=None, metrics_settings=None, plugin_access=None):
+                 metrics_port=None, metrics_settings=None, plugin_access=None,
+                 api_transport="edge", edge_settings=None):
     """Write a Janus config folder into out_dir and return a summary dict.
 
     modules_dir: folder with plugins/, transports/, events/ subfolders whose
@@ -178,7 +230,20 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
     plugin_access: {key: value} of janus.plugin.media's access section (e.g.
         {"mode": "token", "jwt_secret": S}); it replaces the section of the
         copied repo sample. An override of that file wins.
+    api_transport: "edge" (janus.transport.edge carries the Janus API on
+        http_port and ws_port; the stock HTTP transport only the Admin API)
+        or "stock" (the stock HTTP and WebSocket transports, no edge).
+    edge_settings: {section: {key: value}} merged into the edge's config
+        (e.g. {"limits": {"max_requests_per_s": 1000}}).
     """
+    if api_transport not in API_TRANSPORTS:
+        raise ValueError("api_transport must be one of %s" % (API_TRANSPORTS,))
+    edge = api_transport == "edge"
+    if edge:
+        # The stock WebSocket transport would take the ws port; the stock HTTP transport
+        # stays for the Admin API.
+        stock_transports = [t for t in stock_transports
+                            if _short_name(t, "transport") != "websockets"]
     for n, p in (("http_port", http_port), ("ws_port", ws_port),
                  ("admin_port", admin_port)):
         _check_port(n, p)
@@ -215,7 +280,7 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
             if not so.exists():
                 raise FileNotFoundError("stock module not found: %s" % so)
             linked[kind].append(_link(so, folders[kind]))
-    if "http" not in transports and "websockets" not in transports:
+    if not edge and "http" not in transports and "websockets" not in transports:
         raise ValueError("need the http or websockets transport for the Janus API")
 
     # --- our modules (override stock ones of the same file name) -----------
@@ -226,6 +291,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
             if not sub.is_dir():
                 continue
             for so in sorted(sub.glob("*.so")):
+                if kind == "transports" and so.name == EDGE_MODULE and not edge:
+                    continue
                 name = _link(so, folders[kind])
                 if name not in linked[kind]:
                     linked[kind].append(name)
@@ -273,7 +340,7 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
             "general": {
                 "json": "indented",
                 "base_path": "/janus",
-                "http": True,
+                "http": not edge,           # with the edge: the Admin API only
                 "port": http_port,
                 "ip": LOOPBACK,
                 "https": False,
@@ -312,6 +379,21 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
         (out / "janus.transport.websockets.jcfg").write_text(render_jcfg(ws))
         written.append("janus.transport.websockets.jcfg")
 
+    if edge:
+        sample = Path(repo_conf_dir or DEFAULT_REPO_CONF_DIR) / EDGE_CONFIG
+        text = sample.read_text() if sample.exists() else ""
+        settings = {
+            "ws": {"enabled": True, "ip": LOOPBACK, "port": ws_port},
+            "http": {"enabled": True, "ip": LOOPBACK, "port": http_port,
+                     "base_path": "/janus"},
+        }
+        for sec, items in (edge_settings or {}).items():
+            settings.setdefault(sec, {}).update(items)
+        (out / EDGE_CONFIG).write_text(
+            "# Generated by scripts/lib/janus_conf.py from conf/%s\n" % EDGE_CONFIG
+            + merge_jcfg(text, settings))
+        written.append(EDGE_CONFIG)
+
     # --- Debian's sample configs for the stock modules loaded ----------------
     for kind, names in (("plugin", plugins), ("transport", transports)):
         for short in names:
@@ -328,7 +410,8 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
     if repo_conf_dir is not None and Path(repo_conf_dir).is_dir():
         for src in sorted(Path(repo_conf_dir).glob("*.jcfg")):
             if src.name in _GENERATED:
-                skipped.append(src.name)
+                if src.name != EDGE_CONFIG:  # the edge's is merged in above, not skipped
+                    skipped.append(src.name)
                 continue
             shutil.copyfile(src, out / src.name)
             written.append(src.name)
@@ -371,6 +454,7 @@ def write_config(out_dir, *, http_port, ws_port, admin_port, admin_secret,
         "http_url": "http://%s:%d/janus" % (LOOPBACK, http_port),
         "admin_url": "http://%s:%d/admin" % (LOOPBACK, admin_port),
         "ws_url": "ws://%s:%d/" % (LOOPBACK, ws_port),
+        "api_transport": api_transport,
     }
 
 
@@ -398,6 +482,9 @@ def main(argv=None):
                     help="comma separated stock transports (default: %(default)s)")
     ap.add_argument("--conf-dir", default=str(DEFAULT_REPO_CONF_DIR),
                     help="repo folder whose *.jcfg are copied (default: %(default)s)")
+    ap.add_argument("--api-transport", choices=API_TRANSPORTS, default="edge",
+                    help="who carries the Janus API: janus.transport.edge (default) or the "
+                         "stock HTTP and WebSocket transports")
     ap.add_argument("--jwt-secret-env", metavar="NAME", default=None,
                     help="janus.plugin.media in token mode (access.mode = \"token\") with "
                          "the HS256 secret in environment variable NAME")
@@ -427,7 +514,7 @@ def main(argv=None):
             stock_plugins=split(args.stock_plugins),
             stock_transports=split(args.stock_transports),
             repo_conf_dir=args.conf_dir, metrics_port=args.metrics_port,
-            plugin_access=plugin_access)
+            plugin_access=plugin_access, api_transport=args.api_transport)
     except (ValueError, FileNotFoundError) as e:
         print("janus_conf: error: %s" % e, file=sys.stderr)
         return 2
@@ -439,7 +526,8 @@ def main(argv=None):
     print("plugins    : %s" % " ".join(info["plugins"]))
     print("transports : %s" % " ".join(info["transports"]))
     print("events     : %s" % (" ".join(info["events"]) or "-"))
-    print("janus api  : %s  ws: %s" % (info["http_url"], info["ws_url"]))
+    print("janus api  : %s  ws: %s  (%s)" % (info["http_url"], info["ws_url"],
+                                             info["api_transport"]))
     print("admin api  : %s" % info["admin_url"])
     return 0
 

@@ -509,6 +509,17 @@ class Workload:
                 self.counts["bad_requests"] += 1
             await client.detach(handle)
             await client.destroy()
+        if self.janus.api_transport == "edge":
+            # A message that is not a request: janus.transport.edge answers it itself (454)
+            # and counts it in janus_edge_refused_total{reason="invalid"}.
+            import websockets
+            async with websockets.connect(self.janus.ws_url, subprotocols=["janus-protocol"],
+                                          compression=None, ping_interval=None,
+                                          open_timeout=10) as ws:
+                await ws.send("not a request")
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                self.tc.assertEqual(reply.get("error", {}).get("code"), 454, repr(reply))
+                self.counts["bad_requests"] += 1
 
     async def access_requests(self):
         """On a node in token mode (TOKEN_MODE): list requests refused for each reason

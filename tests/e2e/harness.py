@@ -50,7 +50,18 @@ _PORT_CLASH_MARKERS = (
     "Couldn't start admin/monitor webserver",
     "Error creating vhost",
     "Address already in use",
+    "cannot listen on",           # janus.transport.edge
 )
+
+
+# For tests that drive Janus as a load generator, not as a client: thousands of requests a
+# second over one connection, and HTTP sessions that are never long-polled (their events, e.g.
+# every handle's "detached", pile up unread). janus.transport.edge's request-rate and
+# outgoing-queue bounds are raised out of the way; the bounds themselves are tested in
+# test_edge.py.
+LOAD_GENERATOR_EDGE = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
+                                  "max_queued_messages": 1000000,
+                                  "max_queued_bytes": 1 << 30, "send_timeout_ms": 3600000}}
 
 
 class HarnessError(RuntimeError):
@@ -318,8 +329,8 @@ class JanusProcess:
                  rtp_port_range=None, events_broadcast=False, extra=None,
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
-                 janus_bin=JANUS_BIN, loopback_only=True, metrics_settings=None,
-                 plugin_access=None):
+                 janus_bin=JANUS_BIN, loopback_only=True, api_transport=None,
+                 edge_settings=None, metrics_settings=None, plugin_access=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -339,6 +350,10 @@ class JanusProcess:
         self.keep_tmpdir = keep_tmpdir
         self.janus_bin = janus_bin
         self.loopback_only = loopback_only
+        # Who carries the Janus API: janus.transport.edge unless a test asks for the stock
+        # transports (api_transport="stock", or JMEDIA_API_TRANSPORT=stock for a whole run).
+        self.api_transport = api_transport or os.environ.get("JMEDIA_API_TRANSPORT", "edge")
+        self.edge_settings = edge_settings
         # janus.plugin.media's access section, e.g. {"mode": "token", "jwt_secret": S}
         self.plugin_access = plugin_access
         # more general.* settings of janus.transport.prometheus (its port is chosen here)
@@ -430,7 +445,8 @@ class JanusProcess:
             events_broadcast=self.events_broadcast,
             stock_plugins=self.stock_plugins, repo_conf_dir=self.repo_conf_dir,
             overrides=self.overrides, extra=self.extra,
-            metrics_port=self.metrics_port, metrics_settings=self.metrics_settings,
+            metrics_port=self.metrics_port, api_transport=self.api_transport,
+            edge_settings=self.edge_settings, metrics_settings=self.metrics_settings,
             plugin_access=self.plugin_access)
         env = dict(os.environ)
         if self.loopback_only:
@@ -446,7 +462,7 @@ class JanusProcess:
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.start_timeout
-        info_ok = ws_ok = False
+        info_ok = ws_ok = admin_ok = False
         last = "no attempt yet"
         for _ in range(int(self.start_timeout / 0.05) + 10):
             if time.monotonic() > deadline:
@@ -472,7 +488,12 @@ class JanusProcess:
             if info_ok and not ws_ok:
                 ws_ok = _tcp_accepts(LOOPBACK, self.ws_port)
                 last = "ws port %d not accepting" % self.ws_port
-            if info_ok and ws_ok:
+            if info_ok and ws_ok and not admin_ok:
+                # The edge answers /info before the stock HTTP transport (loaded after it)
+                # has bound the Admin API's port.
+                admin_ok = _tcp_accepts(LOOPBACK, self.admin_port)
+                last = "admin port %d not accepting" % self.admin_port
+            if info_ok and ws_ok and admin_ok:
                 for port in (self.http_port, self.ws_port, self.admin_port):
                     if not port_owned_by(self.proc.pid, port):
                         raise _PortClash("port %d is held by another process"

@@ -3,7 +3,7 @@
 
   DashboardJsonTest   grafana/media-service-dashboard.json is Grafana 10+ dashboard JSON:
                       schemaVersion >= 38, the datasource variable, multi-value job and
-                      instance variables with All, the six rows in order, unique panel ids,
+                      instance variables with All, the seven rows in order, unique panel ids,
                       gridPos on the 24-column grid without overlaps, every panel on
                       ${datasource} with targets that carry an expr, every metric selector
                       filtered by job and instance
@@ -51,7 +51,7 @@ SELF_JOB = "prometheus-self"   # Prometheus scraping itself: process_* and up of
 RATE_INTERVAL = "2m"     # covers the whole run: every event of the workload is in the window
 INTERVAL = "1s"
 RANGE = "5m"
-ROWS = ["Overview", "Sessions", "Media", "Protection", "Core", "Process"]
+ROWS = ["Overview", "Sessions", "Media", "Protection", "Edge", "Core", "Process"]
 PANEL_TYPES = {"timeseries", "stat", "bargauge", "gauge", "table", "state-timeline",
                "barchart", "heatmap", "text"}
 ISSUE5_MARK = "filled by the ICE-candidate cap (issue 5)"
@@ -74,6 +74,7 @@ ZERO_OK = {
     "Async queue depth vs capacity": ({"A"}, "no async request is pending between requests"),
     "Remote candidates rejected": (None, "no client goes over the candidate cap here"),
     "Handles cut": (None, "no client goes over the candidate cap here"),
+    "Client queued bytes": (None, "every client reads what it is sent: nothing waits at the end"),
 }
 
 METRIC_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")

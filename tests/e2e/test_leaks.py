@@ -368,7 +368,8 @@ class LeakTest(unittest.IsolatedAsyncioTestCase):
         os.environ["MALLOC_ARENA_MAX"] = "1"
         try:
             cls.janus = JanusProcess(debug_level=3,
-                                     extra={"general": {"session_timeout": 0}}).start()
+                                     extra={"general": {"session_timeout": 0}},
+                                     edge_settings=harness.LOAD_GENERATOR_EDGE).start()
         finally:
             if previous is None:
                 del os.environ["MALLOC_ARENA_MAX"]

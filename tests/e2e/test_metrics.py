@@ -765,7 +765,8 @@ class ScrapeCostTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         # session_timeout 0: the sessions must outlive the measurements
-        cls.janus = start_janus(cls.__name__, extra={"general": {"session_timeout": 0}})
+        cls.janus = start_janus(cls.__name__, extra={"general": {"session_timeout": 0}},
+                                edge_settings=harness.LOAD_GENERATOR_EDGE)
 
     @classmethod
     def tearDownClass(cls):

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "../../transport/auth.h"
+#include "../../transport_shared/auth.h"
 
 namespace jmedia::transport {
 namespace {

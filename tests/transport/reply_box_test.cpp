@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../transport/reply_box.h"
+#include "../../transport_shared/reply_box.h"
 
 namespace jmedia::transport {
 namespace {
