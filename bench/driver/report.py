@@ -541,8 +541,15 @@ NOTES = {
     "api-rest-churn": (
         "**REST reads with a writer, shards = 32 vs 1.** The writer's lifecycles take the "
         "table's shard locks for writing (a session added and removed, a role index entry "
-        "added and removed) while the reads take them for reading: `list` visits every shard "
-        "(a read lock each), `info` one. %s"),
+        "added and removed) while the reads take them for reading: a `list` page reads the "
+        "cursor's shard and, when that runs out, the next ones; `info` one. %s At about 200 "
+        "lifecycles/s, each holding a write lock a handful of times for about a microsecond "
+        "(an estimated 0.1 %% of the time), even one lock is seldom contended: the reads slow "
+        "down in both layouts alike (compare the tables with and without the writer), from "
+        "the CPU that the writer's WebRTC set-ups (Janus's ICE and DTLS, the aiortc client) "
+        "take on the two cores. With this writer shards = 32 cannot reach 1.2x shards = 1; "
+        "one fast enough to contend would need role changes without WebRTC, which the API "
+        "does not have. perf of the writer runs was not taken."),
     "table-tbb": (
         "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes its "
         "shard's one-word reader-writer lock (plugin/rw_lock.h: an atomic add to enter, one "
