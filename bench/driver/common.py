@@ -452,14 +452,15 @@ def perf_available():
         return False
 
 
-def perf_profile(pid, seconds, workdir):
+def perf_profile(pid, seconds, workdir, watch=()):
     """perf record (DWARF call graphs) of every CPU for `seconds`, kept for pid only
     (recording -p would open an event per thread, and Janus has one per handle).
 
     Returns {"samples": n, "self": {group: %}, "stack": {group: %}, "threads": {comm: %}}:
     "self" = samples whose innermost frame is in the group, "stack" = samples with a frame
     of the group anywhere on the stack (the group and what it calls), each sample counted
-    once per group."""
+    once per group. watch: symbol substrings; "watched" = {substring: % of samples with a frame
+    of ours whose symbol contains it}."""
     data = os.path.join(workdir, "perf-%d.data" % pid)
     # 16 KB of stack per sample at 299 Hz per CPU: big per-CPU buffers (-m), or a busy
     # machine makes perf lose most samples.
@@ -481,6 +482,7 @@ def perf_profile(pid, seconds, workdir):
     ours = {d for g, dsos in PROFILE_GROUPS if g.startswith("our ") for d in dsos}
     samples = 0
     selfs, stacks, threads, functions = {}, {}, {}, {}
+    watched = {w: 0 for w in watch}
 
     def account(comm, frames):
         nonlocal samples
@@ -494,6 +496,9 @@ def perf_profile(pid, seconds, workdir):
             stacks[g] = stacks.get(g, 0) + 1
         for fn in {_short_symbol(sym) for dso, sym in frames if dso in ours}:
             functions[fn] = functions.get(fn, 0) + 1
+        for w in watch:
+            if any(w in sym for dso, sym in frames if dso in ours):
+                watched[w] += 1
 
     comm, frames = None, []
     for line in script.stdout.splitlines():
@@ -519,7 +524,7 @@ def perf_profile(pid, seconds, workdir):
 
     top = dict(sorted(pct(functions).items(), key=lambda kv: -kv[1])[:8])
     return {"samples": samples, "self": pct(selfs), "stack": pct(stacks),
-            "threads": pct(threads), "our_functions": top}
+            "threads": pct(threads), "our_functions": top, "watched": pct(watched)}
 
 
 def _short_symbol(sym):

@@ -23,7 +23,6 @@ machine can move.
 
 import asyncio
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -192,7 +191,7 @@ def run(ctx):
     runs = {str(s): {e: {str(c): [] for c in CONCURRENCY} for e in ENDPOINTS} for s in SHARDS}
     churn = {str(s): {e: {str(c): [] for c in CONCURRENCY} for e in REST} for s in SHARDS}
     writer = {str(s): [] for s in SHARDS}
-    profile = None
+    profile = writer_profile = None
     total = reps * len(CONCURRENCY) * (len(ENDPOINTS) + len(REST)) * len(SHARDS)
     ctx.progress.begin("api", total, "%d reps x %d runs of %.0f s, %d handles per node"
                        % (reps, total // reps, seconds, handles))
@@ -240,6 +239,7 @@ def run(ctx):
                                   % (shards, stats["per_second"], stats["errors"]))
         if ctx.profile:
             profile = _profile(ctx, wrk, nodes[32])
+            writer_profile = _writer_profile(ctx, wrk, nodes, offer_path)
     finally:
         for janus, _, _ in nodes.values():
             stop_janus(janus)
@@ -254,6 +254,7 @@ def run(ctx):
                        "writer_loops": WRITER_LOOPS,
                        "writer": "attach, echo + offer, the core's hangup, detach (WebSocket)"},
             "runs": runs, "churn_runs": churn, "writer": writer, "profile": profile,
+            "writer_profile": writer_profile,
             "callgrind": _callgrind(ctx, handles)}
 
 
@@ -291,6 +292,50 @@ def _profile(ctx, wrk, node):
         for f in os.listdir(workdir):
             os.unlink(os.path.join(workdir, f))
         os.rmdir(workdir)
+    return out or None
+
+
+# The table lock's slow paths (plugin/rw_lock.h, never inlined): a sample with one of them on
+# its stack is a thread waiting for a shard lock.
+LOCK_WAITS = ("RwLock::lock_slow", "RwLock::lock_shared_slow")
+
+
+def _writer_profile(ctx, wrk, nodes, offer_path):
+    """perf of each node under rest_list at c = 100 with the writer running: where Janus's CPU
+    goes (threads, groups) and how many samples wait for a shard lock."""
+    if not perf_available():
+        return None
+    out = {}
+    workdir = tempfile.mkdtemp(prefix="jmedia-bench-perf-")
+    try:
+        for shards in SHARDS:
+            janus, endpoints, _ = nodes[shards]
+            url, _ = endpoints["rest_list"]
+            proc = _start_writer(janus, offer_path)
+            try:
+                load = wrk.start(url, None, 100, 300)
+                try:
+                    time.sleep(1.0)
+                    out[str(shards)] = perf_profile(janus.pid, 4, workdir, watch=LOCK_WAITS)
+                except BenchError as e:
+                    ctx.progress.note("writer profile shards=%d: %s" % (shards, e))
+                    continue
+                finally:
+                    try:
+                        rps = wrk.stop(load)["rps"]
+                    except BenchError:
+                        rps = None
+                out[str(shards)]["rps_under_perf"] = rps
+            finally:
+                _stop_writer(proc)
+            p = out[str(shards)]
+            ctx.progress.note("writer profile shards=%d: %.2f %% of janus CPU samples wait for a "
+                              "shard lock; threads %s"
+                              % (shards, sum(p["watched"].values()),
+                                 ", ".join("%s %.0f %%" % kv for kv in sorted(
+                                     p["threads"].items(), key=lambda kv: -kv[1])[:5])))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return out or None
 
 

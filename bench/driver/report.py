@@ -549,7 +549,7 @@ NOTES = {
         "the CPU that the writer's WebRTC set-ups (Janus's ICE and DTLS, the aiortc client) "
         "take on the two cores. With this writer shards = 32 cannot reach 1.2x shards = 1; "
         "one fast enough to contend would need role changes without WebRTC, which the API "
-        "does not have. perf of the writer runs was not taken."),
+        "does not have. %s"),
     "table-tbb": (
         "**ShardedMap vs tbb::concurrent_hash_map.** Per operation ShardedMap takes its "
         "shard's one-word reader-writer lock (plugin/rw_lock.h: an atomic add to enter, one "
@@ -622,7 +622,18 @@ def _note(key, parts):
         rates = "; ".join("shards = %s: %s lifecycles/s" % (
             s_, _sp(spread([w["per_second"] for w in writer.get(s_, [])]), 1))
             for s_ in ("32", "1") if writer.get(s_))
-        text = text % ("The writer ran %s in these runs." % rates if rates else "")
+        wp = api.get("writer_profile") or {}
+        waits = "; ".join(
+            "shards = %s: %.2f %% of %d samples wait in a shard lock's slow path, threads %s"
+            % (s_, sum(wp[s_]["watched"].values()), wp[s_]["samples"],
+               ", ".join("%s %.0f %%" % kv for kv in sorted(
+                   wp[s_]["threads"].items(), key=lambda kv: -kv[1])[:4]))
+            for s_ in ("32", "1") if s_ in wp)
+        text = text % ("The writer ran %s in these runs." % rates if rates else "",
+                       ("perf of Janus under `rest_list` at c = 100 with the writer running "
+                        "(RwLock::lock_slow and lock_shared_slow, plugin/rw_lock.h, are never "
+                        "inlined): %s." % waits) if waits else
+                       "perf of the writer runs was not taken.")
     if key == "table-tbb":
         per_op = (parts.get("table", {}).get("per_operation") or {}).get("90-5-5") or {}
         counts = "; ".join("%s %.0f instructions and %.2f L1 read misses" % (
