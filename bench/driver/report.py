@@ -546,8 +546,9 @@ NOTES = {
         "lifecycles/s, each holding a write lock a handful of times for about a microsecond "
         "(an estimated 0.1 %% of the time), even one lock is seldom contended: the reads slow "
         "down in both layouts alike (compare the tables with and without the writer), from "
-        "the CPU that the writer's WebRTC set-ups (Janus's ICE and DTLS, the aiortc client) "
-        "take on the two cores. With this writer shards = 32 cannot reach 1.2x shards = 1; "
+        "the CPU the writer takes on the two cores: its own process (a canned offer, no "
+        "media), and Janus's core answering its requests and starting ICE and DTLS for each "
+        "echo (the janus and pool-janus threads below). With this writer shards = 32 cannot reach 1.2x shards = 1; "
         "one fast enough to contend would need role changes without WebRTC, which the API "
         "does not have. %s"),
     "table-tbb": (
