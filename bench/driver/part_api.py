@@ -258,6 +258,23 @@ def run(ctx):
             "callgrind": _callgrind(ctx, handles)}
 
 
+def _perf_under_load(wrk, url, body, janus, workdir, watch=()):
+    """perf_profile of janus for 4 s under wrk at c = 100 on url, with the req/s wrk saw."""
+    # perf first synthesises every thread of the machine (Janus: one per handle), which
+    # takes seconds: the load runs until perf is done.
+    load = wrk.start(url, body, 100, 300)
+    try:
+        time.sleep(1.0)
+        profile = perf_profile(janus.pid, 4, workdir, watch=watch)
+    finally:
+        try:
+            rps = wrk.stop(load)["rps"]
+        except BenchError:
+            rps = None
+    profile["rps_under_perf"] = rps
+    return profile
+
+
 def _profile(ctx, wrk, node):
     """perf of the janus process (shards = 32) under c = 100 for each endpoint: share of
     its CPU samples in our modules (self and with callees) vs the rest."""
@@ -270,21 +287,11 @@ def _profile(ctx, wrk, node):
     try:
         for name in ENDPOINTS:
             url, body = endpoints[name]
-            # perf first synthesises every thread of the machine (Janus: one per handle),
-            # which takes seconds: the load runs until perf is done.
-            load = wrk.start(url, body, 100, 300)
             try:
-                time.sleep(1.0)
-                out[name] = perf_profile(janus.pid, 4, workdir)
+                out[name] = _perf_under_load(wrk, url, body, janus, workdir)
             except BenchError as e:
                 ctx.progress.note("profile %s: %s" % (name, e))
                 continue
-            finally:
-                try:
-                    rps = wrk.stop(load)["rps"]
-                except BenchError:
-                    rps = None
-            out[name]["rps_under_perf"] = rps
             ctx.progress.note("profile %s: %.1f %% of janus CPU samples in our plugin "
                               "(with what it calls)"
                               % (name, out[name]["stack"].get("our plugin + runtime", 0.0)))
@@ -313,19 +320,11 @@ def _writer_profile(ctx, wrk, nodes, offer_path):
             url, _ = endpoints["rest_list"]
             proc = _start_writer(janus, offer_path)
             try:
-                load = wrk.start(url, None, 100, 300)
-                try:
-                    time.sleep(1.0)
-                    out[str(shards)] = perf_profile(janus.pid, 4, workdir, watch=LOCK_WAITS)
-                except BenchError as e:
-                    ctx.progress.note("writer profile shards=%d: %s" % (shards, e))
-                    continue
-                finally:
-                    try:
-                        rps = wrk.stop(load)["rps"]
-                    except BenchError:
-                        rps = None
-                out[str(shards)]["rps_under_perf"] = rps
+                out[str(shards)] = _perf_under_load(wrk, url, None, janus, workdir,
+                                                    watch=LOCK_WAITS)
+            except BenchError as e:
+                ctx.progress.note("writer profile shards=%d: %s" % (shards, e))
+                continue
             finally:
                 _stop_writer(proc)
             p = out[str(shards)]
