@@ -1,0 +1,101 @@
+#include "pc_watch.h"
+
+namespace jmedia::runtime {
+
+void PcWatch::start_feeding() {
+  std::lock_guard lock(mutex_);
+  fed_ = true;
+}
+
+void PcWatch::stop_feeding() {
+  std::lock_guard lock(mutex_);
+  fed_ = false;
+  phases_.clear();
+}
+
+void PcWatch::sdp(const HandleKey& key) {
+  std::lock_guard lock(mutex_);
+  if (!fed_) return;
+  auto it = phases_.find(key);
+  if (it == phases_.end()) {
+    if (phases_.size() < max_tracked_) phases_.emplace(key, Phase::kNegotiating);
+  } else if (it->second == Phase::kClosed) {
+    it->second = Phase::kNegotiating;
+  }
+}
+
+void PcWatch::settled(const HandleKey& key) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!fed_) return;
+    auto it = phases_.find(key);
+    if (it == phases_.end()) {
+      if (phases_.size() >= max_tracked_) return;
+      it = phases_.emplace(key, Phase::kSettled).first;
+    } else if (it->second == Phase::kSettled) {
+      return;  // a later pair (trickling) or a second component: told already
+    }
+    it->second = Phase::kSettled;
+  }
+  tell(key);
+}
+
+void PcWatch::closed(const HandleKey& key) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!fed_) return;
+    auto it = phases_.find(key);
+    if (it == phases_.end()) return;
+    it->second = Phase::kClosed;
+  }
+  tell(key);
+}
+
+void PcWatch::detached(const HandleKey& key) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!fed_) return;
+    phases_.erase(key);
+  }
+  tell(key);
+}
+
+bool PcWatch::set_listener(PcListener* listener) {
+  std::lock_guard lock(listener_mutex_);
+  if (listener_ != nullptr && listener_ != listener) return false;
+  listener_ = listener;
+  return true;
+}
+
+void PcWatch::clear_listener(PcListener* listener) {
+  std::lock_guard lock(listener_mutex_);
+  if (listener_ == listener) listener_ = nullptr;
+}
+
+bool PcWatch::fed() const {
+  std::lock_guard lock(mutex_);
+  return fed_;
+}
+
+bool PcWatch::is_settled(const HandleKey& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = phases_.find(key);
+  return it != phases_.end() && it->second == Phase::kSettled;
+}
+
+std::size_t PcWatch::tracked() const {
+  std::lock_guard lock(mutex_);
+  return phases_.size();
+}
+
+void PcWatch::tell(const HandleKey& key) {
+  std::lock_guard lock(listener_mutex_);
+  if (listener_ != nullptr) listener_->settled(key);
+}
+
+PcWatch& pc_watch() {
+  static auto* watch = new PcWatch();  // never destroyed (see runtime.h)
+  return *watch;
+}
+
+}  // namespace jmedia::runtime
