@@ -27,14 +27,71 @@ RateGuard make_rate_guard(const EdgeConfig& config, Clock::time_point now) {
                    std::chrono::seconds(config.abuse_window_s), now);
 }
 
+static HoldOptions hold_options(const EdgeConfig& config) {
+  HoldOptions options;
+  options.timeout = std::chrono::milliseconds(config.hold_timeout_ms);
+  options.max_per_handle = config.max_held_per_handle;
+  options.max_total = config.max_held_requests;
+  return options;
+}
+
 Edge::Edge(const EdgeConfig& config, CoreLink& core, EdgeMetrics& metrics, CandidatePolicy policy,
-           CutSink* cuts)
+           CutSink* cuts, runtime::PcWatch* watch)
     : config_(config),
       core_(core),
       metrics_(metrics),
       candidates_(policy),
       cuts_(cuts),
-      connections_(config.max_connections, config.max_connections_per_ip) {}
+      connections_(config.max_connections, config.max_connections_per_ip),
+      holds_(hold_options(config), watch) {
+  holds_.on_timeout([this](const runtime::HandleKey& key, Verb verb, std::uint64_t total) {
+    metrics_.hold_timeout();
+    // Logged the first time and every 100th: a client may cause them on purpose.
+    if (total % 100 != 1) return;
+    log_info("handle %" PRIu64 " of session %" PRIu64
+             ": a held %s forwarded after hold_timeout_ms = %u without the first selected pair, "
+             "ICE failure or hangup (%" PRIu64 " handles so far; logged every 100th)",
+             key.handle_id, key.session_id, std::string(kVerbNames[static_cast<int>(verb)]).c_str(),
+             config_.hold_timeout_ms, total);
+  });
+  holds_.start();
+}
+
+HoldQueue::Verdict Edge::hold(Transport transport, const ClientRequest& request,
+                              Clock::time_point now, HoldQueue::Forward& forward,
+                              std::string& refusal) {
+  const runtime::HandleKey key{request.session_id, request.handle_id};
+  // The gauge first: the hold thread may forward (and count it down) before admit() returns.
+  metrics_.held_now().fetch_add(1, std::memory_order_relaxed);
+  HoldQueue::Forward counted = [this, inner = std::move(forward)] {
+    metrics_.held_now().fetch_sub(1, std::memory_order_relaxed);
+    inner();
+  };
+  const HoldQueue::Verdict verdict = holds_.admit(key, request.verb, now, counted);
+  if (verdict == HoldQueue::Verdict::kHeld) {
+    metrics_.held(request.verb);
+    return verdict;
+  }
+  metrics_.held_now().fetch_sub(1, std::memory_order_relaxed);
+  if (verdict == HoldQueue::Verdict::kFull) {
+    if (request.candidates != 0 && request.handle_id != 0) {
+      candidates_.release(key, request.candidates);
+    }
+    refusal = refuse(transport, request.verb, Refusal::kHoldFull, kErrorTooManyRequests,
+                     "too many requests held while the handle's PeerConnection negotiates "
+                     "(max_held_per_handle = " +
+                         std::to_string(config_.max_held_per_handle) +
+                         ", max_held_requests = " + std::to_string(config_.max_held_requests) + ")",
+                     request.transaction, request.session_id);
+  }
+  return verdict;
+}
+
+void Edge::forwarding(const ClientRequest& request) {
+  if (request.jsep && request.handle_id != 0 && request.session_id != 0) {
+    holds_.negotiating({request.session_id, request.handle_id});
+  }
+}
 
 OutboxLimits Edge::outbox_limits() const {
   return OutboxLimits{.max_messages = config_.max_queued_messages,
@@ -111,9 +168,11 @@ void Edge::answered(Transport transport, const Pending& pending, const json_t* a
       break;
     case Verb::kDetach:
       candidates_.detached(pending.key);
+      holds_.signal(pending.key, PcSignal::kDetached);
       break;
     case Verb::kDestroy:
       candidates_.session_gone(pending.key.session_id);
+      holds_.session_gone(pending.key.session_id);
       break;
     default:
       break;
@@ -124,12 +183,22 @@ void Edge::event(const json_t* event) {
   const std::optional<std::string_view> janus = string_member(event, "janus");
   if (!janus) return;
   const std::uint64_t session = id_of(event, "session_id");
+  const runtime::HandleKey key{session, id_of(event, "sender")};
   if (*janus == "hangup") {
-    candidates_.peerconnection_closed({session, id_of(event, "sender")});
+    candidates_.peerconnection_closed(key);
+    holds_.signal(key, PcSignal::kHangup);
   } else if (*janus == "detached") {
-    candidates_.detached({session, id_of(event, "sender")});
+    candidates_.detached(key);
+    holds_.signal(key, PcSignal::kDetached);
+  } else if (*janus == "webrtcup" || *janus == "media") {
+    // The first pair was selected before either (DTLS, then media, follow it).
+    holds_.signal(key, PcSignal::kUp);
   } else if (*janus == "timeout") {
     candidates_.session_gone(session);
+    holds_.session_gone(session);
+  } else if (key.handle_id != 0 && key.session_id != 0 && json_is_object(member(event, "jsep"))) {
+    // A plugin's offer (or answer) to the client: the core set up ICE for it.
+    holds_.negotiating(key);
   }
 }
 

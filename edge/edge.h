@@ -24,6 +24,7 @@
 #include "candidate_guard.h"
 #include "edge_config.h"
 #include "edge_metrics.h"
+#include "hold_queue.h"
 #include "janus_request.h"
 #include "limits.h"
 #include "outbox.h"
@@ -83,6 +84,33 @@ struct EndpointRef {
   static void free(void* ref) noexcept { delete static_cast<EndpointRef*>(ref); }
 };
 
+// One more reference to a transport session (CoreLink::hold), given back on destruction: what a
+// held request keeps until it is forwarded, the client's own session possibly gone by then.
+class SessionRef {
+ public:
+  SessionRef(CoreLink& core, janus_transport_session* session) : core_(core), session_(session) {
+    if (session_ != nullptr) core_.hold(session_);
+  }
+  ~SessionRef() {
+    if (session_ != nullptr) core_.release(session_);
+  }
+  SessionRef(const SessionRef&) = delete;
+  SessionRef& operator=(const SessionRef&) = delete;
+  janus_transport_session* get() const { return session_; }
+
+ private:
+  CoreLink& core_;
+  janus_transport_session* const session_;
+};
+
+// A request the edge holds (hold_queue.h) and the transport session to forward it on.
+struct HeldRequest {
+  HeldRequest(CoreLink& core, janus_transport_session* session, ClientRequest held)
+      : source(core, session), request(std::move(held)) {}
+  SessionRef source;
+  ClientRequest request;
+};
+
 // A forwarded request, until the core answers it.
 struct Pending {
   Verb verb = Verb::kOther;
@@ -94,8 +122,10 @@ struct Pending {
 
 class Edge {
  public:
+  // watch: where janus.eventhandler.media reports PeerConnection phases (null: the edge's own
+  // view only). Starts the hold thread.
   Edge(const EdgeConfig& config, CoreLink& core, EdgeMetrics& metrics, CandidatePolicy policy,
-       CutSink* cuts);
+       CutSink* cuts, runtime::PcWatch* watch = nullptr);
   Edge(const Edge&) = delete;
   Edge& operator=(const Edge&) = delete;
 
@@ -104,6 +134,7 @@ class Edge {
   EdgeMetrics& metrics() { return metrics_; }
   CandidateGuard& candidates() { return candidates_; }
   ConnectionCounter& connections() { return connections_; }
+  HoldQueue& holds() { return holds_; }
   OutboxLimits outbox_limits() const;
 
   // Request ids for the core, unique across the edge's connections (never 0).
@@ -114,6 +145,18 @@ class Edge {
   // (counted as refused).
   std::optional<std::string> admit(Transport transport, const ClientRequest& request);
   Pending pending_for(const ClientRequest& request, Clock::time_point arrival) const;
+
+  // Whether hold() could hold request: only then is a closure for it worth building.
+  bool may_hold(const ClientRequest& request) const {
+    return holds_.may_hold({request.session_id, request.handle_id}, request.verb);
+  }
+  // A hangup or detach of a negotiating handle, or what follows one (hold_queue.h): kHeld (counted;
+  // forward taken, it runs later), kForward (forward now), or kFull (counted as refused, its
+  // candidates given back; refusal: the error to answer).
+  HoldQueue::Verdict hold(Transport transport, const ClientRequest& request, Clock::time_point now,
+                          HoldQueue::Forward& forward, std::string& refusal);
+  // Just before a request goes to the core: a message with a jsep starts a negotiation.
+  void forwarding(const ClientRequest& request);
 
   // The edge answers a request itself: counts it; returns the serialized error.
   std::string refuse(Transport transport, Verb verb, Refusal reason, int code, std::string_view why,
@@ -126,7 +169,10 @@ class Edge {
   // An event the core sends a client: hangups reset a handle's count, detaches forget it.
   void event(const json_t* event);
   // A Janus session ended (destroyed, timed out, claimed elsewhere, its client gone).
-  void session_gone(std::uint64_t session_id) { candidates_.session_gone(session_id); }
+  void session_gone(std::uint64_t session_id) {
+    candidates_.session_gone(session_id);
+    holds_.session_gone(session_id);
+  }
 
  private:
   const EdgeConfig& config_;
@@ -136,6 +182,7 @@ class Edge {
   CutSink* const cuts_;
   ConnectionCounter connections_;
   std::atomic<std::uint64_t> next_id_{1};
+  HoldQueue holds_;  // last: its thread stops first
 };
 
 // The request-rate guard of one connection, from the configuration.

@@ -74,6 +74,27 @@ EdgeConfig load_edge_config(ConfigValues& values) {
   config.request_timeout_s =
       bounded(values, "limits.request_timeout_s", config.request_timeout_s, 1, 300);
 
+  config.hold_timeout_ms =
+      bounded(values, "limits.hold_timeout_ms", config.hold_timeout_ms, 0, 30000);
+  config.max_held_per_handle =
+      bounded(values, "limits.max_held_per_handle", config.max_held_per_handle, 1, 10000);
+  config.max_held_requests =
+      bounded(values, "limits.max_held_requests", config.max_held_requests, 1, 1000000);
+  if (config.hold_timeout_ms != 0 && config.hold_timeout_ms >= config.request_timeout_s * 1000) {
+    const std::uint32_t fixed = config.request_timeout_s * 1000 / 2;
+    log_warn(
+        "config: 'limits.hold_timeout_ms' (%u) is not below 'limits.request_timeout_s' (%u s): "
+        "an HTTP request held that long would time out first; using %u",
+        config.hold_timeout_ms, config.request_timeout_s, fixed);
+    config.hold_timeout_ms = fixed;
+  }
+  if (config.max_held_per_handle > config.max_held_requests) {
+    log_warn(
+        "config: 'limits.max_held_per_handle' (%u) is above 'limits.max_held_requests' (%u); "
+        "using %u",
+        config.max_held_per_handle, config.max_held_requests, config.max_held_requests);
+    config.max_held_per_handle = config.max_held_requests;
+  }
   if (config.request_burst < config.max_requests_per_s) {
     log_warn(
         "config: 'limits.request_burst' (%u) is below 'limits.max_requests_per_s' (%u): a client "
@@ -110,7 +131,8 @@ EdgeConfig load_edge_config(ConfigValues& values) {
       " send_timeout_ms=%u max_message_bytes=%" PRIu64
       " max_requests_per_s=%u request_burst=%u abuse_window_s=%u max_connections=%u "
       "max_connections_per_ip=%u handshake_timeout_s=%u ping_interval_s=%u pong_timeout_s=%u "
-      "longpoll_timeout_s=%u request_timeout_s=%u",
+      "longpoll_timeout_s=%u request_timeout_s=%u hold_timeout_ms=%u max_held_per_handle=%u "
+      "max_held_requests=%u",
       config.enabled ? "true" : "false",
       config.ws.enabled ? transport::endpoint(config.ws.ip, config.ws.port).c_str() : "off",
       config.http.enabled ? transport::endpoint(config.http.ip, config.http.port).c_str() : "off",
@@ -119,7 +141,8 @@ EdgeConfig load_edge_config(ConfigValues& values) {
       config.max_requests_per_s, config.request_burst, config.abuse_window_s,
       config.max_connections, config.max_connections_per_ip, config.handshake_timeout_s,
       config.ping_interval_s, config.pong_timeout_s, config.longpoll_timeout_s,
-      config.request_timeout_s);
+      config.request_timeout_s, config.hold_timeout_ms, config.max_held_per_handle,
+      config.max_held_requests);
   return config;
 }
 

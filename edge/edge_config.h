@@ -45,6 +45,12 @@ struct EdgeConfig {
   // request_timeout_s gets an error.
   std::uint32_t longpoll_timeout_s = 30;
   std::uint32_t request_timeout_s = 10;
+  // A hangup or detach of a handle whose PeerConnection negotiates is held until its first
+  // selected pair (hold_queue.h), at most hold_timeout_ms (0: never held); at most
+  // max_held_per_handle requests per handle and max_held_requests in all.
+  std::uint32_t hold_timeout_ms = 3000;
+  std::uint32_t max_held_per_handle = 32;
+  std::uint32_t max_held_requests = 4096;
 
   // Settings that make starting impossible (no listener at all). Already logged.
   std::vector<std::string> fatal;

@@ -84,7 +84,8 @@ std::vector<prometheus::MetricFamily> EdgeMetrics::Collect() const {
       "rate_limited (over max_requests_per_s / request_burst), message_too_big (over "
       "max_message_bytes), too_many_candidates (would take a handle over max_ice_candidates), "
       "connection_limit (a connection over max_connections / max_connections_per_ip), invalid "
-      "(not one JSON object, or no such path).",
+      "(not one JSON object, or no such path), hold_full (to be held behind a negotiating "
+      "handle, over max_held_per_handle or max_held_requests).",
       MetricType::Counter);
   for (std::size_t r = 0; r < kRefusalNames.size(); ++r) {
     metrics::add_counter(refused, {{"reason", std::string(kRefusalNames[r])}},
@@ -98,6 +99,28 @@ std::vector<prometheus::MetricFamily> EdgeMetrics::Collect() const {
   metrics::add_gauge(queued, {},
                      static_cast<double>(queued_bytes_.load(std::memory_order_relaxed)));
 
+  auto held = metrics::family(
+      "janus_edge_held_requests_total",
+      "Requests the edge held before forwarding them, by request: a hangup or detach sent while "
+      "its handle's PeerConnection was between its offer/answer and its first selected pair "
+      "(Janus 1.1.2 loses those, and never frees the handle), and what the client sent on that "
+      "handle after it (a session's destroy behind its held handles).",
+      MetricType::Counter);
+  for (std::size_t v = 0; v < kVerbs; ++v) {
+    metrics::add_counter(held, {{"janus", std::string(kVerbNames[v])}},
+                         static_cast<double>(held_[v].value()));
+  }
+  auto hold_timeouts = metrics::family(
+      "janus_edge_hold_timeouts_total",
+      "Handles whose held requests were forwarded after hold_timeout_ms, before the handle's "
+      "PeerConnection reported its first selected pair, ICE failure or end.",
+      MetricType::Counter);
+  metrics::add_counter(hold_timeouts, {}, static_cast<double>(hold_timeouts_.value()));
+  auto held_now = metrics::family(
+      "janus_edge_held_requests",
+      "Requests held by the edge now (see janus_edge_held_requests_total).", MetricType::Gauge);
+  metrics::add_gauge(held_now, {}, static_cast<double>(held_now_.load(std::memory_order_relaxed)));
+
   out.push_back(std::move(connections));
   out.push_back(std::move(opened));
   out.push_back(std::move(closed));
@@ -105,6 +128,9 @@ std::vector<prometheus::MetricFamily> EdgeMetrics::Collect() const {
   out.push_back(std::move(durations));
   out.push_back(std::move(refused));
   out.push_back(std::move(queued));
+  out.push_back(std::move(held));
+  out.push_back(std::move(hold_timeouts));
+  out.push_back(std::move(held_now));
   out.push_back(std::move(received));
   out.push_back(std::move(sent));
   return out;

@@ -46,10 +46,12 @@ enum class Refusal : std::uint8_t {
   kMessageTooBig,
   kTooManyCandidates,
   kConnectionLimit,
-  kInvalid,  // not one JSON object, or a path the API does not have
+  kInvalid,   // not one JSON object, or a path the API does not have
+  kHoldFull,  // held behind a negotiating handle, over max_held_per_handle / max_held_requests
 };
-inline constexpr std::array<std::string_view, 5> kRefusalNames = {
-    "rate_limited", "message_too_big", "too_many_candidates", "connection_limit", "invalid"};
+inline constexpr std::array<std::string_view, 6> kRefusalNames = {
+    "rate_limited",     "message_too_big", "too_many_candidates",
+    "connection_limit", "invalid",         "hold_full"};
 
 class EdgeMetrics final : public prometheus::Collectable {
  public:
@@ -74,6 +76,11 @@ class EdgeMetrics final : public prometheus::Collectable {
     durations_[index(t) * kVerbs + static_cast<std::size_t>(verb)]->observe(seconds);
   }
   void refused(Refusal reason) { refused_[static_cast<std::size_t>(reason)].add(); }
+  // A request held while its handle's PeerConnection negotiated (hold_queue.h); one that was
+  // forwarded at the timeout rather than once the handle settled.
+  void held(Verb verb) { held_[static_cast<std::size_t>(verb)].add(); }
+  void hold_timeout() { hold_timeouts_.add(); }
+  std::atomic<std::int64_t>& held_now() { return held_now_; }
   void received(Transport t, std::uint64_t bytes) { received_[index(t)].add(bytes); }
   void sent(Transport t, std::uint64_t bytes) { sent_[index(t)].add(bytes); }
   std::atomic<std::int64_t>& queued_bytes() { return queued_bytes_; }
@@ -87,6 +94,9 @@ class EdgeMetrics final : public prometheus::Collectable {
   }
   std::uint64_t refusals(Refusal reason) const {
     return refused_[static_cast<std::size_t>(reason)].value();
+  }
+  std::uint64_t held_requests(Verb verb) const {
+    return held_[static_cast<std::size_t>(verb)].value();
   }
   std::uint64_t disconnections(Transport t, Disconnect reason) const {
     return disconnections_[index(t)][static_cast<std::size_t>(reason)].value();
@@ -109,6 +119,9 @@ class EdgeMetrics final : public prometheus::Collectable {
   std::array<metrics::Counter, kTransports> received_;
   std::array<metrics::Counter, kTransports> sent_;
   std::atomic<std::int64_t> queued_bytes_{0};
+  std::array<metrics::Counter, kVerbs> held_;
+  metrics::Counter hold_timeouts_;
+  std::atomic<std::int64_t> held_now_{0};
 };
 
 }  // namespace jmedia::edge

@@ -81,10 +81,15 @@ class HoldQueue final : public runtime::PcListener {
   void session_gone(std::uint64_t session_id);
 
   enum class Verdict : std::uint8_t { kForward, kHeld, kFull };
+  // Whether admit() could hold such a request (cheap: a closure is built only then).
+  bool may_hold(const runtime::HandleKey& key, Verb verb) const {
+    if (options_.timeout.count() == 0 || key.session_id == 0) return false;
+    return verb == Verb::kHangup || verb == Verb::kDetach || verb == Verb::kDestroy ||
+           (key.handle_id != 0 && held_.load(std::memory_order_acquire) != 0);
+  }
   // kHeld: forward was taken and runs later; kForward: the caller forwards now; kFull: over a
   // bound, the caller refuses the request.
-  Verdict admit(const runtime::HandleKey& key, Verb verb, Clock::time_point now,
-                Forward& forward);
+  Verdict admit(const runtime::HandleKey& key, Verb verb, Clock::time_point now, Forward& forward);
 
   // Forwards what is due at now, in order per handle; the number forwarded.
   std::size_t release_due(Clock::time_point now);

@@ -540,6 +540,27 @@ MHD_Result HttpApi::forward(const std::shared_ptr<HttpExchange>& exchange, Clien
   // Suspended first: the core may answer on another thread before this handler returns.
   exchange->suspend(Clock::now() + std::chrono::seconds(edge_.config().request_timeout_s));
   waiting(exchange);
+  if (edge_.may_hold(request)) {
+    auto held = std::make_shared<HeldRequest>(edge_.core(), exchange->ts_, std::move(request));
+    // Edge, not HttpApi: the hold thread may outlive the HTTP server.
+    HoldQueue::Forward later = [&edge = edge_, held, id = exchange->request_id_] {
+      edge.forwarding(held->request);
+      edge.core().incoming_request(held->source.get(), id, held->request.json.release());
+    };
+    std::string refusal;
+    switch (edge_.hold(Transport::kHttp, held->request, exchange->arrival_, later, refusal)) {
+      case HoldQueue::Verdict::kHeld:
+        return MHD_YES;  // answered when the core answers it, once forwarded
+      case HoldQueue::Verdict::kFull:
+        exchange->answer(Response{
+            .status = MHD_HTTP_OK, .body = std::move(refusal), .content_type = "application/json"});
+        return MHD_YES;
+      case HoldQueue::Verdict::kForward:
+        break;
+    }
+    request = std::move(held->request);
+  }
+  edge_.forwarding(request);
   edge_.core().incoming_request(exchange->ts_, exchange->request_id_, request.json.release());
   return MHD_YES;
 }

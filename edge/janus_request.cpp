@@ -73,11 +73,13 @@ void inspect(ClientRequest& request) {
   request.handle_id = id_member(json, "handle_id");
   request.candidates = 0;
   request.plugin.clear();
+  request.jsep = false;
   switch (request.verb) {
     case Verb::kTrickle:
       request.candidates = count_trickle_candidates(json);
       break;
     case Verb::kMessage:
+      request.jsep = json_is_object(member(json, "jsep"));
       if (const std::optional<std::string_view> sdp = string_member(member(json, "jsep"), "sdp")) {
         request.candidates = count_sdp_candidates(*sdp);
       }

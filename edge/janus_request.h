@@ -60,6 +60,7 @@ struct ClientRequest {
   // jsep.sdp.
   std::uint32_t candidates = 0;
   std::string plugin;  // attach: the plugin asked for
+  bool jsep = false;   // a message with a jsep object (an offer or answer for the core)
 };
 
 struct RequestError {

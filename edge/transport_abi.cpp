@@ -21,6 +21,7 @@
 #include "edge_metrics.h"
 #include "http_api.h"
 #include "janus_link.h"
+#include "pc_watch.h"
 #include "runtime.h"
 #include "version.h"
 #include "ws_server.h"
@@ -83,12 +84,13 @@ struct Running {
       : config(std::move(settings)),
         core(self(), callbacks),
         metrics(std::make_shared<EdgeMetrics>()),
-        edge(config, core, *metrics, policy, &cuts),
+        edge(config, core, *metrics, policy, &cuts, &runtime::pc_watch()),
         ws(edge),
         http(edge) {
     runtime::add_collectable(metrics);
   }
   ~Running() {
+    edge.holds().stop();  // its forwards reach the connections and the core
     http.stop();
     ws.stop();
     runtime::remove_collectable(metrics.get());
@@ -150,6 +152,17 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
              runtime::candidate_ledger().enforced()
                  ? "; refused handles are cut by janus.transport.prometheus"
                  : "");
+    log_info("hangups and detaches of negotiating handles: %s",
+             state->config.hold_timeout_ms == 0
+                 ? "not held (hold_timeout_ms = 0)"
+                 : ("held until the first selected pair, at most " +
+                    std::to_string(state->config.hold_timeout_ms) + " ms (" +
+                    (runtime::pc_watch().fed()
+                         ? std::string("reported by janus.eventhandler.media")
+                         : std::string("janus.eventhandler.media does not report it: a detach "
+                                       "waits for its hangup event")) +
+                    ")")
+                       .c_str());
     if (!running.install(std::move(state))) {
       log_error("init: %s is initialized already", kName);
       return -1;

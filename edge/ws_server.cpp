@@ -113,6 +113,10 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
   // --- the service thread --------------------------------------------------------------------
   void opened(janus_transport_session* session) {
     ts_ = session;
+    {
+      std::lock_guard lock(mutex_);
+      ending_ = session;
+    }
     JsonPtr event = adopt(json_object());
     set_unchecked(event.get(), "event", "connected");
     set_unchecked(event.get(), "admin_api", false);
@@ -240,18 +244,32 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
     for (const std::uint64_t session : sessions) edge_.session_gone(session);
     if (counted_) edge_.connections().close(ip_);
     edge_.metrics().connection_closed(Transport::kWebSocket, reason_);
-    if (ts_ != nullptr) {
-      // As Janus's WebSocket transport: the event handlers learn first (janus.eventhandler.media
-      // ends the connection's sessions on it), then the core.
-      JsonPtr event = adopt(json_object());
-      set_unchecked(event.get(), "event", "disconnected");
-      edge_.core().notify(ts_, event.release());
-      edge_.core().transport_gone(ts_);
-      edge_.core().destroy_session(ts_);
-      ts_ = nullptr;
+    bool end_now = true;
+    {
+      // Requests still held go first (the client's last hangup and detach, often): its
+      // sessions end after them.
+      std::lock_guard lock(mutex_);
+      if (held_ != 0) {
+        end_deferred_ = true;
+        end_now = false;
+      }
     }
+    if (end_now) end_sessions();
+    ts_ = nullptr;
     wsi_ = nullptr;
     current_ = Outgoing{};
+  }
+
+  // A held request, forwarded by the edge's hold thread.
+  void forward_held(HeldRequest& held, Clock::time_point arrival) {
+    forward(held.request, held.source.get(), arrival);
+    bool end = false;
+    {
+      std::lock_guard lock(mutex_);
+      end = --held_ == 0 && end_deferred_;
+      if (end) end_deferred_ = false;
+    }
+    if (end) end_sessions();
   }
 
   Disconnect reason() const { return reason_; }
@@ -278,6 +296,33 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
   void reply(const std::string& text) {
     queue(with_headroom(text));
     if (!close_asked_.load(std::memory_order_acquire)) lws_callback_on_writable(wsi_);
+  }
+
+  // As Janus's WebSocket transport: the event handlers learn first (janus.eventhandler.media
+  // ends the connection's sessions on it), then the core. Once, from finish() or after the last
+  // held request.
+  void end_sessions() {
+    janus_transport_session* ts = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      ts = std::exchange(ending_, nullptr);
+    }
+    if (ts == nullptr) return;
+    JsonPtr event = adopt(json_object());
+    set_unchecked(event.get(), "event", "disconnected");
+    edge_.core().notify(ts, event.release());
+    edge_.core().transport_gone(ts);
+    edge_.core().destroy_session(ts);
+  }
+
+  void forward(ClientRequest& request, janus_transport_session* ts, Clock::time_point arrival) {
+    const std::uint64_t id = edge_.next_request_id();
+    {
+      std::lock_guard lock(mutex_);
+      pending_.emplace(id, edge_.pending_for(request, arrival));
+    }
+    edge_.forwarding(request);
+    edge_.core().incoming_request(ts, id, request.json.release());
   }
 
   int request(std::string_view text) {
@@ -308,12 +353,31 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
       reply(*refusal);
       return 0;
     }
-    const std::uint64_t id = edge_.next_request_id();
-    {
-      std::lock_guard lock(mutex_);
-      pending_.emplace(id, edge_.pending_for(request, now));
+    if (edge_.may_hold(request)) {
+      auto held = std::make_shared<HeldRequest>(edge_.core(), ts_, std::move(request));
+      HoldQueue::Forward later = [self = shared_from_this(), held, now] {
+        self->forward_held(*held, now);
+      };
+      {
+        std::lock_guard lock(mutex_);
+        ++held_;  // before: the hold thread may forward it at once
+      }
+      std::string refusal;
+      const HoldQueue::Verdict verdict =
+          edge_.hold(Transport::kWebSocket, held->request, now, later, refusal);
+      if (verdict == HoldQueue::Verdict::kHeld) return 0;
+      {
+        std::lock_guard lock(mutex_);
+        --held_;
+      }
+      if (verdict == HoldQueue::Verdict::kFull) {
+        reply(refusal);
+        return 0;
+      }
+      forward(held->request, ts_, now);
+      return 0;
     }
-    edge_.core().incoming_request(ts_, id, request.json.release());
+    forward(request, ts_, now);
     return 0;
   }
 
@@ -354,9 +418,12 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
   std::atomic<bool> close_asked_{false};  // a core thread found it a slow consumer
   std::atomic<bool> armed_{false};        // in the server's wake list
 
-  std::mutex mutex_;  // pending_, sessions_
+  std::mutex mutex_;  // pending_, sessions_, held_, end_deferred_, ending_
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::vector<std::uint64_t> sessions_;
+  std::size_t held_ = 0;                       // requests of ours the edge holds
+  bool end_deferred_ = false;                  // the client left while some were held
+  janus_transport_session* ending_ = nullptr;  // ours until end_sessions()
 
   // Service thread only.
   lws* wsi_;

@@ -58,13 +58,19 @@ std::optional<runtime::HandleKey> handle_key(const json_t* event) {
                             static_cast<std::uint64_t>(*handle)};
 }
 
+// What the PeerConnection watch is fed from: handle detaches, SDPs, selected pairs and states.
+constexpr std::uint32_t kWatchNeeds = kTypeHandle | kTypeJsep | kTypeWebrtc;
+
 }  // namespace
 
 EventAggregator::EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config,
-                                 runtime::CandidateLedger* ledger)
+                                 runtime::CandidateLedger* ledger, runtime::PcWatch* watch)
     : config_(config),
       metrics_(registry, config.max_plugin_series),
-      ledger_(config.cap_enabled() ? ledger : nullptr) {
+      ledger_(config.cap_enabled() ? ledger : nullptr),
+      watch_(config.enabled && (config.events_mask & kWatchNeeds) == kWatchNeeds ? watch
+                                                                                 : nullptr) {
+  if (watch_ != nullptr) watch_->start_feeding();
   if (ledger_ != nullptr) {
     ledger_->start_feeding(runtime::LedgerConfig{.max_ice_candidates = config.max_ice_candidates,
                                                  .scope = config.cap_scope});
@@ -73,6 +79,7 @@ EventAggregator::EventAggregator(prometheus::Registry& registry, const EventHand
 
 EventAggregator::~EventAggregator() {
   if (ledger_ != nullptr) ledger_->stop_feeding();
+  if (watch_ != nullptr) watch_->stop_feeding();
 }
 
 void EventAggregator::consume(const json_t* event) {
@@ -229,6 +236,9 @@ bool EventAggregator::on_handle(const json_t* event, const json_t* body) {
     if (ledger_ != nullptr) {
       if (auto key = handle_key(event)) ledger_->detached(*key);
     }
+    if (watch_ != nullptr) {
+      if (auto key = handle_key(event)) watch_->detached(*key);
+    }
     if (it != handle_state_.end()) {
       if (it->second.peerconnection_up) {
         // Detached with its PeerConnection up: the core sends no hangup event for it.
@@ -259,6 +269,9 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
       const auto state = string_member(body, "ice");
       if (!state) return false;
       metrics_.ice_state(index_of(kIceStates, *state)).Increment();
+      if (*state == "failed" && watch_ != nullptr) {
+        if (auto key = handle_key(event)) watch_->settled(*key);
+      }
       return true;
     }
     case kWebrtcLocalCandidate:
@@ -275,6 +288,11 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
     }
     case kWebrtcSelectedPair: {
       if (!string_member(body, "selected-pair")) return false;
+      // Janus clears the handle loop's queue right after this event (ice.c): what the edge held
+      // goes a grace later.
+      if (watch_ != nullptr) {
+        if (auto key = handle_key(event)) watch_->settled(*key);
+      }
       const auto pair = selected_pair(body);
       if (pair) {
         metrics_
@@ -316,6 +334,9 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
             .Increment();
         if (handle != nullptr) peerconnection_down(*handle);
         closed_peerconnection(event);
+        if (watch_ != nullptr) {
+          if (auto key = handle_key(event)) watch_->closed(*key);
+        }
         return true;
       }
       return false;
@@ -334,6 +355,9 @@ bool EventAggregator::on_jsep(const json_t* event, const json_t* body) {
   const json_t* jsep = member(body, "jsep");
   const auto type = string_member(jsep, "type");
   if (!owner || !type || (*owner != "remote" && *owner != "local")) return false;
+  if (watch_ != nullptr) {
+    if (auto key = handle_key(event)) watch_->sdp(*key);
+  }
   if (ledger_ != nullptr) {
     if (auto key = handle_key(event)) {
       if (*owner == "remote") {

@@ -29,6 +29,11 @@
 // max_ice_candidates are logged once each; without an enforcer (janus.transport.prometheus) the
 // ledger only counts, which is logged once.
 //
+// The PeerConnection watch (runtime/pc_watch.h): when given one and the events list has handles,
+// jsep and webrtc, the aggregator reports each handle's SDPs, first selected pair, ICE failure,
+// hangup and detach, for janus.transport.edge to hold hangups and detaches until the first pair
+// (Janus 1.1.2 loses them before it). Fed from construction to destruction.
+//
 // Threads: consume() on the core's events thread only (one thread). summary() and
 // handle_request() from any thread: they read atomics (and the ledger's stats, under its lock).
 #pragma once
@@ -43,6 +48,7 @@
 
 #include "../common/json.h"
 #include "candidate_ledger.h"
+#include "pc_watch.h"
 #include "core_metrics.h"
 #include "evh_config.h"
 
@@ -52,7 +58,7 @@ class EventAggregator {
  public:
   // ledger may be null (no cap); it must outlive the aggregator.
   EventAggregator(prometheus::Registry& registry, const EventHandlerConfig& config,
-                  runtime::CandidateLedger* ledger = nullptr);
+                  runtime::CandidateLedger* ledger = nullptr, runtime::PcWatch* watch = nullptr);
   ~EventAggregator();
   EventAggregator(const EventAggregator&) = delete;
   EventAggregator& operator=(const EventAggregator&) = delete;
@@ -108,6 +114,8 @@ class EventAggregator {
   const EventHandlerConfig config_;
   CoreMetrics metrics_;
   runtime::CandidateLedger* const ledger_;  // null when the cap is off
+  runtime::PcWatch* const watch_;           // null without one, or when the events list lacks
+                                            // handles, jsep or webrtc
 
   // Events thread only.
   std::int64_t sessions_ = 0;

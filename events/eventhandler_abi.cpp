@@ -58,10 +58,13 @@ int init(const char* config_path) noexcept {
     // Feeds the process-wide ICE-candidate ledger that janus.transport.prometheus enforces
     // (transports load after event handlers: it finds the ledger fed, or logs that it is not).
     if (!aggregator.install(std::make_unique<events::EventAggregator>(
-            runtime::registry(), config, &runtime::candidate_ledger()))) {
+            runtime::registry(), config, &runtime::candidate_ledger(), &runtime::pc_watch()))) {
       log_error("init: %s is initialized already", kName);
       return 0;
     }
+    log_info("PeerConnection watch for janus.transport.edge: %s",
+             runtime::pc_watch().fed() ? "first selected pairs, ICE failures and hangups reported"
+                                       : "off (the events list lacks handles, jsep or webrtc)");
     // The core reads the mask after init() returns (and before it delivers any event).
     set_events_mask(config.events_mask);
     log_info("%s %s initialized (events: %s)", kName, kVersionString,

@@ -44,9 +44,8 @@ void PcWatch::closed(const HandleKey& key) {
   {
     std::lock_guard lock(mutex_);
     if (!fed_) return;
-    auto it = phases_.find(key);
-    if (it == phases_.end()) return;
-    it->second = Phase::kClosed;
+    // Told even when untracked (its SDP not seen, or max_tracked): no PeerConnection is left.
+    if (auto it = phases_.find(key); it != phases_.end()) it->second = Phase::kClosed;
   }
   tell(key);
 }

@@ -75,6 +75,44 @@ TEST(EdgeConfigTest, ABurstBelowTheRateIsRaisedToIt) {
   EXPECT_TRUE(log.contains("'limits.request_burst' (10) is below"));
 }
 
+TEST(EdgeConfigTest, TheHoldOfHangupsIsReadValidatedAndLogged) {
+  {
+    testing::LogCapture log;
+    ConfigValues values;
+    const EdgeConfig config = load_edge_config(values);
+    EXPECT_EQ(config.hold_timeout_ms, 3000u);
+    EXPECT_EQ(config.max_held_per_handle, 32u);
+    EXPECT_EQ(config.max_held_requests, 4096u);
+    EXPECT_TRUE(log.contains("hold_timeout_ms=3000 max_held_per_handle=32 max_held_requests=4096"));
+  }
+  {
+    testing::LogCapture log;
+    ConfigValues values({{"limits.hold_timeout_ms", "40000"}, {"limits.max_held_requests", "0"}});
+    const EdgeConfig config = load_edge_config(values);
+    EXPECT_EQ(config.hold_timeout_ms, 3000u);
+    EXPECT_EQ(config.max_held_requests, 4096u);
+    EXPECT_TRUE(log.contains("'limits.hold_timeout_ms'"));
+    EXPECT_TRUE(log.contains("'limits.max_held_requests'"));
+  }
+  {
+    testing::LogCapture log;
+    ConfigValues values(std::map<std::string, std::string>{{"limits.hold_timeout_ms", "0"}});
+    EXPECT_EQ(load_edge_config(values).hold_timeout_ms, 0u);  // never held
+  }
+  {
+    testing::LogCapture log;
+    ConfigValues values({{"limits.hold_timeout_ms", "8000"},
+                         {"limits.request_timeout_s", "5"},
+                         {"limits.max_held_per_handle", "50"},
+                         {"limits.max_held_requests", "20"}});
+    const EdgeConfig config = load_edge_config(values);
+    EXPECT_EQ(config.hold_timeout_ms, 2500u);
+    EXPECT_EQ(config.max_held_per_handle, 20u);
+    EXPECT_TRUE(log.contains("'limits.hold_timeout_ms' (8000) is not below"));
+    EXPECT_TRUE(log.contains("'limits.max_held_per_handle' (50) is above"));
+  }
+}
+
 TEST(EdgeConfigTest, NothingToServeOrOnePortForBothCannotStart) {
   ConfigValues none({{"ws.enabled", "false"}, {"http.enabled", "false"}});
   EXPECT_FALSE(load_edge_config(none).fatal.empty());

@@ -118,8 +118,7 @@ TEST_F(HoldQueueTest, HeldRequestsGoAfterTheTimeoutAndAreCounted) {
   std::vector<std::string> logged;
   q.on_timeout([&](const runtime::HandleKey& key, Verb verb, std::uint64_t total) {
     logged.push_back(std::to_string(key.handle_id) + " " +
-                     std::string(kVerbNames[static_cast<int>(verb)]) + " " +
-                     std::to_string(total));
+                     std::string(kVerbNames[static_cast<int>(verb)]) + " " + std::to_string(total));
   });
   q.negotiating(kA);
   EXPECT_EQ(admit(q, kA, Verb::kHangup, "hangup", t0_), Verdict::kHeld);
