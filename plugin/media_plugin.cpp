@@ -183,6 +183,14 @@ std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {
   return ended;
 }
 
+std::size_t MediaPlugin::sweep_orphans(std::int64_t) {
+  return 0;
+}
+
+std::size_t MediaPlugin::orphaned() const {
+  return 0;
+}
+
 void MediaPlugin::shutdown() {
   {
     // Under the sweeper's mutex, so that its wait cannot miss the wake-up.

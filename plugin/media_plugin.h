@@ -80,6 +80,17 @@ class MediaPlugin {
   // "negotiation timeout". Returns how many ended. The sweeper thread calls it every second.
   std::size_t expire_negotiations(std::int64_t now_ms);
 
+  // Janus 1.1.2 can lose a handle's detach (README, "Handles Janus never frees"): the handle's
+  // stopped flag is set, and destroy_session never comes. A session whose handle has been
+  // stopped kOrphanAfterMs (now_ms: monotonic_ms_now() or a test's) is orphaned: logged,
+  // counted (janus_media_orphaned_handles) and freed as destroy_session would (role, slot,
+  // device membership, the core's reference on the handle). A destroy_session that still comes
+  // for it takes it off the count. Returns how many were orphaned now. The sweeper calls it
+  // every second.
+  static constexpr std::int64_t kOrphanAfterMs = 10000;
+  std::size_t sweep_orphans(std::int64_t now_ms);
+  std::size_t orphaned() const;
+
   const SessionTable& sessions() const { return sessions_; }
   const DeviceRegistry& devices() const { return devices_; }
   std::size_t queue_depth() const { return queue_.depth(); }

@@ -638,6 +638,42 @@ TEST_F(DevicesTest, HangupBeforeWebRtcUpEndsTheRoleAtOnce) {
   for (auto* h : {v, cam}) detach(h);
 }
 
+// Issue 18: Janus 1.1.2 may lose a handle's detach (ice.c clears the loop queue at the first
+// selected pair): stopped is set, destroy_session never comes. 10 s later the plugin calls it
+// orphaned and frees what it owns for it.
+TEST_F(DevicesTest, AStoppedHandleThatNeverGetsDestroySessionIsOrphanedAndFreed) {
+  janus_plugin_session* cam = publisher("cam1");
+  janus_plugin_session* watcher = viewer("cam1");
+  janus_plugin_session* quick = attach();
+  ASSERT_EQ(plugin->sessions().active(), 2u);
+  ASSERT_EQ(plugin->devices().size(), 1u);
+
+  const std::int64_t t0 = monotonic_ms_now();
+  g_atomic_int_set(&cam->stopped, 1);    // the core detached it, its detach item was lost
+  g_atomic_int_set(&quick->stopped, 1);  // stopped, and destroy_session comes in time
+  EXPECT_EQ(plugin->sweep_orphans(t0), 0u);
+  detach(quick);
+  EXPECT_EQ(plugin->sweep_orphans(t0 + 9999), 0u);
+  EXPECT_EQ(plugin->orphaned(), 0u);
+  EXPECT_EQ(plugin->sweep_orphans(t0 + 10000), 1u);
+  EXPECT_EQ(plugin->sweep_orphans(t0 + 20000), 0u);  // once
+  EXPECT_EQ(plugin->orphaned(), 1u);
+  // Everything the plugin owned for it is gone: session, slot, device membership, and the
+  // reference the core took for us.
+  EXPECT_EQ(plugin->query_session(cam), nullptr);
+  EXPECT_EQ(plugin->sessions().size(), 1u);
+  EXPECT_EQ(plugin->sessions().active(), 1u);  // the viewer's
+  EXPECT_EQ(host.references(cam), 0);
+  auto values = testing::flatten(plugin->metrics()->Collect());
+  EXPECT_EQ(values["janus_media_orphaned_handles"], 1);
+  EXPECT_EQ(values["janus_media_handles"], 1);
+  // The core calling destroy_session after all (it was slow, not lost): no longer an orphan.
+  detach(cam);
+  EXPECT_EQ(plugin->orphaned(), 0u);
+  detach(watcher);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+}
+
 TEST_F(DevicesTest, DetachWhileAPublishIsBeingAnsweredLeaksNothing) {
   std::promise<void> entered;
   std::promise<void> release;
