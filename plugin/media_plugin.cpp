@@ -60,6 +60,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       snapshot.active[role] = sessions_.role_count(static_cast<Role>(role));
     }
     snapshot.handles = sessions_.size();
+    snapshot.orphaned = orphaned();
     snapshot.devices = devices_.size();
     snapshot.queue_depth = queue_.depth();
     snapshot.queue_capacity = queue_.capacity();
@@ -78,16 +79,21 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
     }
     return snapshot;
   });
-  if (config_.negotiation_timeout_s > 0) {
-    // A quarter of the timeout, at most a second: a role ends at most that late.
-    const auto period = std::chrono::milliseconds(std::clamp<std::int64_t>(
-        static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000));
+  {
+    // A quarter of the negotiation timeout, at most a second: a role ends at most that late;
+    // every second without one (the orphan sweep).
+    const auto period = std::chrono::milliseconds(
+        config_.negotiation_timeout_s > 0
+            ? std::clamp<std::int64_t>(
+                  static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000)
+            : 1000);
     sweeper_ = guarded_thread("negotiation sweeper", [this, period] {
       std::unique_lock lock(sweeper_mutex_);
       while (!sweeper_wake_.wait_for(lock, period, [this] { return stopping_.load(); })) {
         lock.unlock();
         // One failed sweep (a throwing core call, bad_alloc) is logged; the next one runs.
         guarded_void("negotiation sweeper", [this] { expire_negotiations(monotonic_ms_now()); });
+        guarded_void("orphan sweeper", [this] { sweep_orphans(monotonic_ms_now()); });
         lock.lock();
       }
     });
@@ -183,12 +189,46 @@ std::size_t MediaPlugin::expire_negotiations(std::int64_t now_ms) {
   return ended;
 }
 
-std::size_t MediaPlugin::sweep_orphans(std::int64_t) {
-  return 0;
+std::size_t MediaPlugin::sweep_orphans(std::int64_t now_ms) {
+  std::size_t found = 0;
+  for (const auto& session : sessions_.snapshot()) {
+    if (session->destroyed()) continue;
+    // The core sets stopped (janus_ice_handle_destroy) before it queues the detach that ends in
+    // destroy_session; a public field of janus_plugin_session, read as the core writes it.
+    if (g_atomic_int_get(&session->handle()->stopped) == 0) continue;
+    if (session->stopped_seen_ms() == 0) {
+      session->set_stopped_seen_ms(now_ms);
+      continue;
+    }
+    if (now_ms - session->stopped_seen_ms() < kOrphanAfterMs) continue;
+    janus_plugin_session* handle = session->handle();
+    {
+      std::lock_guard lock(session->transition_mutex());
+      if (!session->mark_destroyed()) continue;  // destroy_session came meanwhile
+    }
+    const Role role = session->role();
+    leave_role(session, EndReason::kDetached);
+    sessions_.remove(handle);
+    std::size_t orphans = 0;
+    {
+      std::lock_guard lock(orphans_mutex_);
+      orphans_.insert(handle);
+      orphans = orphans_.size();
+    }
+    ++found;
+    log_warn(
+        "session %s (%s): its handle was stopped %lld s ago and Janus never destroyed it "
+        "(a lost detach, README: \"Handles Janus never frees\"): orphaned, freed here "
+        "(%zu orphaned handles; Janus keeps its own part of each)",
+        session->id().c_str(), role_name(role),
+        static_cast<long long>((now_ms - session->stopped_seen_ms()) / 1000), orphans);
+  }
+  return found;
 }
 
 std::size_t MediaPlugin::orphaned() const {
-  return 0;
+  std::lock_guard lock(orphans_mutex_);
+  return orphans_.size();
 }
 
 void MediaPlugin::shutdown() {
@@ -475,7 +515,9 @@ void MediaPlugin::hangup_media(janus_plugin_session* handle) {
 void MediaPlugin::destroy_session(janus_plugin_session* handle, int* error) {
   SessionPtr session = sessions_.find(handle);
   if (!session) {
-    *error = -2;
+    std::lock_guard lock(orphans_mutex_);
+    // Orphaned too early (the core was only slow): freed already, no longer an orphan.
+    *error = orphans_.erase(handle) != 0 ? 0 : -2;
     return;
   }
   // Destroyed first, under the transition mutex: a worker that is still answering an offer

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "../common/janus_api.h"
 #include "../common/json.h"
@@ -205,6 +206,10 @@ class MediaPlugin {
   std::mutex sweeper_mutex_;
   std::condition_variable sweeper_wake_;
   std::thread sweeper_;
+  // Handles orphaned by sweep_orphans that no destroy_session has reached since: a few
+  // pointers (each is a handle Janus never frees, so never reused). Guards orphans_ only.
+  mutable std::mutex orphans_mutex_;
+  std::unordered_set<const janus_plugin_session*> orphans_;
   // Last: its thread calls tell_viewers from construction on.
   DeviceNotifier notifier_;
 };

@@ -43,6 +43,13 @@ class MediaSession {
   // True only for the first caller after each (re)negotiation.
   bool begin_hangup() { return !hanging_up_.exchange(true, std::memory_order_acq_rel); }
 
+  // When the orphan sweep first saw the handle's stopped flag set (monotonic ms, 0: not yet);
+  // the sweeper's thread only.
+  std::int64_t stopped_seen_ms() const { return stopped_seen_ms_.load(std::memory_order_relaxed); }
+  void set_stopped_seen_ms(std::int64_t ms) {
+    stopped_seen_ms_.store(ms, std::memory_order_relaxed);
+  }
+
   // Serialises role changes (worker: publish/watch/echo; loop thread: hangup; admin: kick).
   std::mutex& transition_mutex() { return transition_mutex_; }
 
@@ -136,6 +143,7 @@ class MediaSession {
   std::atomic<int> pending_end_{-1};  // an EndReason, -1 when none
   std::atomic<std::int64_t> request_received_ms_{0};
   std::atomic<std::int64_t> negotiation_started_ms_{0};
+  std::atomic<std::int64_t> stopped_seen_ms_{0};
 
   JsonPtr identity_json(Device* device, Role role, SessionState state) const;
 };

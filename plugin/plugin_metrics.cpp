@@ -114,6 +114,14 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                           MetricType::Gauge);
     add_gauge(handles, {}, static_cast<double>(snapshot.handles));
     out.push_back(std::move(handles));
+    auto orphaned = family(
+        "janus_media_orphaned_handles",
+        "Handles Janus stopped but never destroyed (a detach it lost) for 10 s, whose media "
+        "sessions the plugin freed itself; Janus keeps its own part of each (loop thread, ICE "
+        "agent).",
+        MetricType::Gauge);
+    add_gauge(orphaned, {}, static_cast<double>(snapshot.orphaned));
+    out.push_back(std::move(orphaned));
     auto devices =
         family("janus_media_devices", "Devices with a publisher or viewers.", MetricType::Gauge);
     add_gauge(devices, {}, static_cast<double>(snapshot.devices));

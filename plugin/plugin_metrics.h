@@ -40,6 +40,7 @@ class PluginMetrics final : public prometheus::Collectable {
     std::vector<std::size_t> device_viewers;  // by device slot, then "other" last
     std::array<std::size_t, kRoleCount> active{};
     std::size_t handles = 0;
+    std::size_t orphaned = 0;  // MediaPlugin::sweep_orphans
     std::size_t devices = 0;
     std::size_t queue_depth = 0;
     std::size_t queue_capacity = 0;
