@@ -241,7 +241,9 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
       std::lock_guard lock(mutex_);
       sessions.swap(sessions_);
     }
-    for (const std::uint64_t session : sessions) edge_.session_gone(session);
+    // The candidate counts go; held requests stay until their handle settles (the core's
+    // sessions end after them, end_sessions).
+    for (const std::uint64_t session : sessions) edge_.candidates().session_gone(session);
     if (counted_) edge_.connections().close(ip_);
     edge_.metrics().connection_closed(Transport::kWebSocket, reason_);
     bool end_now = true;

@@ -21,12 +21,13 @@ using testing::WsClient;
 using testing::WsFrame;
 
 struct Rig {
-  explicit Rig(const std::function<void(EdgeConfig&)>& tweak = {}) {
+  explicit Rig(const std::function<void(EdgeConfig&)>& tweak = {},
+               runtime::PcWatch* watch = nullptr) {
     config.ws.port = 0;
     config.http.port = 0;
     if (tweak) tweak(config);
     edge = std::make_unique<Edge>(config, core, metrics, CandidatePolicy{.max_ice_candidates = 50},
-                                  nullptr);
+                                  nullptr, watch);
     ws = std::make_unique<WsServer>(*edge);
     http = std::make_unique<HttpApi>(*edge);
     std::string error;
@@ -273,6 +274,91 @@ TEST(EdgeWsTest, ATrickleOverTheCandidateCapIsRefusedUntilTheHandleHangsUp) {
   EXPECT_EQ(rig.core.requests(), before + 2);
 }
 
+// Issue 18: a hangup and a detach sent while the handle's ICE negotiates wait for its first
+// selected pair (reported through the PcWatch), then reach the core in order.
+struct NegotiatingHandle {
+  std::uint64_t session = 0;
+  std::uint64_t handle = 0;
+  std::string ids() const {
+    return R"("session_id":)" + std::to_string(session) + R"(,"handle_id":)" +
+           std::to_string(handle);
+  }
+};
+
+NegotiatingHandle negotiate(WsClient& client) {
+  NegotiatingHandle h;
+  client.send_text(R"({"janus":"create","transaction":"c"})");
+  JsonPtr created = json_of(client.read_text()->payload);
+  h.session =
+      static_cast<std::uint64_t>(integer_member(member(created.get(), "data"), "id").value_or(0));
+  client.send_text(
+      R"({"janus":"attach","plugin":"janus.plugin.echotest","transaction":"a","session_id":)" +
+      std::to_string(h.session) + "}");
+  JsonPtr attached = json_of(client.read_text()->payload);
+  h.handle =
+      static_cast<std::uint64_t>(integer_member(member(attached.get(), "data"), "id").value_or(0));
+  client.send_text(R"({"janus":"message","transaction":"m","body":{},)" + h.ids() +
+                   R"(,"jsep":{"type":"offer","sdp":"v=0\r\n"}})");
+  EXPECT_TRUE(client.read_text());  // the core's answer: ICE is under way
+  return h;
+}
+
+TEST(EdgeWsTest, AHangupAndDetachWhileIceNegotiatesWaitForTheFirstPairInOrder) {
+  runtime::PcWatch watch;
+  watch.start_feeding();
+  Rig rig({}, &watch);
+  WsClient client(rig.ws->port());
+  ASSERT_TRUE(client.open());
+  const NegotiatingHandle h = negotiate(client);
+  const std::size_t before = rig.core.requests();
+  client.send_text(R"({"janus":"hangup","transaction":"h",)" + h.ids() + "}");
+  client.send_text(R"({"janus":"detach","transaction":"d",)" + h.ids() + "}");
+  client.send_text(R"({"janus":"trickle","transaction":"t","candidate":{"completed":true},)" +
+                   h.ids() + "}");
+  // A ping after them goes first (it is of no handle): its pong shows they were read.
+  client.send_text(R"({"janus":"ping","transaction":"p"})");
+  std::optional<WsFrame> pong = client.read_text();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->payload, R"({"janus":"pong","transaction":"p"})");
+  EXPECT_EQ(rig.core.requests(), before + 1);  // the ping only
+  EXPECT_EQ(rig.metrics.held_requests(Verb::kHangup), 1u);
+  EXPECT_EQ(rig.metrics.held_requests(Verb::kDetach), 1u);
+  EXPECT_EQ(rig.metrics.held_requests(Verb::kTrickle), 1u);
+
+  watch.settled({h.session, h.handle});  // janus.eventhandler.media: the first selected pair
+  std::vector<std::string> transactions;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<WsFrame> answer = client.read_text();
+    ASSERT_TRUE(answer);
+    JsonPtr reply = json_of(answer->payload);
+    transactions.emplace_back(string_member(reply.get(), "transaction").value_or(""));
+  }
+  EXPECT_EQ(transactions, (std::vector<std::string>{"h", "d", "t"}));
+  EXPECT_NE(rig.core.request_text(before + 1).find(R"("janus":"hangup")"), std::string::npos);
+  EXPECT_NE(rig.core.request_text(before + 2).find(R"("janus":"detach")"), std::string::npos);
+  EXPECT_EQ(rig.edge->holds().held(), 0u);
+}
+
+TEST(EdgeWsTest, AClientThatLeavesWithRequestsHeldEndsItsSessionsAfterThem) {
+  runtime::PcWatch watch;
+  watch.start_feeding();
+  Rig rig({}, &watch);
+  auto client = std::make_unique<WsClient>(rig.ws->port());
+  ASSERT_TRUE(client->open());
+  const NegotiatingHandle h = negotiate(*client);
+  janus_transport_session* ts = rig.core.last_creator();
+  const std::size_t before = rig.core.requests();
+  client->send_text(R"({"janus":"detach","transaction":"d",)" + h.ids() + "}");
+  ASSERT_TRUE(rig.core.wait_until([&] { return rig.edge->holds().held() == 1; }));
+  client.reset();  // gone, its detach still held
+  ASSERT_TRUE(rig.core.wait_until([&] { return rig.ws->connections() == 0; }));
+  EXPECT_FALSE(rig.core.gone(ts));  // its sessions wait for the detach
+  watch.settled({h.session, h.handle});
+  ASSERT_TRUE(rig.core.wait_until([&] { return rig.core.gone(ts); }));
+  EXPECT_EQ(rig.core.requests(), before + 1);
+  EXPECT_NE(rig.core.request_text(before).find(R"("janus":"detach")"), std::string::npos);
+}
+
 // --- HTTP -----------------------------------------------------------------------------------
 
 testing::HttpReply http(std::uint16_t port, const std::string& method, const std::string& path,
@@ -388,6 +474,35 @@ TEST(EdgeHttpTest, IdsComeFromThePathAndMustAgreeWithThePayload) {
   EXPECT_EQ(rig.core.requests(), 1u);
   EXPECT_EQ(http(rig.http->port(), "GET", "/elsewhere").status, 404);
   EXPECT_EQ(http(rig.http->port(), "POST", "/janus/1/2/3", "{}").status, 404);
+}
+
+TEST(EdgeHttpTest, AHangupWhileIceNegotiatesIsAnsweredOnceTheFirstPairCame) {
+  runtime::PcWatch watch;
+  watch.start_feeding();
+  Rig rig({}, &watch);
+  const std::uint64_t session = create_http_session(rig);
+  const std::string s = "/janus/" + std::to_string(session);
+  const testing::HttpReply attached =
+      http(rig.http->port(), "POST", s,
+           R"({"janus":"attach","plugin":"janus.plugin.echotest","transaction":"a"})");
+  JsonPtr reply = json_of(attached.body);
+  const auto handle =
+      static_cast<std::uint64_t>(integer_member(member(reply.get(), "data"), "id").value_or(0));
+  const std::string path = s + "/" + std::to_string(handle);
+  http(rig.http->port(), "POST", path,
+       R"({"janus":"message","transaction":"m","body":{},"jsep":{"type":"offer","sdp":"v=0"}})");
+  const std::size_t before = rig.core.requests();
+  auto hangup = std::async(std::launch::async, [&] {
+    return http(rig.http->port(), "POST", path, R"({"janus":"hangup","transaction":"h"})");
+  });
+  ASSERT_TRUE(rig.core.wait_until([&] { return rig.edge->holds().held() == 1; }));
+  EXPECT_EQ(rig.core.requests(), before);
+  watch.settled({session, handle});
+  const testing::HttpReply answered = hangup.get();
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_NE(answered.body.find(R"("transaction":"h")"), std::string::npos) << answered.body;
+  EXPECT_EQ(rig.core.requests(), before + 1);
+  EXPECT_EQ(rig.metrics.held_requests(Verb::kHangup), 1u);
 }
 
 TEST(EdgeHttpTest, InfoAndPreflightAreServed) {
