@@ -151,7 +151,7 @@ HoldQueue::Verdict HoldQueue::admit(const runtime::HandleKey& key, Verb verb, Cl
 }
 
 bool HoldQueue::due(const Shard& s, const runtime::HandleKey& key, const Entry& entry,
-                    Clock::time_point now) const {
+                    Clock::time_point now) {
   if (entry.items.empty() || entry.releasing) return false;
   if (now >= entry.deadline) return true;
   if (key.handle_id == 0) {

@@ -134,8 +134,8 @@ class HoldQueue final : public runtime::PcListener {
   // The handle stopped negotiating (under its shard's mutex).
   void settle(Shard& s, const runtime::HandleKey& key, Clock::time_point now);
   void erase_if_idle(Shard& s, const runtime::HandleKey& key);
-  bool due(const Shard& s, const runtime::HandleKey& key, const Entry& entry,
-           Clock::time_point now) const;
+  static bool due(const Shard& s, const runtime::HandleKey& key, const Entry& entry,
+                  Clock::time_point now);
   // Forwards key's items until none is left.
   std::size_t drain(const runtime::HandleKey& key, bool timed_out);
   void wake();
