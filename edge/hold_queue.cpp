@@ -14,9 +14,8 @@ bool hold_worthy(Verb verb) {
 }  // namespace
 
 HoldQueue::HoldQueue(HoldOptions options, runtime::PcWatch* watch)
-    : options_(options), watch_(watch) {
-  if (watch_ != nullptr) watch_->set_listener(this);
-}
+    // A watch that tells another listener would never tell this one: as without one.
+    : options_(options), watch_(watch != nullptr && watch->set_listener(this) ? watch : nullptr) {}
 
 HoldQueue::~HoldQueue() {
   if (watch_ != nullptr) watch_->clear_listener(this);

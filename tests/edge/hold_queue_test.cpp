@@ -256,6 +256,15 @@ TEST_F(HoldQueueTest, AGoneSessionsRequestsAreForwarded) {
   EXPECT_EQ(admit(q, kOther, Verb::kDetach, "other", t0_), Verdict::kForward);
 }
 
+TEST_F(HoldQueueTest, ASecondQueueOnAWatchWithAListenerFallsBack) {
+  HoldQueue first(options(), &watch_);
+  HoldQueue second(options(), &watch_);  // the watch would never tell it: the fallback
+  second.negotiating(kA);
+  EXPECT_EQ(admit(second, kA, Verb::kHangup, "hangup", t0_), Verdict::kForward);
+  EXPECT_EQ(admit(second, kA, Verb::kDetach, "detach", t0_), Verdict::kHeld);
+  EXPECT_EQ(second.release_all(), 1u);
+}
+
 TEST_F(HoldQueueTest, ANullTimeoutHoldsNothing) {
   HoldOptions o = options();
   o.timeout = milliseconds(0);
