@@ -14,7 +14,9 @@ loop thread ("hloop <id>") stays. janus.transport.edge holds those requests unti
                       same checks (a detach waits for its hangup event or the timeout)
   ImpatientStockTest  the same loops with the stock transports: orphans appear (hloop threads
                       that outlive every session), looping until one does (bounded): the fix
-                      is not luck; fails if none appears in the bound
+                      is not luck; fails if none appears in the bound. For janus.plugin.media,
+                      the plugin then marks them orphaned (janus_media_orphaned_handles, a log
+                      line) and frees its part (janus_media_handles back to 0)
 
 Run: /usr/bin/python3 tests/e2e/test_impatient.py -v   (about 2-3 min)
 Env: JMEDIA_IMPATIENT_HOLD_MS (the edge's hold_timeout_ms; 0: no hold, as before the fix),
@@ -244,6 +246,23 @@ class ImpatientStockTest(JanusLogOnFailure, unittest.TestCase):
                 % (lifecycles, time.monotonic() - t0))
             self.assertGreater(seen["core_handles"], 0,
                                "hloop threads left, but janus_core_handles is 0")
+            if plugin == MEDIA_PLUGIN:
+                # The plugin's detection: 10 s after the core stopped them, it frees its part.
+                left = seen["media_handles"]
+                self.assertGreater(left, 0, "no media handle left with the orphans")
+                deadline = time.monotonic() + 25
+                for _ in range(200):
+                    text = scrape(janus)
+                    orphaned = metric(text, "janus_media_orphaned_handles")
+                    handles = metric(text, "janus_media_handles")
+                    if (orphaned >= left and handles == 0) or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.25)
+                log("janus.plugin.media: janus_media_orphaned_handles %d, janus_media_handles "
+                    "%d (were %d)" % (orphaned, handles, left))
+                self.assertEqual((orphaned, handles), (left, 0),
+                                 "the plugin did not free its orphaned handles")
+                self.assertIn("orphaned, freed here", janus.log_text())
         finally:
             janus.stop()
 
