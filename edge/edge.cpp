@@ -88,9 +88,10 @@ HoldQueue::Verdict Edge::hold(Transport transport, const ClientRequest& request,
 }
 
 void Edge::forwarding(const ClientRequest& request) {
-  if (request.jsep && request.handle_id != 0 && request.session_id != 0) {
-    holds_.negotiating({request.session_id, request.handle_id});
-  }
+  if (request.handle_id == 0 || request.session_id == 0) return;
+  const runtime::HandleKey key{request.session_id, request.handle_id};
+  if (request.jsep) holds_.negotiating(key);
+  if (request.candidates != 0) holds_.client_candidates(key);
 }
 
 OutboxLimits Edge::outbox_limits() const {

@@ -34,8 +34,20 @@ void HoldQueue::negotiating(const runtime::HandleKey& key) {
     it = s.entries.emplace(key, Entry{}).first;
     tracked_.fetch_add(1, std::memory_order_relaxed);
   }
+  if (!it->second.negotiating) {
+    it->second.since = Clock::now();
+    it->second.client_candidates = false;
+  }
   it->second.negotiating = true;
   it->second.ready_at = Clock::time_point::max();
+}
+
+void HoldQueue::client_candidates(const runtime::HandleKey& key) {
+  if (tracked_.load(std::memory_order_acquire) == 0) return;
+  Shard& s = shard(key.session_id);
+  std::lock_guard lock(s.mutex);
+  auto it = s.entries.find(key);
+  if (it != s.entries.end() && it->second.negotiating) it->second.client_candidates = true;
 }
 
 void HoldQueue::settle(Shard& s, const runtime::HandleKey& key, Clock::time_point now) {
@@ -123,10 +135,17 @@ HoldQueue::Verdict HoldQueue::admit(const runtime::HandleKey& key, Verb verb, Cl
       }
       // Without the event handler, nothing reports the first pair of a PeerConnection that the
       // hangup ends: the hangup goes, the detach waits for its hangup event.
-      const bool fed = watch_ != nullptr && watch_->fed();
-      if (!fed && verb != Verb::kDetach) return Verdict::kForward;
+      const bool fed = this->fed();
+      if (!fed && (verb != Verb::kDetach || !it->second.client_candidates)) {
+        return Verdict::kForward;
+      }
       if (fed && watch_->is_settled(key)) {
         it->second.negotiating = false;
+        return Verdict::kForward;
+      }
+      // No ICE activity reported since the SDP (events thread lag: `grace` after the offer).
+      if (fed && !it->second.client_candidates && watch_->is_quiet(key) &&
+          now >= it->second.since + options_.grace) {
         return Verdict::kForward;
       }
     }
@@ -141,6 +160,7 @@ HoldQueue::Verdict HoldQueue::admit(const runtime::HandleKey& key, Verb verb, Cl
   Entry& entry = it->second;
   if (entry.items.empty()) {
     entry.deadline = now + options_.timeout;
+    entry.quiet = key.handle_id != 0 && !entry.client_candidates && fed() && watch_->is_quiet(key);
     if (key.handle_id != 0 && !entry.releasing) ++s.sessions_held[key.session_id];
   }
   entry.items.push_back(Held{verb, std::move(forward)});
@@ -149,7 +169,7 @@ HoldQueue::Verdict HoldQueue::admit(const runtime::HandleKey& key, Verb verb, Cl
   return Verdict::kHeld;
 }
 
-bool HoldQueue::due(const Shard& s, const runtime::HandleKey& key, const Entry& entry,
+bool HoldQueue::due(const Shard& s, const runtime::HandleKey& key, Entry& entry,
                     Clock::time_point now) {
   if (entry.items.empty() || entry.releasing) return false;
   if (now >= entry.deadline) return true;
@@ -157,6 +177,12 @@ bool HoldQueue::due(const Shard& s, const runtime::HandleKey& key, const Entry& 
     // A session's destroy: once none of its handles holds anything.
     auto held = s.sessions_held.find(key.session_id);
     return held == s.sessions_held.end() || held->second == 0;
+  }
+  if (entry.negotiating && entry.quiet && now >= entry.since + options_.grace) {
+    // Still no ICE activity: nothing will select a pair (under the shard's mutex: the watch's
+    // own mutex comes after it). Activity meanwhile: held until the pair or the timeout.
+    entry.quiet = false;
+    if (watch_->is_quiet(key)) return true;
   }
   return !entry.negotiating && now >= entry.ready_at;
 }

@@ -15,8 +15,12 @@
 // negotiating handle is held, and so is everything the client sends on that handle after it, in
 // order; a session's destroy waits for its held handles. Held requests are forwarded once the
 // handle settles (after `grace`, so the core's loop is past the clearing) or `timeout` after the
-// first of them. Without the event handler feeding the watch, only a detach is held, until the
-// handle's hangup event has passed through the edge (or the timeout): the hangup goes first.
+// first of them. A handle whose ICE the watch reports quiet (its SDP seen, no remote candidate,
+// never connecting: nothing can select a pair) is not held past `grace` after its negotiation
+// began (a client that offers without ICE and leaves). Without the event handler feeding the
+// watch, only a detach is held, and only when the client sent ICE candidates in this negotiation
+// (without any, the edge sees nothing that could select a pair), until the handle's hangup event
+// has passed through the edge (or the timeout): the hangup goes first.
 //
 // Bounds: at most max_per_handle requests held per handle and max_total in all (beyond, the
 // caller refuses the request); at most max_tracked negotiating handles (beyond, not held).
@@ -76,6 +80,9 @@ class HoldQueue final : public runtime::PcListener {
 
   // The edge forwarded a message with a jsep on key, or delivered an event with one.
   void negotiating(const runtime::HandleKey& key);
+  // The edge forwarded ICE candidates of the client's for key (a jsep's a=candidate lines, a
+  // trickle) while it negotiates: its ICE can select a pair.
+  void client_candidates(const runtime::HandleKey& key);
   // The edge delivered one of key's events.
   void signal(const runtime::HandleKey& key, PcSignal what);
   void session_gone(std::uint64_t session_id);
@@ -118,8 +125,11 @@ class HoldQueue final : public runtime::PcListener {
     bool negotiating = false;
     bool releasing = false;  // a thread is forwarding its items
     std::deque<Held> items;
+    Clock::time_point since{};                             // negotiating from
     Clock::time_point deadline{};                          // of the first item held
     Clock::time_point ready_at{Clock::time_point::max()};  // settled (+ grace)
+    bool quiet = false;  // held while the watch saw no ICE activity: re-checked at since + grace
+    bool client_candidates = false;  // the client sent candidates in this negotiation
   };
   struct alignas(64) Shard {
     std::mutex mutex;
@@ -134,8 +144,8 @@ class HoldQueue final : public runtime::PcListener {
   // The handle stopped negotiating (under its shard's mutex).
   void settle(Shard& s, const runtime::HandleKey& key, Clock::time_point now);
   void erase_if_idle(Shard& s, const runtime::HandleKey& key);
-  static bool due(const Shard& s, const runtime::HandleKey& key, const Entry& entry,
-                  Clock::time_point now);
+  bool due(const Shard& s, const runtime::HandleKey& key, Entry& entry, Clock::time_point now);
+  bool fed() const { return watch_ != nullptr && watch_->fed(); }
   // Forwards key's items until none is left.
   std::size_t drain(const runtime::HandleKey& key, bool timed_out);
   void wake();

@@ -269,8 +269,14 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
       const auto state = string_member(body, "ice");
       if (!state) return false;
       metrics_.ice_state(index_of(kIceStates, *state)).Increment();
-      if (*state == "failed" && watch_ != nullptr) {
-        if (auto key = handle_key(event)) watch_->settled(*key);
+      if (watch_ != nullptr) {
+        if (auto key = handle_key(event)) {
+          if (*state == "failed") {
+            watch_->settled(*key);
+          } else if (*state == "connecting" || *state == "connected" || *state == "ready") {
+            watch_->ice_active(*key);
+          }
+        }
       }
       return true;
     }
@@ -284,6 +290,9 @@ bool EventAggregator::on_webrtc(const json_t* event, int subtype, const json_t* 
           .remote_candidates(type ? index_of(kCandidateTypes, *type) : CoreMetrics::kOtherCandidate)
           .Increment();
       count_candidate(event);
+      if (watch_ != nullptr) {
+        if (auto key = handle_key(event)) watch_->ice_active(*key);
+      }
       return true;
     }
     case kWebrtcSelectedPair: {

@@ -18,10 +18,21 @@ void PcWatch::sdp(const HandleKey& key) {
   if (!fed_) return;
   auto it = phases_.find(key);
   if (it == phases_.end()) {
-    if (phases_.size() < max_tracked_) phases_.emplace(key, Phase::kNegotiating);
-  } else if (it->second == Phase::kClosed) {
-    it->second = Phase::kNegotiating;
+    if (phases_.size() < max_tracked_) phases_.emplace(key, Entry{});
+  } else if (it->second.phase == Phase::kClosed) {
+    it->second = Entry{};
   }
+}
+
+void PcWatch::ice_active(const HandleKey& key) {
+  std::lock_guard lock(mutex_);
+  if (!fed_) return;
+  auto it = phases_.find(key);
+  if (it == phases_.end()) {
+    if (phases_.size() >= max_tracked_) return;
+    it = phases_.emplace(key, Entry{}).first;
+  }
+  it->second.active = true;
 }
 
 void PcWatch::settled(const HandleKey& key) {
@@ -31,11 +42,11 @@ void PcWatch::settled(const HandleKey& key) {
     auto it = phases_.find(key);
     if (it == phases_.end()) {
       if (phases_.size() >= max_tracked_) return;
-      it = phases_.emplace(key, Phase::kSettled).first;
-    } else if (it->second == Phase::kSettled) {
+      it = phases_.emplace(key, Entry{}).first;
+    } else if (it->second.phase == Phase::kSettled) {
       return;  // a later pair (trickling) or a second component: told already
     }
-    it->second = Phase::kSettled;
+    it->second.phase = Phase::kSettled;
   }
   tell(key);
 }
@@ -45,7 +56,10 @@ void PcWatch::closed(const HandleKey& key) {
     std::lock_guard lock(mutex_);
     if (!fed_) return;
     // Told even when untracked (its SDP not seen, or max_tracked): no PeerConnection is left.
-    if (auto it = phases_.find(key); it != phases_.end()) it->second = Phase::kClosed;
+    if (auto it = phases_.find(key); it != phases_.end()) {
+      it->second.phase = Phase::kClosed;
+      it->second.active = false;
+    }
   }
   tell(key);
 }
@@ -79,7 +93,14 @@ bool PcWatch::fed() const {
 bool PcWatch::is_settled(const HandleKey& key) const {
   std::lock_guard lock(mutex_);
   auto it = phases_.find(key);
-  return it != phases_.end() && it->second == Phase::kSettled;
+  return it != phases_.end() && it->second.phase == Phase::kSettled;
+}
+
+bool PcWatch::is_quiet(const HandleKey& key) const {
+  std::lock_guard lock(mutex_);
+  if (!fed_) return false;
+  auto it = phases_.find(key);
+  return it != phases_.end() && it->second.phase == Phase::kNegotiating && !it->second.active;
 }
 
 std::size_t PcWatch::tracked() const {

@@ -50,6 +50,9 @@ class JMEDIA_RUNTIME_API PcWatch {
   void stop_feeding();
   // An SDP of either side: negotiating, unless its PeerConnection is settled already.
   void sdp(const HandleKey& key);
+  // ICE is at work on the current PeerConnection: a remote candidate was reported, or ICE
+  // reached connecting (a pair may be selected any moment from now).
+  void ice_active(const HandleKey& key);
   // The first selected pair, or ICE failed: settled.
   void settled(const HandleKey& key);
   // The PeerConnection was hung up: a later SDP starts a new one.
@@ -65,16 +68,23 @@ class JMEDIA_RUNTIME_API PcWatch {
   bool fed() const;
   // key's current PeerConnection selected a pair (or failed ICE) and was not hung up since.
   bool is_settled(const HandleKey& key) const;
+  // key negotiates (its SDP was reported) and ICE has shown no activity yet: no remote
+  // candidate, never connecting. No pair can be selected before some activity is reported.
+  bool is_quiet(const HandleKey& key) const;
   std::size_t tracked() const;
 
  private:
   enum class Phase : std::uint8_t { kNegotiating, kSettled, kClosed };
+  struct Entry {
+    Phase phase = Phase::kNegotiating;
+    bool active = false;  // ICE activity on this PeerConnection
+  };
   void tell(const HandleKey& key);
 
   const std::size_t max_tracked_;
   mutable std::mutex mutex_;
   bool fed_ = false;
-  std::unordered_map<HandleKey, Phase, HandleKeyHash> phases_;
+  std::unordered_map<HandleKey, Entry, HandleKeyHash> phases_;
 
   std::mutex listener_mutex_;
   PcListener* listener_ = nullptr;

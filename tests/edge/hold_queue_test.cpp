@@ -74,6 +74,7 @@ TEST_F(HoldQueueTest, HangupDetachAndWhatFollowsWaitForTheFirstSelectedPairInOrd
   HoldQueue q(options(), &watch_);
   q.negotiating(kA);
   watch_.sdp(kA);
+  watch_.ice_active(kA);  // remote candidates parsed: a pair may come any moment
   // A message that is neither a hangup nor a detach is not held by itself.
   EXPECT_EQ(admit(q, kA, Verb::kTrickle, "trickle 0", t0_), Verdict::kForward);
   EXPECT_EQ(admit(q, kA, Verb::kHangup, "hangup", t0_), Verdict::kHeld);
@@ -162,6 +163,7 @@ TEST_F(HoldQueueTest, WithoutTheEventHandlerADetachWaitsForTheHangupEvent) {
   runtime::PcWatch unfed;  // no event handler feeds it
   HoldQueue q(options(), &unfed);
   q.negotiating(kA);
+  q.client_candidates(kA);  // the offer's a=candidate lines, or a trickle
   EXPECT_EQ(admit(q, kA, Verb::kHangup, "hangup", t0_), Verdict::kForward);
   EXPECT_EQ(admit(q, kA, Verb::kDetach, "detach", t0_), Verdict::kHeld);
   EXPECT_EQ(q.release_due(Clock::now() + milliseconds(1000)), 0u);
@@ -172,10 +174,35 @@ TEST_F(HoldQueueTest, WithoutTheEventHandlerADetachWaitsForTheHangupEvent) {
   // And without a watch at all, the timeout when the hangup event never comes.
   HoldQueue none(options(), nullptr);
   none.negotiating(kB);
+  none.client_candidates(kB);
   EXPECT_EQ(admit(none, kB, Verb::kHangup, "B hangup", t0_), Verdict::kForward);
   EXPECT_EQ(admit(none, kB, Verb::kDetach, "B detach", t0_), Verdict::kHeld);
   EXPECT_EQ(none.release_due(t0_ + milliseconds(3000)), 1u);
   EXPECT_EQ(none.timeouts(), 1u);
+}
+
+TEST_F(HoldQueueTest, WithoutTheEventHandlerANegotiationWithoutClientCandidatesIsNotHeld) {
+  HoldQueue q(options(), nullptr);
+  q.negotiating(kA);  // an offer without a=candidate lines, no trickle yet
+  EXPECT_EQ(admit(q, kA, Verb::kDetach, "detach", t0_), Verdict::kForward);
+  q.client_candidates(kA);
+  EXPECT_EQ(admit(q, kA, Verb::kDetach, "detach", t0_), Verdict::kHeld);
+  // A new negotiation starts without candidates again.
+  q.signal(kA, PcSignal::kHangup);
+  EXPECT_EQ(q.release_due(Clock::now() + milliseconds(50)), 1u);
+  q.negotiating(kA);
+  EXPECT_EQ(admit(q, kA, Verb::kDetach, "again", t0_), Verdict::kForward);
+}
+
+TEST_F(HoldQueueTest, ClientCandidatesAreActivityWithTheEventHandlerToo) {
+  HoldQueue q(options(), &watch_);
+  watch_.sdp(kA);  // the event handler saw no activity (yet)
+  q.negotiating(kA);
+  q.client_candidates(kA);
+  const Clock::time_point now = Clock::now();
+  EXPECT_EQ(admit(q, kA, Verb::kDetach, "detach", now), Verdict::kHeld);
+  EXPECT_EQ(q.release_due(now + milliseconds(100)), 0u);  // not quiet: held for the pair
+  EXPECT_EQ(q.release_all(), 1u);
 }
 
 TEST_F(HoldQueueTest, TheEdgesOwnEventsSettleAHandle) {
@@ -260,9 +287,43 @@ TEST_F(HoldQueueTest, ASecondQueueOnAWatchWithAListenerFallsBack) {
   HoldQueue first(options(), &watch_);
   HoldQueue second(options(), &watch_);  // the watch would never tell it: the fallback
   second.negotiating(kA);
+  second.client_candidates(kA);
   EXPECT_EQ(admit(second, kA, Verb::kHangup, "hangup", t0_), Verdict::kForward);
   EXPECT_EQ(admit(second, kA, Verb::kDetach, "detach", t0_), Verdict::kHeld);
   EXPECT_EQ(second.release_all(), 1u);
+}
+
+TEST_F(HoldQueueTest, AQuietNegotiationIsHeldOnlyUntilTheGraceAfterItsOffer) {
+  HoldQueue q(options(), &watch_);
+  watch_.sdp(kA);  // the SDP seen, no candidate, ICE never connecting
+  q.negotiating(kA);
+  const Clock::time_point now = Clock::now();
+  EXPECT_EQ(admit(q, kA, Verb::kDetach, "detach", now), Verdict::kHeld);
+  EXPECT_EQ(q.release_due(now + milliseconds(60)), 1u);  // grace after the offer, still quiet
+  EXPECT_EQ(q.timeouts(), 0u);
+  // Past the grace at arrival: not held at all.
+  watch_.sdp(kB);
+  q.negotiating(kB);
+  EXPECT_EQ(admit(q, kB, Verb::kDetach, "late", Clock::now() + milliseconds(60)),
+            Verdict::kForward);
+  EXPECT_EQ(log_.take(), (std::vector<std::string>{"detach"}));
+}
+
+TEST_F(HoldQueueTest, IceActivityDuringTheGraceKeepsTheHold) {
+  HoldQueue q(options(), &watch_);
+  watch_.sdp(kA);
+  q.negotiating(kA);
+  const Clock::time_point now = Clock::now();
+  EXPECT_EQ(admit(q, kA, Verb::kHangup, "hangup", now), Verdict::kHeld);
+  watch_.ice_active(kA);  // a trickle, or ICE connecting, reported meanwhile
+  EXPECT_EQ(q.release_due(now + milliseconds(60)), 0u);
+  EXPECT_EQ(q.release_due(now + milliseconds(2000)), 0u);
+  watch_.settled(kA);
+  EXPECT_EQ(q.release_due(Clock::now() + milliseconds(50)), 1u);
+  // Unknown to the watch (its SDP not reported yet): not quiet, held.
+  q.negotiating(kB);
+  EXPECT_EQ(admit(q, kB, Verb::kHangup, "B", Clock::now() + milliseconds(60)), Verdict::kHeld);
+  EXPECT_EQ(q.release_all(), 1u);
 }
 
 TEST_F(HoldQueueTest, ANullTimeoutHoldsNothing) {

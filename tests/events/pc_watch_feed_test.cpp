@@ -85,6 +85,24 @@ TEST_F(PcWatchFeed, TheFirstSelectedPairSettlesAndIsToldOnce) {
   watch_.clear_listener(&told_);
 }
 
+TEST_F(PcWatchFeed, RemoteCandidatesAndIceConnectingAreActivity) {
+  make();
+  sdp("remote");
+  EXPECT_TRUE(watch_.is_quiet(key_));
+  feed(head(16, 1) + R"(,"event":{"ice":"gathering","stream_id":1,"component_id":1}})");
+  EXPECT_TRUE(watch_.is_quiet(key_));
+  feed(head(16, 1) + R"(,"event":{"ice":"connecting","stream_id":1,"component_id":1}})");
+  EXPECT_FALSE(watch_.is_quiet(key_));
+  // A new PeerConnection after a hangup starts quiet; a remote candidate is activity.
+  feed(head(16, 6) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})");
+  sdp("remote");
+  EXPECT_TRUE(watch_.is_quiet(key_));
+  feed(head(16, 3) + R"(,"event":{"remote-candidate":"1 1 udp 2130706431 127.0.0.1 5000 typ host",)"
+                     R"("stream_id":1,"component_id":1}})");
+  EXPECT_FALSE(watch_.is_quiet(key_));
+  watch_.clear_listener(&told_);
+}
+
 TEST_F(PcWatchFeed, IceFailureSettlesToo) {
   make();
   sdp("remote");
