@@ -138,6 +138,9 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
                     state->config.http_base_path)
                        .c_str()
                  : "");
+    if (state->config.ws.enabled) {
+      log_info("websocket: libwebsockets on %s", state->ws.event_loop());
+    }
     log_info("ICE-candidate cap: %s (from %s)%s",
              policy.max_ice_candidates == 0
                  ? "off (max_ice_candidates = 0)"
