@@ -13,6 +13,9 @@ PARTS (default: every one but soak):
   churn    media session lifecycles per second, janus.plugin.media vs echotest
   webrtc   N aiortc clients: echo (vs echotest) and 1 publisher -> N viewers
   scrape   /metrics latency with 0, 1,000, 10,000 sessions
+  edge     janus.transport.edge vs the stock transports: ping, info, list over HTTP (wrk)
+           and WebSocket (bench/ws_load) at 1/10/100 connections; memory per idle
+           WebSocket connection
   soak     opt-in: T minutes of churn, RSS/threads sampled every 10 s (--minutes, default 10)
 
 Writes DIR/results.json, DIR/results.md and DIR/*.png (DIR: bench-results/, or
@@ -36,8 +39,8 @@ sys.path.insert(0, str(HERE / "driver"))
 import common  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ("api", "table", "churn", "webrtc", "scrape", "soak")
-DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape")
+PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "soak")
+DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge")
 
 
 class Context:

@@ -156,17 +156,19 @@ def run_async(coro, settle=0.5):
         loop.close()
 
 
-def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf=""):
+def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",
+                api_transport="stock", edge_settings=None):
     """A private Janus with our modules (events broadcast on, as scripts/run), stock
     echotest and videoroom, sessions that never time out, on free loopback ports."""
     conf = "general: {\n\tshards = %d\n%s}\n" % (shards, extra_media_conf)
-    # The stock transports carry the Janus API, as the results say: they are the reference
-    # of every part (the e2e harness defaults to janus.transport.edge, whose per-client rate
-    # bound a load generator would hit).
+    # The stock transports carry the Janus API unless a part asks for the edge, as the
+    # results say: they are the reference of every part (the e2e harness defaults to
+    # janus.transport.edge, whose per-client rate bound a load generator would hit).
     janus = JanusProcess(modules_dir=str(modules_dir), debug_level=debug_level,
                          overrides={"janus.plugin.media.jcfg": conf},
                          extra={"general": {"session_timeout": 0}},
-                         events_broadcast=True, start_timeout=30.0, api_transport="stock")
+                         events_broadcast=True, start_timeout=30.0,
+                         api_transport=api_transport, edge_settings=edge_settings)
     janus.start()
     if "libjanus_media.so" not in janus.config_info["plugins"]:
         janus.stop()

@@ -111,6 +111,27 @@ def targets(results):
             r = spread([x / y for x, y in zip(a["values"], b["values"]) if y])
             rows.append(_row("sharded table (32) >= tbb::concurrent_hash_map, 90/5/5, %s "
                              "threads" % t, r, r["median"] >= 1.0, "table-tbb"))
+    edge = parts.get("edge", {}).get("runs")
+    if edge:
+        for protocol, label in (("http", "HTTP"), ("ws", "WebSocket")):
+            for name in _edge_names(edge[protocol]):
+                for c in sorted(edge[protocol][name], key=int):
+                    point = edge[protocol][name][c]
+                    r = _pairwise(point["edge"], point["stock"], "rps")
+                    rows.append(_row("edge `%s` req/s >= 1.0x stock (%s, c=%s)" % (name, label, c),
+                                     r, r["median"] is not None and r["median"] >= 1.0,
+                                     "edge-throughput"))
+                    p = _pairwise(point["edge"], point["stock"], "p99_ms")
+                    rows.append(_row("edge `%s` p99 <= 1.1x stock (%s, c=%s)" % (name, label, c),
+                                     p, p["median"] is not None and p["median"] <= 1.1,
+                                     "edge-throughput"))
+        for kind, label in EDGE_IDLE_KINDS.items():
+            memory = (parts["edge"].get("idle_memory") or {}).get(kind) or {}
+            if memory.get("edge") and memory.get("stock"):
+                r = _pairwise(memory["edge"], memory["stock"], "bytes_per_connection")
+                rows.append(_row("edge memory per idle WebSocket connection <= stock's (%s)"
+                                 % label, r, r["median"] is not None and r["median"] <= 1.0,
+                                 "edge-memory"))
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -131,7 +152,8 @@ def _row(target, r, ok, note):
     verdict = "n/a" if r.get("median") is None else ("PASS" if ok else "MISS")
     if verdict != "n/a" and r.get("n", 0) > 1 and r["min"] is not None:
         threshold = {"api-shards": 1.0, "table-tbb": 1.0, "api-videoroom": 1.0,
-                     "api-rest-churn": 1.2, "api-rest": None}.get(note)
+                     "api-rest-churn": 1.2, "api-rest": None,
+                     "edge-throughput": None, "edge-memory": 1.0}.get(note)
         if threshold is not None and r["min"] < threshold <= r["max"]:
             verdict += " (within noise)"
     return {"target": target, "measured": measured, "verdict": verdict, "note": note}
@@ -290,6 +312,74 @@ def _api_md(api):
                     "`%s` %.1f %%" % kv for kv in list(p["our_functions"].items())[:6])))
         out.append("")
     return out
+
+
+EDGE_IDLE_KINDS = {"bare": "handshake only", "session": "with a Janus session"}
+
+
+def _edge_names(runs):
+    return [n for n in ("ping", "info", "list") if n in runs]
+
+
+def _edge_md(edge):
+    out = []
+    cfg = edge["config"]
+    out.append("## Edge: janus.transport.edge vs the stock transports\n")
+    out.append("The same requests through janus.transport.edge and through Janus's own "
+               "janus.transport.http / janus.transport.websockets, on two Janus nodes running "
+               "side by side (%s handles attached to janus.plugin.media on each), runs "
+               "alternating between them: the core's `ping`, the plugin's `info` and `list` "
+               "(limit %d). HTTP: %s, keep-alive; WebSocket: %s; one request in flight per "
+               "connection, %g s per run, %d repetitions. The edge's request-rate and "
+               "per-address connection bounds were raised for this run (%s), since the load "
+               "generator is one client address; its other bounds were at their defaults.\n"
+               % (_num(cfg["handles"]), cfg["list_limit"], cfg["tools"]["http"],
+                  cfg["tools"]["ws"], cfg["seconds"], cfg["reps"],
+                  ", ".join("%s = %s" % kv for kv in sorted(
+                      cfg["edge_settings"]["limits"].items()))))
+    out.append("| protocol | request | connections | stock req/s | edge req/s | edge/stock "
+               "| stock p99 ms | edge p99 ms | edge/stock p99 | errors |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for protocol in ("http", "ws"):
+        for c in [str(x) for x in cfg["concurrency"]]:
+            for name in _edge_names(edge["runs"][protocol]):
+                point = edge["runs"][protocol][name][c]
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                    {"http": "HTTP", "ws": "WebSocket"}[protocol], name, c,
+                    _sp(spread([r["rps"] for r in point["stock"]])),
+                    _sp(spread([r["rps"] for r in point["edge"]])),
+                    _ratio_sp(_pairwise(point["edge"], point["stock"], "rps")),
+                    _sp(spread([r["p99_ms"] for r in point["stock"]]), 2),
+                    _sp(spread([r["p99_ms"] for r in point["edge"]]), 2),
+                    _ratio_sp(_pairwise(point["edge"], point["stock"], "p99_ms")),
+                    sum(r["errors"] for r in point["stock"] + point["edge"])))
+    shares = [r["client_cpu_share"] for protocol in ("ws",)
+              for name in edge["runs"][protocol] for c in edge["runs"][protocol][name]
+              for t in ("edge", "stock") for r in edge["runs"][protocol][name][c][t]
+              if r.get("client_cpu_share") is not None]
+    if shares:
+        out.append("\nws_load's own CPU, in %% of one core: %s (median [min-max] over its "
+                   "runs); the rest of the machine's two cores was Janus's.\n"
+                   % _sp(spread([x * 100 for x in shares])))
+    memory = edge.get("idle_memory") or {}
+    if any(memory.get(kind) for kind in EDGE_IDLE_KINDS):
+        out.append("\nMemory per idle WebSocket connection: %s connections opened to a Janus "
+                   "started for that alone, bare (handshake done, nothing sent) or each with a "
+                   "Janus session created first (as janus.js does before it waits); the janus "
+                   "process's RSS once settled, minus before.\n" % _num(cfg["idle_connections"]))
+        out.append("| connections | transport | KiB per connection | RSS before MB | RSS with "
+                   "them MB |")
+        out.append("|---|---|---|---|---|")
+        for kind, label in EDGE_IDLE_KINDS.items():
+            for t in ("stock", "edge"):
+                rows = (memory.get(kind) or {}).get(t) or []
+                if not rows:
+                    continue
+                out.append("| %s | %s | %s | %s | %s |" % (
+                    label, t, _sp(spread([m["bytes_per_connection"] / 1024 for m in rows]), 2),
+                    _sp(spread([m["rss_before"] / 1e6 for m in rows]), 1),
+                    _sp(spread([m["rss_during"] / 1e6 for m in rows]), 1)))
+    return "\n".join(out) + "\n"
 
 
 def _table_md(table):
@@ -562,6 +652,14 @@ NOTES = {
         "rwlock calls) and the shard index was `h %% count_`: 207 instructions per operation "
         "and 0.51-0.61x of TBB at 2-8 threads. The timings at 2 threads and more are as noisy "
         "as the machine (see their spread)."),
+    "edge-throughput": (
+        "**The edge vs the stock transports.** Both serve WebSocket with libwebsockets and "
+        "hand every request to the same core; the edge adds its bounds (a token bucket, "
+        "the queue and size checks, the candidate count of a trickle) before the core sees a "
+        "request and its queue accounting after."),
+    "edge-memory": (
+        "**Idle connections.** What each WebSocket connection costs the janus process while it "
+        "only stays open: libwebsockets' per-connection state plus the transport's own."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
@@ -674,7 +772,8 @@ def markdown(results):
         for key in dict.fromkeys(r["note"] for r in rows):
             out.append(_note(key, parts) + "\n")
     for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
-                     ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("soak", _soak_md)):
+                     ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("edge", _edge_md),
+                     ("soak", _soak_md)):
         data = parts.get(name)
         if not data:
             continue
