@@ -7,6 +7,8 @@ Everything talks to 127.0.0.1 only: Janus nodes come from tests/e2e/harness.py
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,6 +122,31 @@ def proc_status(pid):
             elif line.startswith("Threads:"):
                 out["threads"] = int(line.split()[1])
     return out
+
+
+def heap_in_use(janus, timeout=60.0):
+    """Bytes the janus process has malloc'ed and not freed (glibc's malloc_stats(), "in use"
+    over every arena, called in the process through gdb), or None without gdb. Unlike RSS it
+    leaves out what the allocator keeps after frees."""
+    if not shutil.which("gdb"):
+        return None
+    with open(janus.log_path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        start = f.tell()
+    subprocess.run(["gdb", "-p", str(janus.pid), "-batch", "-nx", "-ex",
+                    "call (void)malloc_stats()"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=timeout)
+    pattern = re.compile(r"Total \(incl\. mmap\):\s*\nsystem bytes\s*=\s*\d+\s*\n"
+                         r"in use bytes\s*=\s*(\d+)")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(janus.log_path, "rb") as f:
+            f.seek(start)
+            found = pattern.findall(f.read().decode(errors="replace"))
+        if found:
+            return int(found[-1])
+        time.sleep(0.05)
+    return None
 
 
 def proc_fds(pid):

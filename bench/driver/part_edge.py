@@ -10,23 +10,28 @@ repetition. The edge's per-connection request rate and per-address connection co
 raised for this part (EDGE_SETTINGS): its bounds would otherwise refuse the load generator,
 which is one client address. Every other bound of the edge is at its default.
 
+Then WebSocket `ping` again at 1 and 10 connections with `idle` idle WebSocket connections
+held open on each node, as a node serving many devices has them.
+
 Then the memory a Janus spends per idle WebSocket connection, on nodes started for that
 alone: `idle` connections opened, bare (handshake done, nothing sent) or each with a Janus
-session created first (as janus.js does), the janus process's RSS before and once it has
-settled.
+session created first (as janus.js does): the janus process's RSS before and once it has
+settled, and the bytes its heap has in use (glibc's malloc_stats() through gdb), which leave
+out what the allocator keeps of freed memory (the handshakes' buffers).
 """
 
 import os
 import subprocess
 import time
 
-from common import (MEDIA, BenchError, Http, Wrk, attach_many, metric, proc_cpu_seconds,
-                    proc_status, start_janus, stop_janus)
+from common import (MEDIA, BenchError, Http, Wrk, attach_many, heap_in_use, metric,
+                    proc_cpu_seconds, proc_status, start_janus, stop_janus)
 
 TRANSPORTS = ("edge", "stock")  # the node's API transport
 PROTOCOLS = ("http", "ws")
 ENDPOINTS = ("ping", "info", "list")
 CONCURRENCY = (1, 10, 100)
+LOADED_CONCURRENCY = (1, 10)  # WebSocket ping with the idle connections open
 HANDLES = 1000
 LIST_LIMIT = 10
 EDGE_SETTINGS = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
@@ -112,6 +117,32 @@ def _run_ws(ctx, node, endpoint, connections, seconds):
             "client_cpu_share": r["cpu_s"] / (r["duration_us"] / 1e6)}
 
 
+def _hold_idle(ctx, port, count, request=None):
+    """ws_load holding count idle connections to port (each after request, when given)
+    until _release_idle."""
+    exe = os.path.join(ctx.build_dir, "bench", "ws_load")
+    args = [exe, "--port", str(port), "--idle", str(count)]
+    if request:
+        args += ["--idle-request", request]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("JMEDIA_WS_READY"):
+        proc.kill()
+        proc.wait(10)
+        raise BenchError("ws_load --idle %d: %r %s" % (count, line, proc.stderr.read()[-500:]))
+    return proc
+
+
+def _release_idle(proc):
+    try:
+        proc.stdin.close()
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def _settled_rss(pid, seconds=10.0):
     """The process's RSS once two readings 0.5 s apart differ by less than 64 KiB (bounded)."""
     last = proc_status(pid)["rss_bytes"]
@@ -136,34 +167,25 @@ IDLE_KINDS = {
 def _idle_memory(ctx, transport, count, kind):
     """RSS per idle WebSocket connection (count of them) of a Janus started for it alone: on
     a node that served load before, they would reuse what its heap freed."""
-    exe = os.path.join(ctx.build_dir, "bench", "ws_load")
     janus = start_janus(ctx.modules_dir, api_transport=transport,
                         edge_settings=EDGE_SETTINGS if transport == "edge" else None)
     try:
         pid = janus.pid
         before = _settled_rss(pid)
-        args = [exe, "--port", str(janus.ws_port), "--idle", str(count)]
-        if IDLE_KINDS[kind]:
-            args += ["--idle-request", IDLE_KINDS[kind]]
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        heap_before = heap_in_use(janus)
+        proc = _hold_idle(ctx, janus.ws_port, count, IDLE_KINDS[kind])
         try:
-            line = proc.stdout.readline()
-            if not line.startswith("JMEDIA_WS_READY"):
-                raise BenchError("ws_load --idle %d: %r %s"
-                                 % (count, line, proc.stderr.read()[-500:]))
             during = _settled_rss(pid)
+            heap_during = heap_in_use(janus)
             fds = len(os.listdir("/proc/%d/fd" % pid))
         finally:
-            try:
-                proc.stdin.close()
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            _release_idle(proc)
+        heap = (None if heap_before is None or heap_during is None
+                else (heap_during - heap_before) / count)
         return {"connections": count, "kind": kind, "rss_before": before,
                 "rss_during": during, "fds_during": fds,
-                "bytes_per_connection": (during - before) / count}
+                "bytes_per_connection": (during - before) / count,
+                "heap_bytes_per_connection": heap}
     finally:
         stop_janus(janus)
 
@@ -184,8 +206,11 @@ def run(ctx):
     nodes = {}
     runs = {p: {e: {str(c): {t: [] for t in TRANSPORTS} for c in CONCURRENCY}
                 for e in ENDPOINTS} for p in PROTOCOLS}
+    runs["ws_idle"] = {"ping": {str(c): {t: [] for t in TRANSPORTS}
+                                for c in LOADED_CONCURRENCY}}
     memory = {kind: {t: [] for t in TRANSPORTS} for kind in IDLE_KINDS}
-    total = reps * len(PROTOCOLS) * len(ENDPOINTS) * len(CONCURRENCY) * len(TRANSPORTS)
+    total = reps * len(TRANSPORTS) * (len(PROTOCOLS) * len(ENDPOINTS) * len(CONCURRENCY)
+                                      + len(LOADED_CONCURRENCY))
     ctx.progress.begin("edge", total + idle_reps * len(TRANSPORTS) * len(IDLE_KINDS),
                        "%d reps x %d runs of %.0f s, %d handles per node; %d idle connections"
                        % (reps, total // reps, seconds, HANDLES, idle))
@@ -217,6 +242,21 @@ def run(ctx):
                                                                           c, e, t), r)
         for t, node in nodes.items():
             cpu[t] = proc_cpu_seconds(node.janus.pid) - cpu[t]
+        # WebSocket ping again with `idle` idle connections open on each node, as a node
+        # serving many devices has: what each event costs when many connections sit open.
+        holders = [_hold_idle(ctx, node.janus.ws_port, idle) for node in nodes.values()]
+        try:
+            for rep in range(reps):
+                order = TRANSPORTS if rep % 2 == 0 else tuple(reversed(TRANSPORTS))
+                for c in LOADED_CONCURRENCY:
+                    for t in order:
+                        r = _run_ws(ctx, nodes[t], "ping", c, seconds)
+                        runs["ws_idle"]["ping"][str(c)][t].append(r)
+                        _report(ctx, "rep %d ws + %d idle c=%-3d ping %-5s"
+                                % (rep + 1, idle, c, t), r)
+        finally:
+            for holder in holders:
+                _release_idle(holder)
         threads = {t: proc_status(n.janus.pid)["threads"] for t, n in nodes.items()}
         for node in nodes.values():
             stop_janus(node.janus)
@@ -227,10 +267,12 @@ def run(ctx):
                 for t in order:
                     m = _idle_memory(ctx, t, idle, kind)
                     memory[kind][t].append(m)
-                    ctx.progress.step("rep %d idle %-7s %-5s %d connections: %+.1f MB, %.2f KiB "
-                                      "each" % (rep + 1, kind, t, idle,
-                                                (m["rss_during"] - m["rss_before"]) / 1e6,
-                                                m["bytes_per_connection"] / 1024))
+                    ctx.progress.step("rep %d idle %-7s %-5s %d connections: RSS %.2f KiB, heap "
+                                      "%s KiB each" % (rep + 1, kind, t, idle,
+                                                       m["bytes_per_connection"] / 1024,
+                                                       "-" if m["heap_bytes_per_connection"] is None
+                                                       else "%.2f" % (m["heap_bytes_per_connection"]
+                                                                      / 1024)))
     finally:
         for node in nodes.values():
             stop_janus(node.janus)

@@ -113,7 +113,9 @@ def targets(results):
                              "threads" % t, r, r["median"] >= 1.0, "table-tbb"))
     edge = parts.get("edge", {}).get("runs")
     if edge:
-        for protocol, label in (("http", "HTTP"), ("ws", "WebSocket")):
+        for protocol, label in EDGE_PROTOCOLS.items():
+            if protocol not in edge:
+                continue
             for name in _edge_names(edge[protocol]):
                 for c in sorted(edge[protocol][name], key=int):
                     point = edge[protocol][name][c]
@@ -128,10 +130,13 @@ def targets(results):
         for kind, label in EDGE_IDLE_KINDS.items():
             memory = (parts["edge"].get("idle_memory") or {}).get(kind) or {}
             if memory.get("edge") and memory.get("stock"):
-                r = _pairwise(memory["edge"], memory["stock"], "bytes_per_connection")
-                rows.append(_row("edge memory per idle WebSocket connection <= stock's (%s)"
-                                 % label, r, r["median"] is not None and r["median"] <= 1.0,
-                                 "edge-memory"))
+                for key, what in (("heap_bytes_per_connection", "heap in use"),
+                                  ("bytes_per_connection", "RSS")):
+                    r = _pairwise(memory["edge"], memory["stock"], key)
+                    rows.append(_row("edge memory per idle WebSocket connection <= stock's (%s, "
+                                     "%s)" % (label, what), r,
+                                     r["median"] is not None and r["median"] <= 1.0,
+                                     "edge-memory"))
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -315,6 +320,8 @@ def _api_md(api):
 
 
 EDGE_IDLE_KINDS = {"bare": "handshake only", "session": "with a Janus session"}
+EDGE_PROTOCOLS = {"http": "HTTP", "ws": "WebSocket",
+                  "ws_idle": "WebSocket, idle connections open"}
 
 
 def _edge_names(runs):
@@ -340,12 +347,16 @@ def _edge_md(edge):
     out.append("| protocol | request | connections | stock req/s | edge req/s | edge/stock "
                "| stock p99 ms | edge p99 ms | edge/stock p99 | errors |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
-    for protocol in ("http", "ws"):
-        for c in [str(x) for x in cfg["concurrency"]]:
+    for protocol, label in EDGE_PROTOCOLS.items():
+        if protocol not in edge["runs"]:
+            continue
+        if protocol == "ws_idle":
+            label = "WebSocket, %s idle connections open" % _num(cfg["idle_connections"])
+        for c in sorted(next(iter(edge["runs"][protocol].values())), key=int):
             for name in _edge_names(edge["runs"][protocol]):
                 point = edge["runs"][protocol][name][c]
                 out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
-                    {"http": "HTTP", "ws": "WebSocket"}[protocol], name, c,
+                    label, name, c,
                     _sp(spread([r["rps"] for r in point["stock"]])),
                     _sp(spread([r["rps"] for r in point["edge"]])),
                     _ratio_sp(_pairwise(point["edge"], point["stock"], "rps")),
@@ -367,16 +378,19 @@ def _edge_md(edge):
                    "started for that alone, bare (handshake done, nothing sent) or each with a "
                    "Janus session created first (as janus.js does before it waits); the janus "
                    "process's RSS once settled, minus before.\n" % _num(cfg["idle_connections"]))
-        out.append("| connections | transport | KiB per connection | RSS before MB | RSS with "
-                   "them MB |")
-        out.append("|---|---|---|---|---|")
+        out.append("| connections | transport | heap in use, KiB per connection | RSS, KiB per "
+                   "connection | RSS before MB | RSS with them MB |")
+        out.append("|---|---|---|---|---|---|")
         for kind, label in EDGE_IDLE_KINDS.items():
             for t in ("stock", "edge"):
                 rows = (memory.get(kind) or {}).get(t) or []
                 if not rows:
                     continue
-                out.append("| %s | %s | %s | %s | %s |" % (
-                    label, t, _sp(spread([m["bytes_per_connection"] / 1024 for m in rows]), 2),
+                heap = [m["heap_bytes_per_connection"] / 1024 for m in rows
+                        if m.get("heap_bytes_per_connection") is not None]
+                out.append("| %s | %s | %s | %s | %s | %s |" % (
+                    label, t, _sp(spread(heap), 2) if heap else "-",
+                    _sp(spread([m["bytes_per_connection"] / 1024 for m in rows]), 2),
                     _sp(spread([m["rss_before"] / 1e6 for m in rows]), 1),
                     _sp(spread([m["rss_during"] / 1e6 for m in rows]), 1)))
     return "\n".join(out) + "\n"
@@ -659,7 +673,11 @@ NOTES = {
         "request and its queue accounting after."),
     "edge-memory": (
         "**Idle connections.** What each WebSocket connection costs the janus process while it "
-        "only stays open: libwebsockets' per-connection state plus the transport's own."),
+        "only stays open: libwebsockets' per-connection state (its receive buffer: 4 KiB for "
+        "Janus's transport, 2 KiB for the edge's), the event loop's (libev's watchers, for the "
+        "edge), and the transport's own. Heap in use is what the connections hold; RSS also "
+        "counts what the allocator kept of the handshakes' freed buffers, which the next "
+        "connections reuse."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
