@@ -77,6 +77,13 @@ def callgrind_totals(path):
     return dict(zip(events, totals))
 
 
+def report_run(ctx, prefix, r):
+    """One load run on the progress line: req/s, p50, p99, errors."""
+    ctx.progress.step("%s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms%s"
+                      % (prefix, r["rps"], r["p50_ms"], r["p99_ms"],
+                         "  ERRORS %d" % r["errors"] if r["errors"] else ""))
+
+
 def percentile(values, p):
     """Linear interpolation between closest ranks; None for no values."""
     vals = sorted(values)

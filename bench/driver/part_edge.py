@@ -25,7 +25,7 @@ import subprocess
 import time
 
 from common import (MEDIA, BenchError, Http, Wrk, attach_many, heap_in_use, metric,
-                    proc_cpu_seconds, proc_status, start_janus, stop_janus)
+                    proc_cpu_seconds, proc_status, report_run, start_janus, stop_janus)
 
 TRANSPORTS = ("edge", "stock")  # the node's API transport
 PROTOCOLS = ("http", "ws")
@@ -190,12 +190,6 @@ def _idle_memory(ctx, transport, count, kind):
         stop_janus(janus)
 
 
-def _report(ctx, prefix, r):
-    ctx.progress.step("%s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms%s"
-                      % (prefix, r["rps"], r["p50_ms"], r["p99_ms"],
-                         "  ERRORS %d" % r["errors"] if r["errors"] else ""))
-
-
 def run(ctx):
     q = ctx.quick
     seconds = 1.0 if q else 2.0
@@ -238,8 +232,8 @@ def run(ctx):
                             else:
                                 r = _run_ws(ctx, node, e, c, seconds)
                             runs[protocol][e][str(c)][t].append(r)
-                            _report(ctx, "rep %d %-4s c=%-3d %-4s %-5s" % (rep + 1, protocol,
-                                                                          c, e, t), r)
+                            report_run(ctx, "rep %d %-4s c=%-3d %-4s %-5s"
+                                       % (rep + 1, protocol, c, e, t), r)
         for t, node in nodes.items():
             cpu[t] = proc_cpu_seconds(node.janus.pid) - cpu[t]
         # WebSocket ping again with `idle` idle connections open on each node, as a node
@@ -252,7 +246,7 @@ def run(ctx):
                     for t in order:
                         r = _run_ws(ctx, nodes[t], "ping", c, seconds)
                         runs["ws_idle"]["ping"][str(c)][t].append(r)
-                        _report(ctx, "rep %d ws + %d idle c=%-3d ping %-5s"
+                        report_run(ctx, "rep %d ws + %d idle c=%-3d ping %-5s"
                                 % (rep + 1, idle, c, t), r)
         finally:
             for holder in holders:
