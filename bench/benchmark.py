@@ -16,6 +16,8 @@ PARTS (default: every one but soak):
   edge     janus.transport.edge vs the stock transports: ping, info, list over HTTP (wrk)
            and WebSocket (bench/ws_load) at 1/10/100 connections; memory per idle
            WebSocket connection
+  srtp     the floor of a fan-out: srtp_protect (Debian's libsrtp2, as Janus) and a UDP
+           sendmsg of a 1,200-byte RTP packet, per viewer copy (bench/srtp_send)
   soak     opt-in: T minutes of churn, RSS/threads sampled every 10 s (--minutes, default 10)
 
 Writes DIR/results.json, DIR/results.md and DIR/*.png (DIR: bench-results/, or
@@ -39,8 +41,8 @@ sys.path.insert(0, str(HERE / "driver"))
 import common  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "soak")
-DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge")
+PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "soak")
+DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp")
 
 
 class Context:

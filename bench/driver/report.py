@@ -376,9 +376,12 @@ def _edge_md(edge):
     if any(memory.get(kind) for kind in EDGE_IDLE_KINDS):
         out.append("\nMemory per idle WebSocket connection: %s connections opened to a Janus "
                    "started for that alone, bare (handshake done, nothing sent) or each with a "
-                   "Janus session created first (as janus.js does before it waits); the janus "
-                   "process's RSS once settled, minus before.\n" % _num(cfg["idle_connections"]))
-        out.append("| connections | transport | heap in use, KiB per connection | RSS, KiB per "
+                   "Janus session created first (as janus.js does before it waits). Heap in use: "
+                   "glibc's malloc_stats() in the janus process through gdb, what the connections "
+                   "hold; RSS: its resident memory once settled, which also counts what the "
+                   "allocator kept of freed memory; each minus before.\n"
+                   % _num(cfg["idle_connections"]))
+        out.append("| idle connections | transport | heap in use, KiB per connection | RSS, KiB per "
                    "connection | RSS before MB | RSS with them MB |")
         out.append("|---|---|---|---|---|---|")
         for kind, label in EDGE_IDLE_KINDS.items():
@@ -393,7 +396,31 @@ def _edge_md(edge):
                     _sp(spread([m["bytes_per_connection"] / 1024 for m in rows]), 2),
                     _sp(spread([m["rss_before"] / 1e6 for m in rows]), 1),
                     _sp(spread([m["rss_during"] / 1e6 for m in rows]), 1)))
-    return "\n".join(out) + "\n"
+    out.append("")
+    return out
+
+
+def _srtp_md(srtp):
+    cfg = srtp["config"]
+    cpu = srtp["cpu_ns_per_packet"]
+    out = ["## SRTP and send: the floor of a fan-out\n"]
+    out.append("What one viewer's copy of a %d-byte SRTP packet costs at the least on Janus's "
+               "send path, in CPU time of the sending thread (bench/srtp_send, Google "
+               "Benchmark, %d repetitions interleaved): `srtp_protect` with Debian's libsrtp2 "
+               "(the library the janus binary links; a fresh copy of the packet each time, as a "
+               "relay makes one per viewer) and one UDP `sendmsg` on loopback to a socket a "
+               "thread drains. The fan-out runs (1 publisher to N viewers, issue 16) are not "
+               "built yet.\n" % (cfg["packet_bytes"], cfg["reps"]))
+    out.append("| SRTP profile | protect, ns | protect + sendmsg, ns | viewer copies per "
+               "second per core |")
+    out.append("|---|---|---|---|")
+    for arg, name in sorted(cfg["profiles"].items()):
+        both = cpu.get("protect_and_send/%s" % arg) or {}
+        out.append("| %s | %s | %s | %s |" % (
+            name, _sp(cpu.get("protect/%s" % arg)), _sp(both),
+            _num(1e9 / both["median"]) if both.get("median") else "-"))
+    out.append("\n`sendmsg` alone: %s ns.\n" % _sp(cpu.get("sendmsg")))
+    return out
 
 
 def _table_md(table):
@@ -791,7 +818,7 @@ def markdown(results):
             out.append(_note(key, parts) + "\n")
     for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
                      ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("edge", _edge_md),
-                     ("soak", _soak_md)):
+                     ("srtp", _srtp_md), ("soak", _soak_md)):
         data = parts.get(name)
         if not data:
             continue
@@ -799,8 +826,8 @@ def markdown(results):
             out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
             continue
         out.extend(fn(data))
-        png = "%s.png" % name
-        out.append("![%s](%s)\n" % (name, png))
+        if name not in ("edge", "srtp"):  # the parts with a plot
+            out.append("![%s](%s.png)\n" % (name, name))
     return "\n".join(out) + "\n"
 
 
