@@ -4,6 +4,7 @@ Everything talks to 127.0.0.1 only: Janus nodes come from tests/e2e/harness.py
 (JanusProcess: free loopback ports, loopback-only ICE), and every URL is checked.
 """
 
+import glob
 import http.client
 import json
 import os
@@ -156,6 +157,18 @@ def heap_in_use(janus, timeout=60.0):
     return None
 
 
+def hloop_threads(pid):
+    """Threads of pid named hloop: Janus 1.1.2 runs one per handle (without event_loops)."""
+    count = 0
+    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
+        try:
+            with open(comm) as f:
+                count += f.read().startswith("hloop")
+        except OSError:
+            pass  # the thread ended meanwhile
+    return count
+
+
 def proc_fds(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -188,6 +201,12 @@ def run_async(coro, settle=0.5):
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+# janus.transport.edge with its per-connection request rate and per-address connection count
+# raised: a load generator is one client address (the results say so where it is used).
+EDGE_UNBOUNDED = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
+                             "max_connections": 100000, "max_connections_per_ip": 100000}}
 
 
 def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",

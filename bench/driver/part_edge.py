@@ -24,8 +24,8 @@ import os
 import subprocess
 import time
 
-from common import (MEDIA, BenchError, Http, Wrk, attach_many, heap_in_use, metric,
-                    proc_cpu_seconds, proc_status, report_run, start_janus, stop_janus)
+from common import (EDGE_UNBOUNDED, MEDIA, BenchError, Http, Wrk, attach_many, heap_in_use,
+                    metric, proc_cpu_seconds, proc_status, report_run, start_janus, stop_janus)
 
 TRANSPORTS = ("edge", "stock")  # the node's API transport
 PROTOCOLS = ("http", "ws")
@@ -34,8 +34,7 @@ CONCURRENCY = (1, 10, 100)
 LOADED_CONCURRENCY = (1, 10)  # WebSocket ping with the idle connections open
 HANDLES = 1000
 LIST_LIMIT = 10
-EDGE_SETTINGS = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
-                            "max_connections": 100000, "max_connections_per_ip": 100000}}
+EDGE_SETTINGS = EDGE_UNBOUNDED
 EXPECT = {"ping": "pong", "info": '"info"', "list": '"list"'}
 
 

@@ -137,6 +137,15 @@ def targets(results):
                                      "%s)" % (label, what), r,
                                      r["median"] is not None and r["median"] <= 1.0,
                                      "edge-memory"))
+    soak = parts.get("soak") or {}
+    if soak.get("rss_mb_per_hour") is not None and (soak.get("config") or {}).get("transport"):
+        r = spread([soak["rss_mb_per_hour"]])
+        rows.append(_abs_row("soak: RSS slope <= 2 MB/h (impatient churn through the edge)", r,
+                             "%s MB/h", r["median"] <= 2.0, "soak", digits=1))
+        left = (soak.get("leftover_after") or {}).get("hloop_threads")
+        if left is not None:
+            rows.append(_abs_row("soak: no hloop thread left once the clients are gone",
+                                 spread([left]), "%s", left == 0, "soak"))
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -595,16 +604,21 @@ def _scrape_md(scr):
 def _soak_md(soak):
     cfg = soak["config"]
     s = soak["samples"]
+    how = ("through %s, %s" % (cfg["transport"], cfg["lifecycle"]) if cfg.get("transport")
+           else "the stock transports, the churn part's lifecycle")
+    first, last = (s[0], s[-1]) if s else ({}, {})
     out = ["## Soak\n",
-           "%g minutes of churn (%d loops, janus.plugin.media), a sample every %g s: %s "
+           "%g minutes of churn (%d loops, janus.plugin.media, %s), a sample every %g s: %s "
            "lifecycles, %d errors. Slopes (least squares, after the first minute): RSS %s MB/h, "
-           "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s. Left after the run: "
-           "%s.\n" % (cfg["minutes"], cfg["loops"], cfg["interval_s"], _num(soak["lifecycles"]),
-                      soak["errors"], _num(soak["rss_mb_per_hour"], 1),
-                      _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
-                      _num(s[0]["rss_mb"], 1) if s else "-", _num(s[-1]["rss_mb"], 1) if s else "-",
-                      s[0]["threads"] if s else "-", s[-1]["threads"] if s else "-",
-                      ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
+           "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s (hloop %s -> %s). "
+           "Left once the clients were gone: %s.\n"
+           % (cfg["minutes"], cfg["loops"], how, cfg["interval_s"], _num(soak["lifecycles"]),
+              soak["errors"], _num(soak["rss_mb_per_hour"], 1),
+              _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
+              _num(first.get("rss_mb"), 1), _num(last.get("rss_mb"), 1),
+              first.get("threads", "-"), last.get("threads", "-"), first.get("hloop", "-"),
+              last.get("hloop", "-"),
+              ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
     return out
 
 
@@ -705,6 +719,11 @@ NOTES = {
         "edge), and the transport's own. Heap in use is what the connections hold; RSS also "
         "counts what the allocator kept of the handshakes' freed buffers, which the next "
         "connections reuse."),
+    "soak": (
+        "**Soak.** Impatient clients (hangup and detach together right after the answer) "
+        "through janus.transport.edge, which holds them until the handle's first selected pair "
+        "(README, \"Handles Janus never frees\"); each handle Janus never freed would keep its "
+        "hloop thread, its ICE agent and their memory."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
