@@ -32,7 +32,7 @@ constexpr int kTrailer = 16 + 4;  // room for a tag (GCM 16, HMAC-SHA1-80 10) an
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "srtp_send: %s\n", what);
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): the benchmark cannot go on
 }
 
 class Sender {
@@ -106,7 +106,7 @@ class Loopback {
     if (connect(sender_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
       die("connect failed");
     }
-    timeval timeout{0, 100 * 1000};
+    timeval timeout{0, 100'000};
     setsockopt(receiver_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     drain_ = std::thread([this] {
       char sink[2048];

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -56,14 +57,16 @@ struct Options {
   std::string idle_request;
 };
 
+// One thread: strerror and exit are safe here.
 [[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "ws_load: %s (errno %d: %s)\n", what, errno, std::strerror(errno));
-  std::exit(2);
+  std::fprintf(stderr, "ws_load: %s (errno %d: %s)\n", what, errno,
+               std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+  std::exit(2);                        // NOLINT(concurrency-mt-unsafe)
 }
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr, "ws_load: %s\n", why);
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe)
 }
 
 Options parse(int argc, char** argv) {
@@ -166,7 +169,7 @@ class Load {
     }
   }
 
-  void open(Connection& c, int index) {
+  void open(Connection& c, int index) const {
     c.index = index;
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) die("socket");
@@ -421,17 +424,14 @@ class Load {
   }
 
   bool all_ready() const {
-    for (const Connection& c : connections_) {
-      if (c.phase != Phase::kRun && c.phase != Phase::kClosed) return false;
-    }
-    return true;
+    return std::ranges::all_of(connections_, [](const Connection& c) {
+      return c.phase == Phase::kRun || c.phase == Phase::kClosed;
+    });
   }
-  bool idle_done() const { return stdin_closed_; }
   bool none_in_flight() const {
-    for (const Connection& c : connections_) {
-      if (c.phase == Phase::kRun && !c.transaction.empty()) return false;
-    }
-    return true;
+    return std::ranges::all_of(connections_, [](const Connection& c) {
+      return c.phase != Phase::kRun || c.transaction.empty();
+    });
   }
 
   int measure() {
@@ -462,7 +462,8 @@ class Load {
     std::sort(v.begin(), v.end());
     const auto pct = [&v](double p) -> std::uint32_t {
       if (v.empty()) return 0;
-      const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+      const auto i =
+          static_cast<std::size_t>(std::lround(p / 100.0 * static_cast<double>(v.size() - 1)));
       return v[std::min(i, v.size() - 1)];
     };
     std::printf(
@@ -474,7 +475,7 @@ class Load {
         pct(50), pct(90), pct(99), v.empty() ? 0u : v.back(), cpu(after) - cpu(before));
     return errors_ == 0 && closed_ == 0 && drained ? 0 : 1;
   }
-  bool never() const { return false; }
+  bool never() const { return false; }  // NOLINT(readability-convert-member-functions-to-static)
 
   int hold_idle() {
     if (!pump(Clock::now() + std::chrono::seconds(60), &Load::all_ready) || closed_ != 0) {
