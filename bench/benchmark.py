@@ -13,6 +13,11 @@ PARTS (default: every one but soak):
   churn    media session lifecycles per second, janus.plugin.media vs echotest
   webrtc   N aiortc clients: echo (vs echotest) and 1 publisher -> N viewers
   scrape   /metrics latency with 0, 1,000, 10,000 sessions
+  edge     janus.transport.edge vs the stock transports: ping, info, list over HTTP (wrk)
+           and WebSocket (bench/ws_load) at 1/10/100 connections; memory per idle
+           WebSocket connection
+  srtp     the floor of a fan-out: srtp_protect (Debian's libsrtp2, as Janus) and a UDP
+           sendmsg of a 1,200-byte RTP packet, per viewer copy (bench/srtp_send)
   soak     opt-in: T minutes of churn, RSS/threads sampled every 10 s (--minutes, default 10)
 
 Writes DIR/results.json, DIR/results.md and DIR/*.png (DIR: bench-results/, or
@@ -36,8 +41,8 @@ sys.path.insert(0, str(HERE / "driver"))
 import common  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ("api", "table", "churn", "webrtc", "scrape", "soak")
-DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape")
+PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "soak")
+DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp")
 
 
 class Context:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../common/abi_guard.h"
+#include "../common/module_identity.h"
 #include "../common/janus_api.h"
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
@@ -29,12 +30,18 @@
 namespace jmedia::edge {
 namespace {
 
-constexpr const char* kPackage = "janus.transport.edge";
-constexpr const char* kName = "JANUS edge transport (bounded Janus API)";
-constexpr const char* kDescription =
-    "The Janus API over WebSocket and HTTP for untrusted clients: per-client bounds on queues, "
-    "message size, request rate, connections and ICE candidates before the core sees a request.";
-constexpr const char* kAuthor = "janus-media contributors";
+constexpr ModuleIdentity kIdentity{
+    .api_version = JANUS_TRANSPORT_API_VERSION,
+    .package = "janus.transport.edge",
+    .name = "JANUS edge transport (bounded Janus API)",
+    .description =
+        "The Janus API over WebSocket and HTTP for untrusted clients: per-client bounds on queues, "
+        "message size, request rate, connections and ICE candidates before the core sees a "
+        "request.",
+};
+constexpr const char* kPackage = kIdentity.package;
+constexpr const char* kName = kIdentity.name;
+using Identity = IdentityGetters<kIdentity>;
 constexpr const char* kEventHandlerConfig = "janus.eventhandler.media";
 
 janus_transport* self();
@@ -140,6 +147,9 @@ int init(janus_transport_callbacks* core, const char* config_path) noexcept {
                     state->config.http_base_path)
                        .c_str()
                  : "");
+    if (state->config.ws.enabled) {
+      log_info("websocket: libwebsockets on %s", state->ws.event_loop());
+    }
     log_info("ICE-candidate cap: %s (from %s)%s",
              policy.max_ice_candidates == 0
                  ? "off (max_ice_candidates = 0)"
@@ -175,28 +185,6 @@ void destroy() noexcept {
   guarded_void("destroy", [] {
     if (running.retire(kDestroyWait)) log_info("%s destroyed", kName);
   });
-}
-
-int get_api_compatibility() noexcept {
-  return JANUS_TRANSPORT_API_VERSION;
-}
-int get_version() noexcept {
-  return kVersion;
-}
-const char* get_version_string() noexcept {
-  return kVersionString;
-}
-const char* get_description() noexcept {
-  return kDescription;
-}
-const char* get_name() noexcept {
-  return kName;
-}
-const char* get_author() noexcept {
-  return kAuthor;
-}
-const char* get_package() noexcept {
-  return kPackage;
 }
 
 gboolean is_janus_api_enabled() noexcept {
@@ -295,13 +283,13 @@ json_t* query_transport(json_t* /*request*/) noexcept {
 janus_transport edge_transport = {
     .init = init,
     .destroy = destroy,
-    .get_api_compatibility = get_api_compatibility,
-    .get_version = get_version,
-    .get_version_string = get_version_string,
-    .get_description = get_description,
-    .get_name = get_name,
-    .get_author = get_author,
-    .get_package = get_package,
+    .get_api_compatibility = Identity::api_compatibility,
+    .get_version = Identity::version,
+    .get_version_string = Identity::version_string,
+    .get_description = Identity::description,
+    .get_name = Identity::name,
+    .get_author = Identity::author,
+    .get_package = Identity::package,
     .is_janus_api_enabled = is_janus_api_enabled,
     .is_admin_api_enabled = is_admin_api_enabled,
     .send_message = send_message,

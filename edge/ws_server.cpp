@@ -1,5 +1,6 @@
 #include "ws_server.h"
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include <algorithm>
@@ -546,7 +547,33 @@ bool WsServer::start(std::string& error) {
   context_info.user = this;
   context_info.gid = -1;
   context_info.uid = -1;
-  context_ = lws_create_context(&context_info);
+  // lws's own loop polls every connection's socket on each pass, so each event costs in
+  // proportion to the connections open; on a libev loop of ours (epoll) it costs the same
+  // whatever their number. The loop is foreign to lws so that it installs no signal watcher
+  // (Janus owns SIGINT), and ours so that stop() can break it.
+  loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOENV) |
+                      static_cast<unsigned>(EVFLAG_NOSIGMASK));
+  void* foreign_loops[1] = {loop_};
+  if (loop_ != nullptr) {
+    context_info.options |= LWS_SERVER_OPTION_LIBEV;
+    context_info.foreign_loops = foreign_loops;
+    context_ = lws_create_context(&context_info);
+    if (context_ == nullptr) {
+      ev_loop_destroy(loop_);
+      loop_ = nullptr;
+      std::lock_guard lock(start_messages_mutex_);
+      start_messages_.clear();
+    }
+  }
+  if (loop_ == nullptr) {
+    log_warn(
+        "websocket: libwebsockets' libev event loop is not available (Debian package "
+        "libwebsockets-evlib-ev): serving on its poll() loop, whose cost per event grows "
+        "with the number of connections");
+    context_info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    context_info.foreign_loops = nullptr;
+    context_ = lws_create_context(&context_info);
+  }
 
   const EdgeConfig& config = edge_.config();
   if (context_ != nullptr) {
@@ -577,6 +604,7 @@ bool WsServer::start(std::string& error) {
     if (context_ != nullptr) lws_context_destroy(context_);
     context_ = nullptr;
     vhost_ = nullptr;
+    destroy_loop();
     return false;
   }
   for (const auto& message : messages) log_warn("websocket: %s", message.c_str());
@@ -589,6 +617,7 @@ bool WsServer::start(std::string& error) {
     lws_context_destroy(context_);
     context_ = nullptr;
     vhost_ = nullptr;
+    destroy_loop();
     return false;
   }
   return true;
@@ -603,6 +632,7 @@ void WsServer::stop() noexcept {
   lws_context_destroy(context_);
   context_ = nullptr;
   vhost_ = nullptr;
+  destroy_loop();
   port_ = 0;
   {
     std::lock_guard lock(wake_mutex_);
@@ -618,12 +648,23 @@ void WsServer::run() noexcept {
   lws_sul_schedule(context_, 0, &tick_->sul, &WsServer::on_tick,
                    std::chrono::duration_cast<std::chrono::microseconds>(kTickPeriod).count());
   while (!stopping_.load(std::memory_order_acquire)) {
-    // Each pass behind the barrier: one failure is logged and the service goes on.
+    // Each pass behind the barrier: one failure is logged and the service goes on. On libev,
+    // one pass runs until stop() breaks the loop (the callbacks have their own barriers).
     guarded_void("edge websocket service", [this] {
-      if (lws_service(context_, 0) < 0) stopping_.store(true);
+      if (loop_ != nullptr) {
+        ev_run(loop_, 0);
+      } else if (lws_service(context_, 0) < 0) {
+        stopping_.store(true);
+      }
     });
   }
   lws_sul_cancel(&tick_->sul);
+}
+
+void WsServer::destroy_loop() noexcept {
+  if (loop_ == nullptr) return;
+  ev_loop_destroy(loop_);
+  loop_ = nullptr;
 }
 
 void WsServer::on_tick(lws_sorted_usec_list* sul) {
@@ -728,6 +769,9 @@ int WsServer::callback(lws* wsi, int reason, void* user, void* in, std::size_t l
       return connection != nullptr ? connection->writeable() : 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       drain_wakes();
+      if (loop_ != nullptr && stopping_.load(std::memory_order_acquire)) {
+        ev_break(loop_, EVBREAK_ALL);
+      }
       return 0;
     case LWS_CALLBACK_CLOSED:
       closed(wsi, user);

@@ -1,11 +1,11 @@
 // The Janus API over WebSocket (subprotocol janus-protocol, what janus.js asks for), on
 // libwebsockets 4.1, with every bound of the edge on each connection.
 //
-// Threads. One service thread runs lws and owns every wsi: it reads, assembles and admits
-// requests, writes, pings, and closes. The core's threads only reach a connection through its
-// Endpoint (deliver): serialize, a bounded push onto the connection's Outbox, and when the box
-// was empty a wake-up of the service thread (lws_cancel_service); they never touch lws otherwise
-// and never wait for the service thread, which never waits for the core.
+// Threads. One service thread runs lws (on a libev loop: epoll) and owns every wsi: it reads,
+// assembles and admits requests, writes, pings, and closes. The core's threads only reach a
+// connection through its Endpoint (deliver): serialize, a bounded push onto the connection's
+// Outbox, and when the box was empty a wake-up of the service thread (lws_cancel_service); they
+// never touch lws otherwise and never wait for the service thread, which never waits for the core.
 //
 // Writing. The connection's own queue is written only when lws says the socket is writeable
 // (LWS_CALLBACK_SERVER_WRITEABLE): a few frames of at most kChunk bytes each, stopping as soon as
@@ -36,6 +36,7 @@
 
 #include "edge.h"
 
+struct ev_loop;
 struct lws;
 struct lws_context;
 struct lws_vhost;
@@ -61,6 +62,11 @@ class WsServer {
   // Stops the service thread and closes every connection (their sessions go with them).
   void stop() noexcept;
   std::uint16_t port() const { return port_; }
+  // Which loop serves the connections: "libev (epoll)", or "its own poll() loop" when lws's
+  // libev plugin is missing (start() said so).
+  const char* event_loop() const {
+    return loop_ != nullptr ? "libev (epoll)" : "its own poll() loop";
+  }
   std::size_t connections() const { return open_.load(std::memory_order_relaxed); }
 
   // --- for the lws callbacks and the connections (implementation details) -----------------
@@ -75,6 +81,7 @@ class WsServer {
 
  private:
   void run() noexcept;
+  void destroy_loop() noexcept;
   void tick();
   static void on_tick(lws_sorted_usec_list* sul);
   void drain_wakes();
@@ -82,6 +89,7 @@ class WsServer {
   void closed(lws* wsi, void* user);
 
   Edge& edge_;
+  struct ev_loop* loop_ = nullptr;  // ours, lws runs on it; null: lws's own poll() loop
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   std::uint16_t port_ = 0;

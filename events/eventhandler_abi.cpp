@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "../common/abi_guard.h"
+#include "../common/module_identity.h"
 #include "../common/janus_api.h"
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
@@ -32,12 +33,17 @@
 namespace jmedia {
 namespace {
 
-constexpr const char* kPackage = "janus.eventhandler.media";
-constexpr const char* kName = "JANUS media metrics event handler";
-constexpr const char* kDescription =
-    "Turns the core's session, handle, ICE, DTLS, PeerConnection and media events into "
-    "janus_core_* Prometheus metrics.";
-constexpr const char* kAuthor = "janus-media contributors";
+constexpr ModuleIdentity kIdentity{
+    .api_version = JANUS_EVENTHANDLER_API_VERSION,
+    .package = "janus.eventhandler.media",
+    .name = "JANUS media metrics event handler",
+    .description =
+        "Turns the core's session, handle, ICE, DTLS, PeerConnection and media events into "
+        "janus_core_* Prometheus metrics.",
+};
+constexpr const char* kPackage = kIdentity.package;
+constexpr const char* kName = kIdentity.name;
+using Identity = IdentityGetters<kIdentity>;
 
 constexpr auto kDestroyWait = std::chrono::seconds(5);
 
@@ -93,28 +99,6 @@ void destroy() noexcept {
   });
 }
 
-int get_api_compatibility() noexcept {
-  return JANUS_EVENTHANDLER_API_VERSION;
-}
-int get_version() noexcept {
-  return kVersion;
-}
-const char* get_version_string() noexcept {
-  return kVersionString;
-}
-const char* get_description() noexcept {
-  return kDescription;
-}
-const char* get_name() noexcept {
-  return kName;
-}
-const char* get_author() noexcept {
-  return kAuthor;
-}
-const char* get_package() noexcept {
-  return kPackage;
-}
-
 void incoming_event(json_t* event) noexcept {
   // Borrowed (see the top of this file): never released here.
   guarded_void("incoming_event", [&] {
@@ -138,13 +122,13 @@ json_t* handle_request(json_t* request) noexcept {
 janus_eventhandler media_eventhandler = {
     .init = init,
     .destroy = destroy,
-    .get_api_compatibility = get_api_compatibility,
-    .get_version = get_version,
-    .get_version_string = get_version_string,
-    .get_description = get_description,
-    .get_name = get_name,
-    .get_author = get_author,
-    .get_package = get_package,
+    .get_api_compatibility = Identity::api_compatibility,
+    .get_version = Identity::version,
+    .get_version_string = Identity::version_string,
+    .get_description = Identity::description,
+    .get_name = Identity::name,
+    .get_author = Identity::author,
+    .get_package = Identity::package,
     .incoming_event = incoming_event,
     .handle_request = handle_request,
     .events_mask = JANUS_EVENT_TYPE_NONE,

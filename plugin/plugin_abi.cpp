@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "../common/abi_guard.h"
+#include "../common/module_identity.h"
 #include "../common/janus_api.h"
 #include "../common/janus_config_reader.h"
 #include "../common/glib_ptr.h"
@@ -26,11 +27,16 @@
 namespace jmedia {
 namespace {
 
-constexpr const char* kPackage = "janus.plugin.media";
-constexpr const char* kName = "JANUS media plugin";
-constexpr const char* kDescription =
-    "Device media sessions (publish, watch, echo) with a sharded session table and limits.";
-constexpr const char* kAuthor = "janus-media contributors";
+constexpr ModuleIdentity kIdentity{
+    .api_version = JANUS_PLUGIN_API_VERSION,
+    .package = "janus.plugin.media",
+    .name = "JANUS media plugin",
+    .description =
+        "Device media sessions (publish, watch, echo) with a sharded session table and limits.",
+};
+constexpr const char* kPackage = kIdentity.package;
+constexpr const char* kName = kIdentity.name;
+using Identity = IdentityGetters<kIdentity>;
 
 // Everything init() creates. Freed by destroy() once no callback is inside (ModuleSlot); the
 // destructor stops the plugin first: its threads are joined, every session released.
@@ -151,28 +157,6 @@ void destroy() noexcept {
   });
 }
 
-int get_api_compatibility() noexcept {
-  return JANUS_PLUGIN_API_VERSION;
-}
-int get_version() noexcept {
-  return kVersion;
-}
-const char* get_version_string() noexcept {
-  return kVersionString;
-}
-const char* get_description() noexcept {
-  return kDescription;
-}
-const char* get_name() noexcept {
-  return kName;
-}
-const char* get_author() noexcept {
-  return kAuthor;
-}
-const char* get_package() noexcept {
-  return kPackage;
-}
-
 void create_session(janus_plugin_session* handle, int* error) noexcept {
   guarded_void("create_session", [&] {
     *error = -1;
@@ -266,13 +250,13 @@ json_t* query_session(janus_plugin_session* handle) noexcept {
 janus_plugin media_plugin = {
     .init = init,
     .destroy = destroy,
-    .get_api_compatibility = get_api_compatibility,
-    .get_version = get_version,
-    .get_version_string = get_version_string,
-    .get_description = get_description,
-    .get_name = get_name,
-    .get_author = get_author,
-    .get_package = get_package,
+    .get_api_compatibility = Identity::api_compatibility,
+    .get_version = Identity::version,
+    .get_version_string = Identity::version_string,
+    .get_description = Identity::description,
+    .get_name = Identity::name,
+    .get_author = Identity::author,
+    .get_package = Identity::package,
     .create_session = create_session,
     .handle_message = handle_message,
     .handle_admin_message = handle_admin_message,

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "../common/abi_guard.h"
+#include "../common/module_identity.h"
 #include "../common/janus_api.h"
 #include "../common/janus_config_reader.h"
 #include "../common/janus_log_sink.h"
@@ -43,12 +44,17 @@
 namespace jmedia::transport {
 namespace {
 
-constexpr const char* kPackage = "janus.transport.prometheus";
-constexpr const char* kName = "JANUS Prometheus metrics transport";
-constexpr const char* kDescription =
-    "Operators' HTTP endpoint: /metrics (Prometheus text format), /healthz, /readyz, and the "
-    "session REST API /api/media/.";
-constexpr const char* kAuthor = "janus-media contributors";
+constexpr ModuleIdentity kIdentity{
+    .api_version = JANUS_TRANSPORT_API_VERSION,
+    .package = "janus.transport.prometheus",
+    .name = "JANUS Prometheus metrics transport",
+    .description =
+        "Operators' HTTP endpoint: /metrics (Prometheus text format), /healthz, /readyz, and the "
+        "session REST API /api/media/.",
+};
+constexpr const char* kPackage = kIdentity.package;
+constexpr const char* kName = kIdentity.name;
+using Identity = IdentityGetters<kIdentity>;
 
 // The janus executable exports its version string (src/version.h: janus_version_string), which
 // janus-dev does not ship a header for; looked up, not linked, so a janus without it still loads
@@ -242,28 +248,6 @@ void destroy() noexcept {
   });
 }
 
-int get_api_compatibility() noexcept {
-  return JANUS_TRANSPORT_API_VERSION;
-}
-int get_version() noexcept {
-  return kVersion;
-}
-const char* get_version_string() noexcept {
-  return kVersionString;
-}
-const char* get_description() noexcept {
-  return kDescription;
-}
-const char* get_name() noexcept {
-  return kName;
-}
-const char* get_author() noexcept {
-  return kAuthor;
-}
-const char* get_package() noexcept {
-  return kPackage;
-}
-
 gboolean is_janus_api_enabled() noexcept {
   return FALSE;
 }
@@ -314,13 +298,13 @@ json_t* query_transport(json_t* /*request*/) noexcept {
 janus_transport prometheus_transport = {
     .init = init,
     .destroy = destroy,
-    .get_api_compatibility = get_api_compatibility,
-    .get_version = get_version,
-    .get_version_string = get_version_string,
-    .get_description = get_description,
-    .get_name = get_name,
-    .get_author = get_author,
-    .get_package = get_package,
+    .get_api_compatibility = Identity::api_compatibility,
+    .get_version = Identity::version,
+    .get_version_string = Identity::version_string,
+    .get_description = Identity::description,
+    .get_name = Identity::name,
+    .get_author = Identity::author,
+    .get_package = Identity::package,
     .is_janus_api_enabled = is_janus_api_enabled,
     .is_admin_api_enabled = is_admin_api_enabled,
     .send_message = send_message,

@@ -4,9 +4,12 @@ Everything talks to 127.0.0.1 only: Janus nodes come from tests/e2e/harness.py
 (JanusProcess: free loopback ports, loopback-only ICE), and every URL is checked.
 """
 
+import glob
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,6 +78,13 @@ def callgrind_totals(path):
     return dict(zip(events, totals))
 
 
+def report_run(ctx, prefix, r):
+    """One load run on the progress line: req/s, p50, p99, errors."""
+    ctx.progress.step("%s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms%s"
+                      % (prefix, r["rps"], r["p50_ms"], r["p99_ms"],
+                         "  ERRORS %d" % r["errors"] if r["errors"] else ""))
+
+
 def percentile(values, p):
     """Linear interpolation between closest ranks; None for no values."""
     vals = sorted(values)
@@ -122,6 +132,43 @@ def proc_status(pid):
     return out
 
 
+def heap_in_use(janus, timeout=60.0):
+    """Bytes the janus process has malloc'ed and not freed (glibc's malloc_stats(), "in use"
+    over every arena, called in the process through gdb), or None without gdb. Unlike RSS it
+    leaves out what the allocator keeps after frees."""
+    if not shutil.which("gdb"):
+        return None
+    with open(janus.log_path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        start = f.tell()
+    subprocess.run(["gdb", "-p", str(janus.pid), "-batch", "-nx", "-ex",
+                    "call (void)malloc_stats()"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=timeout)
+    pattern = re.compile(r"Total \(incl\. mmap\):\s*\nsystem bytes\s*=\s*\d+\s*\n"
+                         r"in use bytes\s*=\s*(\d+)")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(janus.log_path, "rb") as f:
+            f.seek(start)
+            found = pattern.findall(f.read().decode(errors="replace"))
+        if found:
+            return int(found[-1])
+        time.sleep(0.05)
+    return None
+
+
+def hloop_threads(pid):
+    """Threads of pid named hloop: Janus 1.1.2 runs one per handle (without event_loops)."""
+    count = 0
+    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
+        try:
+            with open(comm) as f:
+                count += f.read().startswith("hloop")
+        except OSError:
+            pass  # the thread ended meanwhile
+    return count
+
+
 def proc_fds(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -156,17 +203,25 @@ def run_async(coro, settle=0.5):
         loop.close()
 
 
-def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf=""):
+# janus.transport.edge with its per-connection request rate and per-address connection count
+# raised: a load generator is one client address (the results say so where it is used).
+EDGE_UNBOUNDED = {"limits": {"max_requests_per_s": 1000000, "request_burst": 1000000,
+                             "max_connections": 100000, "max_connections_per_ip": 100000}}
+
+
+def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",
+                api_transport="stock", edge_settings=None):
     """A private Janus with our modules (events broadcast on, as scripts/run), stock
     echotest and videoroom, sessions that never time out, on free loopback ports."""
     conf = "general: {\n\tshards = %d\n%s}\n" % (shards, extra_media_conf)
-    # The stock transports carry the Janus API, as the results say: they are the reference
-    # of every part (the e2e harness defaults to janus.transport.edge, whose per-client rate
-    # bound a load generator would hit).
+    # The stock transports carry the Janus API unless a part asks for the edge, as the
+    # results say: they are the reference of every part (the e2e harness defaults to
+    # janus.transport.edge, whose per-client rate bound a load generator would hit).
     janus = JanusProcess(modules_dir=str(modules_dir), debug_level=debug_level,
                          overrides={"janus.plugin.media.jcfg": conf},
                          extra={"general": {"session_timeout": 0}},
-                         events_broadcast=True, start_timeout=30.0, api_transport="stock")
+                         events_broadcast=True, start_timeout=30.0,
+                         api_transport=api_transport, edge_settings=edge_settings)
     janus.start()
     if "libjanus_media.so" not in janus.config_info["plugins"]:
         janus.stop()

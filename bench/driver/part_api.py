@@ -31,7 +31,7 @@ import time
 
 from common import (MEDIA, VIDEOROOM, BenchError, Http, Wrk, attach, attach_many,
                     callgrind_totals, create_session, metric, perf_available, perf_profile,
-                    start_janus, stop_janus)
+                    report_run, start_janus, stop_janus)
 
 ENDPOINTS = ("ping", "list", "list_100", "info", "videoroom_list", "rest_list", "rest_info")
 REST = ("rest_list", "rest_info")  # GET on the metrics listener (no body)
@@ -175,12 +175,6 @@ def _stop_writer(proc):
     return json.loads(lines[-1])
 
 
-def _report(ctx, prefix, r):
-    ctx.progress.step("%s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms%s"
-                      % (prefix, r["rps"], r["p50_ms"], r["p99_ms"],
-                         "  ERRORS %d" % r["errors"] if r["errors"] else ""))
-
-
 def run(ctx):
     q = ctx.quick
     handles = 1000 if q else 10000
@@ -212,8 +206,8 @@ def run(ctx):
                         url, body = nodes[shards][1][name]
                         r = wrk.run(url, body, c, seconds)
                         runs[str(shards)][name][str(c)].append(r)
-                        _report(ctx, "rep %d c=%-3d %-14s shards=%-2d" % (rep + 1, c, name,
-                                                                          shards), r)
+                        report_run(ctx, "rep %d c=%-3d %-14s shards=%-2d"
+                                   % (rep + 1, c, name, shards), r)
         # The REST reads again, with a writer churning sessions on the node being read.
         offer_path = os.path.join(workdir, "offer.sdp")
         _canned_offer(offer_path)
@@ -229,8 +223,8 @@ def run(ctx):
                             url, _ = endpoints[name]
                             r = wrk.run(url, None, c, seconds)
                             churn[str(shards)][name][str(c)].append(r)
-                            _report(ctx, "rep %d c=%-3d %-14s shards=%-2d + writer"
-                                    % (rep + 1, c, name, shards), r)
+                            report_run(ctx, "rep %d c=%-3d %-14s shards=%-2d + writer"
+                                       % (rep + 1, c, name, shards), r)
                 finally:
                     stats = _stop_writer(proc)
                 stats["per_second"] = stats["lifecycles"] / (time.monotonic() - t0)

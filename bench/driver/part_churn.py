@@ -32,7 +32,7 @@ class LoopStats:
             self.errors.append(e)
 
 
-async def _one_lifecycle(client, plugin):
+async def _one_lifecycle(client, plugin, impatient=False):
     import harness
     from aiortc import RTCSessionDescription
     t0 = time.perf_counter()
@@ -49,12 +49,17 @@ async def _one_lifecycle(client, plugin):
         # The core's hangup for both plugins (echotest has no hangup request of its own), so
         # that both lifecycles are the same requests; the plugin's `hangup` request is an
         # async round trip more, tested in tests/e2e.
-        r = await client.hangup(handle, timeout=20)
-        if r.get("janus") != "success":
-            raise RuntimeError("hangup: %r" % r)
-        r = await client.detach(handle, timeout=20)
-        if r.get("janus") != "success":
-            raise RuntimeError("detach: %r" % r)
+        if impatient:
+            # As impatient clients do: hangup and detach together, right after the answer.
+            replies = await asyncio.gather(client.hangup(handle, timeout=20),
+                                           client.detach(handle, timeout=20))
+        else:
+            replies = [await client.hangup(handle, timeout=20)]
+            if replies[0].get("janus") == "success":
+                replies.append(await client.detach(handle, timeout=20))
+        for what, r in zip(("hangup", "detach"), replies):
+            if r.get("janus") != "success":
+                raise RuntimeError("%s: %r" % (what, r))
         took = time.perf_counter() - t0
     finally:
         client.events.pop(handle, None)
@@ -65,7 +70,7 @@ async def _one_lifecycle(client, plugin):
     return took
 
 
-async def _loop(janus, plugin, deadline, stats):
+async def _loop(janus, plugin, deadline, stats, impatient):
     from harness import JanusWsClient
     client = None
     done = 0
@@ -80,7 +85,7 @@ async def _loop(janus, plugin, deadline, stats):
                                              keepalive_interval=20).connect()
                 await client.create_session()
             try:
-                stats.durations.append(await _one_lifecycle(client, plugin))
+                stats.durations.append(await _one_lifecycle(client, plugin, impatient))
             except Exception as e:  # noqa: BLE001 (counted, the loop goes on)
                 stats.error("%s: %r" % (type(e).__name__, e))
                 await client.close()
@@ -96,9 +101,10 @@ async def _loop(janus, plugin, deadline, stats):
             await client.close()
 
 
-async def run_loops(janus, plugin, loops, seconds, stats):
+async def run_loops(janus, plugin, loops, seconds, stats, impatient=False):
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*[_loop(janus, plugin, deadline, stats) for _ in range(loops)])
+    await asyncio.gather(*[_loop(janus, plugin, deadline, stats, impatient)
+                           for _ in range(loops)])
 
 
 def measure(janus, plugin, loops, seconds):

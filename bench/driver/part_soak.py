@@ -1,10 +1,16 @@
-"""Part "soak" (opt-in): steady churn (the churn part's lifecycles, janus.plugin.media) for
-T minutes; Janus's RSS, threads and open fds sampled every 10 s; least-squares slopes."""
+"""Part "soak" (opt-in): steady churn of janus.plugin.media for T minutes through
+janus.transport.edge (what scripts/run serves), with impatient clients: the churn part's
+lifecycle, but hangup and detach sent together right after the answer, the pattern that
+leaves handles Janus 1.1.2 never frees unless the edge holds them (README, "Handles Janus
+never frees"). The edge's request rate and per-address bounds are raised (one client
+address). Janus's RSS, threads, hloop threads and open fds sampled every 10 s;
+least-squares slopes."""
 
 import asyncio
 import time
 
-from common import run_async, MEDIA, metric, proc_fds, proc_status, start_janus, stop_janus
+from common import (EDGE_UNBOUNDED, MEDIA, hloop_threads, metric, proc_fds, proc_status,
+                    run_async, start_janus, stop_janus)
 from part_churn import LoopStats, run_loops
 
 INTERVAL = 10.0
@@ -30,7 +36,8 @@ def run(ctx):
     ctx.progress.begin("soak", int(seconds // INTERVAL) + 1,
                        "%.1f min of churn (%d loops), a sample every %.0f s"
                        % (minutes, loops, INTERVAL))
-    janus = start_janus(ctx.modules_dir, shards=32)
+    janus = start_janus(ctx.modules_dir, shards=32, api_transport="edge",
+                        edge_settings=EDGE_UNBOUNDED)
     samples = []
     stats = LoopStats()
     try:
@@ -41,7 +48,8 @@ def run(ctx):
             while True:
                 st = proc_status(janus.pid)
                 s = {"t": round(time.monotonic() - t0, 1), "rss_mb": st["rss_bytes"] / 2 ** 20,
-                     "threads": st["threads"], "fds": proc_fds(janus.pid),
+                     "threads": st["threads"], "hloop": hloop_threads(janus.pid),
+                     "fds": proc_fds(janus.pid),
                      "lifecycles": len(stats.durations), "errors": stats.error_count}
                 samples.append(s)
                 ctx.progress.step("t=%5.0f s  rss %7.1f MB  threads %4d  fds %5d  lifecycles %d  "
@@ -53,18 +61,28 @@ def run(ctx):
 
         async def main():
             t0 = time.monotonic()
-            await asyncio.gather(run_loops(janus, MEDIA, loops, seconds, stats), sampler(t0))
+            await asyncio.gather(run_loops(janus, MEDIA, loops, seconds, stats, impatient=True),
+                                 sampler(t0))
 
         run_async(main())
-        time.sleep(2.0)
+        # The clients are gone: what is left once the edge's held requests (at most
+        # hold_timeout_ms) and Janus's teardown have run (polled, at most 20 s).
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and (
+                metric(janus, "janus_core_handles") > base_core or hloop_threads(janus.pid)):
+            time.sleep(0.25)
         leftover = {"janus_media_handles": metric(janus, "janus_media_handles") - base_handles,
                     "janus_core_handles": metric(janus, "janus_core_handles") - base_core,
-                    "janus_media_sessions_active": metric(janus, "janus_media_sessions_active")}
+                    "janus_media_sessions_active": metric(janus, "janus_media_sessions_active"),
+                    "hloop_threads": hloop_threads(janus.pid)}
     finally:
         stop_janus(janus)
     # The first minute is warm-up (allocator arenas, thread caches): slopes over the rest.
     steady = [s for s in samples if s["t"] >= min(60.0, seconds / 3)]
-    return {"config": {"minutes": minutes, "loops": loops, "interval_s": INTERVAL},
+    return {"config": {"minutes": minutes, "loops": loops, "interval_s": INTERVAL,
+                       "transport": "janus.transport.edge", "edge_settings": EDGE_UNBOUNDED,
+                       "lifecycle": "attach, echo + offer, setRemoteDescription(answer), "
+                                    "hangup and detach together"},
             "samples": samples, "lifecycles": len(stats.durations),
             "errors": stats.error_count, "first_errors": stats.errors,
             "rss_mb_per_hour": slope_per_hour([(s["t"], s["rss_mb"]) for s in steady]),

@@ -111,6 +111,41 @@ def targets(results):
             r = spread([x / y for x, y in zip(a["values"], b["values"]) if y])
             rows.append(_row("sharded table (32) >= tbb::concurrent_hash_map, 90/5/5, %s "
                              "threads" % t, r, r["median"] >= 1.0, "table-tbb"))
+    edge = parts.get("edge", {}).get("runs")
+    if edge:
+        for protocol, label in EDGE_PROTOCOLS.items():
+            if protocol not in edge:
+                continue
+            for name in _edge_names(edge[protocol]):
+                for c in sorted(edge[protocol][name], key=int):
+                    point = edge[protocol][name][c]
+                    r = _pairwise(point["edge"], point["stock"], "rps")
+                    rows.append(_row("edge `%s` req/s >= 1.0x stock (%s, c=%s)" % (name, label, c),
+                                     r, r["median"] is not None and r["median"] >= 1.0,
+                                     "edge-throughput"))
+                    p = _pairwise(point["edge"], point["stock"], "p99_ms")
+                    rows.append(_row("edge `%s` p99 <= 1.1x stock (%s, c=%s)" % (name, label, c),
+                                     p, p["median"] is not None and p["median"] <= 1.1,
+                                     "edge-throughput"))
+        for kind, label in EDGE_IDLE_KINDS.items():
+            memory = (parts["edge"].get("idle_memory") or {}).get(kind) or {}
+            if memory.get("edge") and memory.get("stock"):
+                for key, what in (("heap_bytes_per_connection", "heap in use"),
+                                  ("bytes_per_connection", "RSS")):
+                    r = _pairwise(memory["edge"], memory["stock"], key)
+                    rows.append(_row("edge memory per idle WebSocket connection <= stock's (%s, "
+                                     "%s)" % (label, what), r,
+                                     r["median"] is not None and r["median"] <= 1.0,
+                                     "edge-memory"))
+    soak = parts.get("soak") or {}
+    if soak.get("rss_mb_per_hour") is not None and (soak.get("config") or {}).get("transport"):
+        r = spread([soak["rss_mb_per_hour"]])
+        rows.append(_abs_row("soak: RSS slope <= 2 MB/h (impatient churn through the edge)", r,
+                             "%s MB/h", r["median"] <= 2.0, "soak", digits=1))
+        left = (soak.get("leftover_after") or {}).get("hloop_threads")
+        if left is not None:
+            rows.append(_abs_row("soak: no hloop thread left once the clients are gone",
+                                 spread([left]), "%s", left == 0, "soak"))
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -131,7 +166,8 @@ def _row(target, r, ok, note):
     verdict = "n/a" if r.get("median") is None else ("PASS" if ok else "MISS")
     if verdict != "n/a" and r.get("n", 0) > 1 and r["min"] is not None:
         threshold = {"api-shards": 1.0, "table-tbb": 1.0, "api-videoroom": 1.0,
-                     "api-rest-churn": 1.2, "api-rest": None}.get(note)
+                     "api-rest-churn": 1.2, "api-rest": None,
+                     "edge-throughput": None, "edge-memory": 1.0}.get(note)
         if threshold is not None and r["min"] < threshold <= r["max"]:
             verdict += " (within noise)"
     return {"target": target, "measured": measured, "verdict": verdict, "note": note}
@@ -289,6 +325,110 @@ def _api_md(api):
                 out.append("- %s: %s" % (name, "; ".join(
                     "`%s` %.1f %%" % kv for kv in list(p["our_functions"].items())[:6])))
         out.append("")
+    return out
+
+
+EDGE_IDLE_KINDS = {"bare": "handshake only", "session": "with a Janus session"}
+EDGE_PROTOCOLS = {"http": "HTTP", "ws": "WebSocket",
+                  "ws_idle": "WebSocket, idle connections open"}
+
+
+def _edge_names(runs):
+    return [n for n in ("ping", "info", "list") if n in runs]
+
+
+def _edge_md(edge):
+    out = []
+    cfg = edge["config"]
+    out.append("## Edge: janus.transport.edge vs the stock transports\n")
+    out.append("The same requests through janus.transport.edge and through Janus's own "
+               "janus.transport.http / janus.transport.websockets, on two Janus nodes running "
+               "side by side (%s handles attached to janus.plugin.media on each), runs "
+               "alternating between them: the core's `ping`, the plugin's `info` and `list` "
+               "(limit %d). HTTP: %s, keep-alive; WebSocket: %s; one request in flight per "
+               "connection, %g s per run, %d repetitions. The edge's request-rate and "
+               "per-address connection bounds were raised for this run (%s), since the load "
+               "generator is one client address; its other bounds were at their defaults.\n"
+               % (_num(cfg["handles"]), cfg["list_limit"], cfg["tools"]["http"],
+                  cfg["tools"]["ws"], cfg["seconds"], cfg["reps"],
+                  ", ".join("%s = %s" % kv for kv in sorted(
+                      cfg["edge_settings"]["limits"].items()))))
+    out.append("| protocol | request | connections | stock req/s | edge req/s | edge/stock "
+               "| stock p99 ms | edge p99 ms | edge/stock p99 | errors |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for protocol, label in EDGE_PROTOCOLS.items():
+        if protocol not in edge["runs"]:
+            continue
+        if protocol == "ws_idle":
+            label = "WebSocket, %s idle connections open" % _num(cfg["idle_connections"])
+        for c in sorted(next(iter(edge["runs"][protocol].values())), key=int):
+            for name in _edge_names(edge["runs"][protocol]):
+                point = edge["runs"][protocol][name][c]
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                    label, name, c,
+                    _sp(spread([r["rps"] for r in point["stock"]])),
+                    _sp(spread([r["rps"] for r in point["edge"]])),
+                    _ratio_sp(_pairwise(point["edge"], point["stock"], "rps")),
+                    _sp(spread([r["p99_ms"] for r in point["stock"]]), 2),
+                    _sp(spread([r["p99_ms"] for r in point["edge"]]), 2),
+                    _ratio_sp(_pairwise(point["edge"], point["stock"], "p99_ms")),
+                    sum(r["errors"] for r in point["stock"] + point["edge"])))
+    shares = [r["client_cpu_share"] for protocol in ("ws",)
+              for name in edge["runs"][protocol] for c in edge["runs"][protocol][name]
+              for t in ("edge", "stock") for r in edge["runs"][protocol][name][c][t]
+              if r.get("client_cpu_share") is not None]
+    if shares:
+        out.append("\nws_load's own CPU, in %% of one core: %s (median [min-max] over its "
+                   "runs); the rest of the machine's two cores was Janus's.\n"
+                   % _sp(spread([x * 100 for x in shares])))
+    memory = edge.get("idle_memory") or {}
+    if any(memory.get(kind) for kind in EDGE_IDLE_KINDS):
+        out.append("\nMemory per idle WebSocket connection: %s connections opened to a Janus "
+                   "started for that alone, bare (handshake done, nothing sent) or each with a "
+                   "Janus session created first (as janus.js does before it waits). Heap in use: "
+                   "glibc's malloc_stats() in the janus process through gdb, what the connections "
+                   "hold; RSS: its resident memory once settled, which also counts what the "
+                   "allocator kept of freed memory; each minus before.\n"
+                   % _num(cfg["idle_connections"]))
+        out.append("| idle connections | transport | heap in use, KiB per connection | RSS, KiB per "
+                   "connection | RSS before MB | RSS with them MB |")
+        out.append("|---|---|---|---|---|---|")
+        for kind, label in EDGE_IDLE_KINDS.items():
+            for t in ("stock", "edge"):
+                rows = (memory.get(kind) or {}).get(t) or []
+                if not rows:
+                    continue
+                heap = [m["heap_bytes_per_connection"] / 1024 for m in rows
+                        if m.get("heap_bytes_per_connection") is not None]
+                out.append("| %s | %s | %s | %s | %s | %s |" % (
+                    label, t, _sp(spread(heap), 2) if heap else "-",
+                    _sp(spread([m["bytes_per_connection"] / 1024 for m in rows]), 2),
+                    _sp(spread([m["rss_before"] / 1e6 for m in rows]), 1),
+                    _sp(spread([m["rss_during"] / 1e6 for m in rows]), 1)))
+    out.append("")
+    return out
+
+
+def _srtp_md(srtp):
+    cfg = srtp["config"]
+    cpu = srtp["cpu_ns_per_packet"]
+    out = ["## SRTP and send: the floor of a fan-out\n"]
+    out.append("What one viewer's copy of a %d-byte SRTP packet costs at the least on Janus's "
+               "send path, in CPU time of the sending thread (bench/srtp_send, Google "
+               "Benchmark, %d repetitions interleaved): `srtp_protect` with Debian's libsrtp2 "
+               "(the library the janus binary links; a fresh copy of the packet each time, as a "
+               "relay makes one per viewer) and one UDP `sendmsg` on loopback to a socket a "
+               "thread drains. The fan-out runs (1 publisher to N viewers, issue 16) are not "
+               "built yet.\n" % (cfg["packet_bytes"], cfg["reps"]))
+    out.append("| SRTP profile | protect, ns | protect + sendmsg, ns | viewer copies per "
+               "second per core |")
+    out.append("|---|---|---|---|")
+    for arg, name in sorted(cfg["profiles"].items()):
+        both = cpu.get("protect_and_send/%s" % arg) or {}
+        out.append("| %s | %s | %s | %s |" % (
+            name, _sp(cpu.get("protect/%s" % arg)), _sp(both),
+            _num(1e9 / both["median"]) if both.get("median") else "-"))
+    out.append("\n`sendmsg` alone: %s ns.\n" % _sp(cpu.get("sendmsg")))
     return out
 
 
@@ -464,16 +604,21 @@ def _scrape_md(scr):
 def _soak_md(soak):
     cfg = soak["config"]
     s = soak["samples"]
+    how = ("through %s, %s" % (cfg["transport"], cfg["lifecycle"]) if cfg.get("transport")
+           else "the stock transports, the churn part's lifecycle")
+    first, last = (s[0], s[-1]) if s else ({}, {})
     out = ["## Soak\n",
-           "%g minutes of churn (%d loops, janus.plugin.media), a sample every %g s: %s "
+           "%g minutes of churn (%d loops, janus.plugin.media, %s), a sample every %g s: %s "
            "lifecycles, %d errors. Slopes (least squares, after the first minute): RSS %s MB/h, "
-           "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s. Left after the run: "
-           "%s.\n" % (cfg["minutes"], cfg["loops"], cfg["interval_s"], _num(soak["lifecycles"]),
-                      soak["errors"], _num(soak["rss_mb_per_hour"], 1),
-                      _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
-                      _num(s[0]["rss_mb"], 1) if s else "-", _num(s[-1]["rss_mb"], 1) if s else "-",
-                      s[0]["threads"] if s else "-", s[-1]["threads"] if s else "-",
-                      ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
+           "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s (hloop %s -> %s). "
+           "Left once the clients were gone: %s.\n"
+           % (cfg["minutes"], cfg["loops"], how, cfg["interval_s"], _num(soak["lifecycles"]),
+              soak["errors"], _num(soak["rss_mb_per_hour"], 1),
+              _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
+              _num(first.get("rss_mb"), 1), _num(last.get("rss_mb"), 1),
+              first.get("threads", "-"), last.get("threads", "-"), first.get("hloop", "-"),
+              last.get("hloop", "-"),
+              ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
     return out
 
 
@@ -568,6 +713,23 @@ NOTES = {
         "rwlock calls) and the shard index was `h %% count_`: 207 instructions per operation "
         "and 0.51-0.61x of TBB at 2-8 threads. The timings at 2 threads and more are as noisy "
         "as the machine (see their spread)."),
+    "edge-throughput": (
+        "**The edge vs the stock transports.** Both serve WebSocket with libwebsockets and "
+        "hand every request to the same core; the edge adds its bounds (a token bucket, "
+        "the queue and size checks, the candidate count of a trickle) before the core sees a "
+        "request and its queue accounting after."),
+    "edge-memory": (
+        "**Idle connections.** What each WebSocket connection costs the janus process while it "
+        "only stays open: libwebsockets' per-connection state (its receive buffer: 4 KiB for "
+        "Janus's transport, 2 KiB for the edge's), the event loop's (libev's watchers, for the "
+        "edge), and the transport's own. Heap in use is what the connections hold; RSS also "
+        "counts what the allocator kept of the handshakes' freed buffers, which the next "
+        "connections reuse."),
+    "soak": (
+        "**Soak.** Impatient clients (hangup and detach together right after the answer) "
+        "through janus.transport.edge, which holds them until the handle's first selected pair "
+        "(README, \"Handles Janus never frees\"); each handle Janus never freed would keep its "
+        "hloop thread, its ICE agent and their memory."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
@@ -680,7 +842,8 @@ def markdown(results):
         for key in dict.fromkeys(r["note"] for r in rows):
             out.append(_note(key, parts) + "\n")
     for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
-                     ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("soak", _soak_md)):
+                     ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("edge", _edge_md),
+                     ("srtp", _srtp_md), ("soak", _soak_md)):
         data = parts.get(name)
         if not data:
             continue
@@ -688,8 +851,8 @@ def markdown(results):
             out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
             continue
         out.extend(fn(data))
-        png = "%s.png" % name
-        out.append("![%s](%s)\n" % (name, png))
+        if name not in ("edge", "srtp"):  # the parts with a plot
+            out.append("![%s](%s.png)\n" % (name, name))
     return "\n".join(out) + "\n"
 
 

@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "../../edge/edge.h"
 #include "../../edge/http_api.h"
@@ -73,6 +74,25 @@ TEST(EdgeWsTest, RequestsReachTheCoreAndAnswersComeBack) {
   EXPECT_EQ(rig.core.requests(), 1u);
   EXPECT_EQ(rig.metrics.requests(Transport::kWebSocket, Verb::kPing, Result::kSuccess), 1u);
   EXPECT_EQ(rig.metrics.connections(Transport::kWebSocket), 1);
+}
+
+TEST(EdgeWsTest, ManyConnectionsAreServedOnEpoll) {
+  Rig rig([](EdgeConfig& c) { c.max_connections_per_ip = 1000; });
+  // poll() would cost every event in proportion to the connections open.
+  EXPECT_STREQ(rig.ws->event_loop(), "libev (epoll)");
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 200; ++i) {
+    clients.push_back(std::make_unique<WsClient>(rig.ws->port()));
+    ASSERT_TRUE(clients.back()->open()) << "connection " << i;
+  }
+  for (int i : {0, 99, 199}) {
+    const std::string ping = R"({"janus":"ping","transaction":"p)" + std::to_string(i) + R"("})";
+    ASSERT_TRUE(clients[static_cast<std::size_t>(i)]->send_text(ping));
+    std::optional<WsFrame> answer = clients[static_cast<std::size_t>(i)]->read_text();
+    ASSERT_TRUE(answer) << "connection " << i;
+    EXPECT_NE(answer->payload.find(R"("pong")"), std::string::npos) << answer->payload;
+  }
+  EXPECT_EQ(rig.metrics.connections(Transport::kWebSocket), 200);
 }
 
 TEST(EdgeWsTest, AMessageOverTheCapIsClosedWith1009BeforeItIsRead) {
