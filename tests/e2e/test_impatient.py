@@ -260,8 +260,13 @@ class ImpatientStockTest(JanusLogOnFailure, unittest.TestCase):
                     time.sleep(0.25)
                 log("janus.plugin.media: janus_media_orphaned_handles %d, janus_media_handles "
                     "%d (were %d)" % (orphaned, handles, left))
-                self.assertEqual((orphaned, handles), (left, 0),
-                                 "the plugin did not free its orphaned handles")
+                self.assertEqual(handles, 0, "the plugin did not free its orphaned handles")
+                # Those it freed: the ones left then, and any it had freed before (an orphan of
+                # the round's first seconds is found 10 s after its stop), never more than the
+                # core's handles left (each orphan keeps one).
+                self.assertTrue(left <= orphaned <= seen["core_handles"],
+                                "janus_media_orphaned_handles %d, %d media handles left, %d core "
+                                "handles left" % (orphaned, left, seen["core_handles"]))
                 self.assertIn("orphaned, freed here", janus.log_text())
         finally:
             janus.stop()
