@@ -4,13 +4,13 @@ lifecycle, but hangup and detach sent together right after the answer, the patte
 leaves handles Janus 1.1.2 never frees unless the edge holds them (README, "Handles Janus
 never frees"). The edge's request rate and per-address bounds are raised (one client
 address). Janus's RSS, threads, hloop threads and open fds sampled every 10 s;
-least-squares slopes."""
+least-squares slopes; the heap's bytes in use before the run and once the clients are gone."""
 
 import asyncio
 import time
 
-from common import (EDGE_UNBOUNDED, MEDIA, hloop_threads, metric, proc_fds, proc_status,
-                    run_async, start_janus, stop_janus)
+from common import (EDGE_UNBOUNDED, MEDIA, heap_in_use, hloop_threads, metric, proc_fds,
+                    proc_status, run_async, start_janus, stop_janus)
 from part_churn import LoopStats, run_loops
 
 INTERVAL = 10.0
@@ -41,6 +41,10 @@ def run(ctx):
     samples = []
     stats = LoopStats()
     try:
+        # What the heap has in use (glibc's count, through gdb) before and once the clients are
+        # gone: a leak grows it; RSS also grows with what the allocator keeps (per-thread arenas
+        # of the threads Janus starts and ends for each handle).
+        heap_before = heap_in_use(janus)
         base_handles = metric(janus, "janus_media_handles")
         base_core = metric(janus, "janus_core_handles")
 
@@ -71,6 +75,8 @@ def run(ctx):
         while time.monotonic() < deadline and (
                 metric(janus, "janus_core_handles") > base_core or hloop_threads(janus.pid)):
             time.sleep(0.25)
+        heap_after = heap_in_use(janus)
+        rss_after = proc_status(janus.pid)["rss_bytes"] / 2 ** 20
         leftover = {"janus_media_handles": metric(janus, "janus_media_handles") - base_handles,
                     "janus_core_handles": metric(janus, "janus_core_handles") - base_core,
                     "janus_media_sessions_active": metric(janus, "janus_media_sessions_active"),
@@ -88,4 +94,6 @@ def run(ctx):
             "rss_mb_per_hour": slope_per_hour([(s["t"], s["rss_mb"]) for s in steady]),
             "threads_per_hour": slope_per_hour([(s["t"], s["threads"]) for s in steady]),
             "fds_per_hour": slope_per_hour([(s["t"], s["fds"] or 0) for s in steady]),
-            "leftover_after": leftover}
+            "leftover_after": leftover, "rss_mb_after": rss_after,
+            "heap_mb_before": None if heap_before is None else heap_before / 2 ** 20,
+            "heap_mb_after": None if heap_after is None else heap_after / 2 ** 20}

@@ -611,14 +611,18 @@ def _soak_md(soak):
            "%g minutes of churn (%d loops, janus.plugin.media, %s), a sample every %g s: %s "
            "lifecycles, %d errors. Slopes (least squares, after the first minute): RSS %s MB/h, "
            "threads %s/h, open fds %s/h. RSS %s -> %s MB, threads %s -> %s (hloop %s -> %s). "
-           "Left once the clients were gone: %s.\n"
+           "Left once the clients were gone: %s.%s\n"
            % (cfg["minutes"], cfg["loops"], how, cfg["interval_s"], _num(soak["lifecycles"]),
               soak["errors"], _num(soak["rss_mb_per_hour"], 1),
               _num(soak["threads_per_hour"], 1), _num(soak["fds_per_hour"], 1),
               _num(first.get("rss_mb"), 1), _num(last.get("rss_mb"), 1),
               first.get("threads", "-"), last.get("threads", "-"), first.get("hloop", "-"),
               last.get("hloop", "-"),
-              ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())))]
+              ", ".join("%s %g" % kv for kv in sorted(soak["leftover_after"].items())),
+              (" Heap in use (glibc's malloc_stats() through gdb) %s MB before the run, %s MB "
+               "once the clients were gone (RSS then %s MB)."
+               % (_num(soak["heap_mb_before"], 1), _num(soak["heap_mb_after"], 1),
+                  _num(soak.get("rss_mb_after"), 1))) if soak.get("heap_mb_after") else "")]
     return out
 
 
