@@ -131,6 +131,7 @@ Pending Edge::pending_for(const ClientRequest& request, Clock::time_point arriva
   pending.key = {request.session_id, request.handle_id};
   pending.candidates = request.handle_id != 0 && request.session_id != 0 ? request.candidates : 0;
   pending.plugin = request.plugin;
+  pending.jsep = request.jsep;
   return pending;
 }
 
@@ -155,6 +156,11 @@ void Edge::answered(Transport transport, const Pending& pending, const json_t* a
                     std::chrono::duration<double>(Clock::now() - pending.arrival).count());
   if (result == Result::kError) {
     if (pending.candidates != 0) candidates_.release(pending.key, pending.candidates);
+    // An offer or answer the core refused (an SDP it cannot parse, say) set no ICE up: nothing
+    // negotiates, and a hangup or detach behind it need not wait for a pair.
+    if (pending.jsep && pending.key.session_id != 0 && pending.key.handle_id != 0) {
+      holds_.signal(pending.key, PcSignal::kHangup);
+    }
     return;
   }
   switch (pending.verb) {

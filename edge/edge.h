@@ -118,6 +118,7 @@ struct Pending {
   runtime::HandleKey key;        // session and handle of the request
   std::uint32_t candidates = 0;  // reserved in the cap (given back if the core refuses)
   std::string plugin;            // attach
+  bool jsep = false;             // a message with a jsep: it started a negotiation
 };
 
 class Edge {

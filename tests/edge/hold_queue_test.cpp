@@ -2,6 +2,8 @@
 // what is held, in which order it goes, the timeout, the bounds, and the fallback when no event
 // handler feeds the runtime's PcWatch.
 #include "../../edge/hold_queue.h"
+#include "../../edge/edge.h"
+#include "fake_core.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace jmedia::edge {
@@ -332,6 +335,47 @@ TEST_F(HoldQueueTest, ANullTimeoutHoldsNothing) {
   HoldQueue q(o, &watch_);
   q.negotiating(kA);
   EXPECT_EQ(admit(q, kA, Verb::kHangup, "hangup", t0_), Verdict::kForward);
+}
+
+}  // namespace
+}  // namespace jmedia::edge
+
+// --- the Edge's part: what starts and ends a negotiation ---------------------------------------
+
+namespace jmedia::edge {
+namespace {
+
+ClientRequest request_of(const char* text) {
+  auto parsed = parse_request(text);
+  EXPECT_TRUE(std::holds_alternative<ClientRequest>(parsed)) << text;
+  return std::move(std::get<ClientRequest>(parsed));
+}
+
+TEST(EdgeHoldTest, AnOfferTheCoreRefusesStartsNoNegotiation) {
+  EdgeConfig config;
+  jmedia::testing::FakeCore core;
+  EdgeMetrics metrics;
+  runtime::PcWatch watch;
+  watch.start_feeding();
+  Edge edge(config, core, metrics, CandidatePolicy{.max_ice_candidates = 50}, nullptr, &watch);
+  // An SDP the core cannot parse: it answers an error and sets no ICE up.
+  ClientRequest offer = request_of(
+      R"({"janus":"message","session_id":11,"handle_id":101,"transaction":"m","body":{},)"
+      R"("jsep":{"type":"offer","sdp":"not an SDP"}})");
+  ASSERT_TRUE(offer.jsep);
+  edge.forwarding(offer);
+  const Pending pending = edge.pending_for(offer, Clock::now());
+  JsonPtr error = adopt(json_loads(
+      R"({"janus":"error","transaction":"m","error":{"code":465,"reason":"Invalid SDP"}})", 0,
+      nullptr));
+  edge.answered(Transport::kHttp, pending, error.get());
+  // Nothing negotiates on that handle: its detach goes to the core at once.
+  ClientRequest detach =
+      request_of(R"({"janus":"detach","session_id":11,"handle_id":101,"transaction":"d"})");
+  HoldQueue::Forward forward = [] {};
+  std::string refusal;
+  EXPECT_EQ(edge.hold(Transport::kHttp, detach, Clock::now(), forward, refusal),
+            HoldQueue::Verdict::kForward);
 }
 
 }  // namespace
