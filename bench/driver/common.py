@@ -4,7 +4,6 @@ Everything talks to 127.0.0.1 only: Janus nodes come from tests/e2e/harness.py
 (JanusProcess: free loopback ports, loopback-only ICE), and every URL is checked.
 """
 
-import glob
 import http.client
 import json
 import os
@@ -155,18 +154,6 @@ def heap_in_use(janus, timeout=60.0):
             return int(found[-1])
         time.sleep(0.05)
     return None
-
-
-def hloop_threads(pid):
-    """Threads of pid named hloop: Janus 1.1.2 runs one per handle (without event_loops)."""
-    count = 0
-    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
-        try:
-            with open(comm) as f:
-                count += f.read().startswith("hloop")
-        except OSError:
-            pass  # the thread ended meanwhile
-    return count
 
 
 def proc_fds(pid):

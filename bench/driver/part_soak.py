@@ -9,8 +9,9 @@ least-squares slopes; the heap's bytes in use before the run and once the client
 import asyncio
 import time
 
-from common import (EDGE_UNBOUNDED, MEDIA, heap_in_use, hloop_threads, metric, proc_fds,
-                    proc_status, run_async, start_janus, stop_janus)
+from common import (EDGE_UNBOUNDED, MEDIA, heap_in_use, metric, proc_fds, proc_status,
+                    run_async, start_janus, stop_janus)
+from harness import hloop_threads
 from part_churn import LoopStats, run_loops
 
 INTERVAL = 10.0

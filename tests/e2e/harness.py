@@ -21,6 +21,7 @@ All network traffic stays on 127.0.0.0/8.
 
 import asyncio
 import collections
+import glob
 import json
 import os
 import random
@@ -87,6 +88,18 @@ def _transaction():
 # ==========================================================================
 # ports
 # ==========================================================================
+def hloop_threads(pid):
+    """Threads of pid named hloop: Janus 1.1.2 runs one per handle (without event_loops)."""
+    count = 0
+    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
+        try:
+            with open(comm) as f:
+                count += f.read().startswith("hloop")
+        except OSError:
+            pass  # the thread ended meanwhile
+    return count
+
+
 def free_ports(n, host=LOOPBACK):
     """Return n distinct TCP ports on host that were free a moment ago.
 

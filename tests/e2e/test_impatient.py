@@ -25,18 +25,16 @@ Env: JMEDIA_IMPATIENT_HOLD_MS (the edge's hold_timeout_ms; 0: no hold, as before
 """
 
 import asyncio
-import glob
 import os
 import sys
 import time
 import unittest
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from harness import (AdminClient, JanusLogOnFailure, JanusProcess, JanusWsClient,  # noqa: E402
-                     new_peer_connection)
+                     hloop_threads, new_peer_connection)
 from test_edge import metric, scrape  # noqa: E402
 
 MEDIA_PLUGIN = "janus.plugin.media"
@@ -58,18 +56,6 @@ ORPHAN_AFTER_S = 5.0
 def log(message):
     sys.stderr.write("[impatient] %s\n" % message)
     sys.stderr.flush()
-
-
-def hloop_threads(pid):
-    count = 0
-    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
-        try:
-            with open(comm) as f:
-                if f.read().startswith("hloop"):
-                    count += 1
-        except OSError:
-            pass  # the thread ended meanwhile
-    return count
 
 
 async def lifecycle(client, plugin):
