@@ -66,6 +66,8 @@ EdgeConfig load_edge_config(ConfigValues& values) {
       bounded(values, "limits.max_connections_per_ip", config.max_connections_per_ip, 1, 1000000);
   config.handshake_timeout_s =
       bounded(values, "limits.handshake_timeout_s", config.handshake_timeout_s, 1, 300);
+  config.max_pending_handshakes =
+      bounded(values, "limits.max_pending_handshakes", config.max_pending_handshakes, 1, 65535);
   config.ping_interval_s =
       bounded(values, "limits.ping_interval_s", config.ping_interval_s, 0, 3600);
   config.pong_timeout_s = bounded(values, "limits.pong_timeout_s", config.pong_timeout_s, 1, 3600);
@@ -130,7 +132,8 @@ EdgeConfig load_edge_config(ConfigValues& values) {
       "config: enabled=%s ws=%s http=%s%s max_queued_messages=%u max_queued_bytes=%" PRIu64
       " send_timeout_ms=%u max_message_bytes=%" PRIu64
       " max_requests_per_s=%u request_burst=%u abuse_window_s=%u max_connections=%u "
-      "max_connections_per_ip=%u handshake_timeout_s=%u ping_interval_s=%u pong_timeout_s=%u "
+      "max_connections_per_ip=%u handshake_timeout_s=%u max_pending_handshakes=%u "
+      "ping_interval_s=%u pong_timeout_s=%u "
       "longpoll_timeout_s=%u request_timeout_s=%u hold_timeout_ms=%u max_held_per_handle=%u "
       "max_held_requests=%u",
       config.enabled ? "true" : "false",
@@ -140,9 +143,9 @@ EdgeConfig load_edge_config(ConfigValues& values) {
       config.max_queued_bytes, config.send_timeout_ms, config.max_message_bytes,
       config.max_requests_per_s, config.request_burst, config.abuse_window_s,
       config.max_connections, config.max_connections_per_ip, config.handshake_timeout_s,
-      config.ping_interval_s, config.pong_timeout_s, config.longpoll_timeout_s,
-      config.request_timeout_s, config.hold_timeout_ms, config.max_held_per_handle,
-      config.max_held_requests);
+      config.max_pending_handshakes, config.ping_interval_s, config.pong_timeout_s,
+      config.longpoll_timeout_s, config.request_timeout_s, config.hold_timeout_ms,
+      config.max_held_per_handle, config.max_held_requests);
   return config;
 }
 

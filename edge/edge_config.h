@@ -36,6 +36,9 @@ struct EdgeConfig {
   std::uint32_t max_connections = 10000;
   std::uint32_t max_connections_per_ip = 100;
   std::uint32_t handshake_timeout_s = 10;
+  // WebSocket handshakes in progress at once; beyond, connections wait in the listen backlog
+  // (each handshake holds a header buffer until it is done).
+  std::uint32_t max_pending_handshakes = 256;
   // WebSocket liveness: a ping every ping_interval_s (0: none), closed pong_timeout_s without
   // the pong.
   std::uint32_t ping_interval_s = 30;

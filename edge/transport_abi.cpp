@@ -269,6 +269,7 @@ json_t* query_transport(json_t* /*request*/) noexcept {
     set(limits.get(), "max_connections", std::uint64_t{config.max_connections});
     set(limits.get(), "max_connections_per_ip", std::uint64_t{config.max_connections_per_ip});
     set(limits.get(), "handshake_timeout_s", std::uint64_t{config.handshake_timeout_s});
+    set(limits.get(), "max_pending_handshakes", std::uint64_t{config.max_pending_handshakes});
     set(limits.get(), "ping_interval_s", std::uint64_t{config.ping_interval_s});
     set(limits.get(), "pong_timeout_s", std::uint64_t{config.pong_timeout_s});
     set(limits.get(), "max_ice_candidates",

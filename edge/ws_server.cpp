@@ -555,6 +555,11 @@ bool WsServer::start(std::string& error) {
   context_info.user = this;
   context_info.gid = -1;
   context_info.uid = -1;
+  // Bounds the header buffers a burst of handshakes (devices reconnecting at once, or a flood)
+  // holds at once; freed ones are reused by the next handshakes instead of leaving the heap
+  // full of holes that stay resident behind the connections that remain.
+  context_info.max_http_header_pool =
+      static_cast<unsigned short>(edge_.config().max_pending_handshakes);
   // lws's own loop polls every connection's socket on each pass, so each event costs in
   // proportion to the connections open; on a libev loop of ours (epoll) it costs the same
   // whatever their number. The loop is foreign to lws so that it installs no signal watcher

@@ -22,6 +22,7 @@ TEST(EdgeConfigTest, DefaultsAreTheIssuesNumbers) {
   EXPECT_EQ(config.request_burst, 200u);
   EXPECT_EQ(config.ping_interval_s, 30u);
   EXPECT_EQ(config.pong_timeout_s, 10u);
+  EXPECT_EQ(config.max_pending_handshakes, 256u);
   EXPECT_TRUE(config.fatal.empty());
 }
 
@@ -33,7 +34,8 @@ TEST(EdgeConfigTest, EachKeyIsReadFromItsSection) {
                        {"limits.max_queued_messages", "16"},
                        {"limits.max_requests_per_s", "5"},
                        {"limits.request_burst", "7"},
-                       {"limits.ping_interval_s", "0"}});
+                       {"limits.ping_interval_s", "0"},
+                       {"limits.max_pending_handshakes", "8"}});
   const EdgeConfig config = load_edge_config(values);
   EXPECT_EQ(config.ws.port, 9001);
   EXPECT_EQ(config.ws.ip, "::1");
@@ -43,6 +45,7 @@ TEST(EdgeConfigTest, EachKeyIsReadFromItsSection) {
   EXPECT_EQ(config.max_requests_per_s, 5u);
   EXPECT_EQ(config.request_burst, 7u);
   EXPECT_EQ(config.ping_interval_s, 0u);
+  EXPECT_EQ(config.max_pending_handshakes, 8u);
 }
 
 TEST(EdgeConfigTest, BadValuesAreLoggedAndTheDefaultIsUsed) {
@@ -52,6 +55,7 @@ TEST(EdgeConfigTest, BadValuesAreLoggedAndTheDefaultIsUsed) {
                        {"http.base_path", "janus/"},
                        {"limits.max_message_bytes", "12"},
                        {"limits.send_timeout_ms", "soon"},
+                       {"limits.max_pending_handshakes", "65536"},
                        {"limits.typo", "1"}});
   const EdgeConfig config = load_edge_config(values);
   EXPECT_EQ(config.ws.port, 8188);
@@ -59,6 +63,8 @@ TEST(EdgeConfigTest, BadValuesAreLoggedAndTheDefaultIsUsed) {
   EXPECT_EQ(config.http_base_path, "/janus");
   EXPECT_EQ(config.max_message_bytes, 256u * 1024);
   EXPECT_EQ(config.send_timeout_ms, 1000u);
+  EXPECT_EQ(config.max_pending_handshakes, 256u);
+  EXPECT_TRUE(log.contains("'limits.max_pending_handshakes'"));
   EXPECT_TRUE(log.contains("'ws.port'"));
   EXPECT_TRUE(log.contains("'ws.ip'"));
   EXPECT_TRUE(log.contains("'http.base_path'"));

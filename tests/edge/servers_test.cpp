@@ -95,6 +95,25 @@ TEST(EdgeWsTest, ManyConnectionsAreServedOnEpoll) {
   EXPECT_EQ(rig.metrics.connections(Transport::kWebSocket), 200);
 }
 
+TEST(EdgeWsTest, AHandshakeBeyondMaxPendingWaitsForASlotAndIsThenServed) {
+  Rig rig([](EdgeConfig& c) {
+    c.max_pending_handshakes = 1;
+    c.handshake_timeout_s = 1;
+  });
+  // Holds the one handshake slot: headers begun, never finished.
+  WsClient staller(rig.ws->port(), 0, "127.0.0.1", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  ASSERT_FALSE(staller.open());
+  WsClient client(rig.ws->port());
+  ASSERT_TRUE(client.open());
+  // Its slot came from the staller, closed at its handshake timeout before the 101 was sent;
+  // without the bound the client would be served at once, the staller still open.
+  EXPECT_TRUE(staller.closed_by_server(200));
+  ASSERT_TRUE(client.send_text(R"({"janus":"ping","transaction":"p"})"));
+  std::optional<WsFrame> pong = client.read_text();
+  ASSERT_TRUE(pong);
+  EXPECT_NE(pong->payload.find(R"("pong")"), std::string::npos) << pong->payload;
+}
+
 TEST(EdgeWsTest, AMessageOverTheCapIsClosedWith1009BeforeItIsRead) {
   Rig rig([](EdgeConfig& c) { c.max_message_bytes = 4096; });
   WsClient client(rig.ws->port());

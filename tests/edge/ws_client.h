@@ -33,7 +33,9 @@ struct WsFrame {
 class WsClient {
  public:
   // receive_buffer: SO_RCVBUF to ask for (0: the default), small to make the server choke.
-  explicit WsClient(std::uint16_t port, int receive_buffer = 0, const char* from = "127.0.0.1") {
+  // stall_with: bytes sent instead of the upgrade request, whose handshake then never ends.
+  explicit WsClient(std::uint16_t port, int receive_buffer = 0, const char* from = "127.0.0.1",
+                    const char* stall_with = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (receive_buffer > 0) {
       setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
@@ -53,6 +55,10 @@ class WsClient {
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         "Sec-WebSocket-Protocol: janus-protocol\r\n\r\n";
+    if (stall_with != nullptr) {
+      send_all(stall_with);
+      return;
+    }
     if (!send_all(upgrade)) return;
     // The 101 response, up to its blank line.
     std::string head;
