@@ -34,6 +34,7 @@ void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* pa
   if (!RtpRewriter::save(packet->buffer, packet->length, original)) return;
   const int mindex = packet->mindex;
   packet->mindex = -1;  // the viewer's first m-line of this kind
+  std::uint64_t copies = 0;
   for (const auto& viewer : *viewers) {
     MediaSession& target = viewer->session();
     if (!viewer->started.load(std::memory_order_acquire) || target.destroyed() ||
@@ -48,10 +49,14 @@ void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* pa
     }
     RtpRewriter::restore(packet->buffer, original);
     target.count_out(packet->length);
-    metrics_->rtp_relayed(packet->video, packet->length);
-    metrics_->device_relayed(device->series_slot(), packet->length);
+    ++copies;
   }
   packet->mindex = mindex;
+  // The shared counters once per packet: every loop thread adds to them.
+  if (copies != 0) {
+    metrics_->rtp_relayed(packet->video, packet->length, copies);
+    metrics_->device_relayed(device->series_slot(), packet->length, copies);
+  }
 }
 
 void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp* packet) {

@@ -56,11 +56,12 @@ class PluginMetrics final : public prometheus::Collectable {
   // hot paths: called when a device gets a publisher.
   static constexpr int kOtherDevice = -1;
   int device_slot(const std::string& device_id);
-  void device_relayed(int slot, std::size_t bytes) {
+  // copies: how many viewers got this packet (one addition per packet, not per copy).
+  void device_relayed(int slot, std::size_t bytes, std::uint64_t copies = 1) {
     if (device_series_cap_ == 0) return;
     const std::size_t index = slot < 0 ? device_series_cap_ : static_cast<std::size_t>(slot);
-    device_packets_[index].add();
-    device_bytes_[index].add(bytes);
+    device_packets_[index].add(copies);
+    device_bytes_[index].add(bytes * copies);
   }
   // Set by the plugin at start, cleared (nullptr) before it goes away.
   void set_snapshot_source(SnapshotSource source);
@@ -75,9 +76,9 @@ class PluginMetrics final : public prometheus::Collectable {
   void peerconnection_failed(Role role, EndReason reason) {
     failed_[index(role)][static_cast<int>(reason)].add();
   }
-  void rtp_relayed(bool video, std::size_t bytes) {
-    rtp_packets_[video ? 1 : 0].add();
-    rtp_bytes_[video ? 1 : 0].add(bytes);
+  void rtp_relayed(bool video, std::size_t bytes, std::uint64_t copies = 1) {
+    rtp_packets_[video ? 1 : 0].add(copies);
+    rtp_bytes_[video ? 1 : 0].add(bytes * copies);
   }
   void data_relayed(std::size_t bytes) {
     data_messages_.add();

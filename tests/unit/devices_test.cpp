@@ -273,6 +273,29 @@ TEST_F(DevicesTest, PublisherMediaReachesStartedViewersOnly) {
   EXPECT_EQ(plugin->sessions().active(), 0u);
 }
 
+TEST_F(DevicesTest, RelayCountersCountEveryViewerCopy) {
+  PluginConfig config;
+  config.max_device_series = 4;
+  make_plugin(config);
+  janus_plugin_session* cam = publisher("cam1");
+  std::vector<janus_plugin_session*> viewers = {viewer("cam1"), viewer("cam1"), viewer("cam1")};
+  auto configured = request(viewers[0], R"({"request":"configure","video":false})");
+  EXPECT_EQ(str(configured.event, "result"), "configured");
+  send_rtp(cam, true, 1000, 90000, 0x5555);
+  send_rtp(cam, true, 1001, 93000, 0x5555);
+  send_rtp(cam, false, 2000, 48000, 0x6666);
+  auto values = testing::flatten(plugin->metrics()->Collect());
+  // Video to two viewers (one paused it), audio to three; 20-byte packets.
+  EXPECT_EQ(values["janus_media_rtp_relayed_packets_total{kind=video}"], 4);
+  EXPECT_EQ(values["janus_media_rtp_relayed_bytes_total{kind=video}"], 80);
+  EXPECT_EQ(values["janus_media_rtp_relayed_packets_total{kind=audio}"], 3);
+  EXPECT_EQ(values["janus_media_rtp_relayed_bytes_total{kind=audio}"], 60);
+  EXPECT_EQ(values["janus_media_device_relayed_packets_total{device=cam1}"], 7);
+  EXPECT_EQ(values["janus_media_device_relayed_bytes_total{device=cam1}"], 140);
+  for (auto* v : viewers) detach(v);
+  detach(cam);
+}
+
 TEST_F(DevicesTest, ViewersSurviveAPublisherChangeWithContinuousStreams) {
   janus_plugin_session* cam = publisher("cam1");
   janus_plugin_session* v = viewer("cam1");
