@@ -4,6 +4,9 @@
 // logged and the callback returns a safe fallback instead.
 #pragma once
 
+#include <pthread.h>
+
+#include <cstddef>
 #include <exception>
 #include <thread>
 #include <type_traits>
@@ -38,11 +41,23 @@ void guarded_void(const char* where, Body&& body) noexcept {
 
 // Starts a thread whose body runs behind guarded_void: a throw is logged and ends the body. A
 // loop that must go on after one failed pass guards each pass as well (guarded_void inside).
-// Throws std::system_error, as std::thread does, when no thread can be started.
+// name (at most 15 characters, the kernel's limit) is what top -H and /proc show for it, so
+// that an operator can tell our threads from Janus's. Throws std::system_error, as std::thread
+// does, when no thread can be started.
+struct ThreadName {
+  template <std::size_t N>
+  constexpr ThreadName(const char (&literal)[N]) noexcept : value(literal) {  // NOLINT
+    static_assert(N <= 16, "the kernel keeps 15 characters of a thread's name");
+  }
+  const char* value;
+};
+
 template <typename Body>
-std::thread guarded_thread(const char* where, Body&& body) {
-  return std::thread(
-      [where, body = std::forward<Body>(body)]() mutable noexcept { guarded_void(where, body); });
+std::thread guarded_thread(const char* where, ThreadName name, Body&& body) {
+  return std::thread([where, name, body = std::forward<Body>(body)]() mutable noexcept {
+    pthread_setname_np(pthread_self(), name.value);
+    guarded_void(where, body);
+  });
 }
 
 }  // namespace jmedia

@@ -274,7 +274,7 @@ void HoldQueue::start() {
   std::lock_guard lock(wake_mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = guarded_thread("edge hold", [this] { run(); });
+  thread_ = guarded_thread("edge hold", "jm-edge-hold", [this] { run(); });
 }
 
 void HoldQueue::stop() noexcept {

@@ -218,7 +218,7 @@ bool HttpApi::start(std::string& error) {
     ticker_stop_ = false;
   }
   try {
-    ticker_ = guarded_thread("edge http ticker", [this] { run_ticker(); });
+    ticker_ = guarded_thread("edge http ticker", "jm-edge-http", [this] { run_ticker(); });
   } catch (const std::system_error& e) {
     error = std::string("cannot start the http ticker thread: ") + e.what();
     return false;

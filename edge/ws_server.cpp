@@ -624,7 +624,7 @@ bool WsServer::start(std::string& error) {
   port_ = static_cast<std::uint16_t>(lws_get_vhost_listen_port(vhost_));
   stopping_.store(false);
   try {
-    thread_ = guarded_thread("edge websocket service", [this] { run(); });
+    thread_ = guarded_thread("edge websocket service", "jm-edge-ws", [this] { run(); });
   } catch (const std::system_error& e) {
     error = std::string("cannot start the websocket service thread: ") + e.what();
     lws_context_destroy(context_);

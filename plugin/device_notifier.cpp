@@ -7,7 +7,7 @@
 namespace jmedia {
 
 DeviceNotifier::DeviceNotifier(Tell tell) : tell_(std::move(tell)) {
-  thread_ = std::thread([this] { guarded_void("device notifier", [this] { run(); }); });
+  thread_ = guarded_thread("device notifier", "jm-notifier", [this] { run(); });
 }
 
 DeviceNotifier::~DeviceNotifier() {

@@ -87,7 +87,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
             ? std::clamp<std::int64_t>(
                   static_cast<std::int64_t>(config_.negotiation_timeout_s) * 250, 100, 1000)
             : 1000);
-    sweeper_ = guarded_thread("negotiation sweeper", [this, period] {
+    sweeper_ = guarded_thread("negotiation sweeper", "jm-sweeper", [this, period] {
       std::unique_lock lock(sweeper_mutex_);
       while (!sweeper_wake_.wait_for(lock, period, [this] { return stopping_.load(); })) {
         lock.unlock();

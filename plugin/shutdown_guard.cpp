@@ -59,7 +59,7 @@ bool ShutdownGuard::install(GracefulStop stop) {
   janus_term = previous_term_;
   janus_int = previous_int_;
   installed_ = true;
-  thread_ = guarded_thread("shutdown guard", [this] { run(); });
+  thread_ = guarded_thread("shutdown guard", "jm-shutdown", [this] { run(); });
   return true;
 }
 

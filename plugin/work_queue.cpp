@@ -9,7 +9,7 @@ WorkQueue::WorkQueue(std::size_t workers, std::size_t capacity) : capacity_(capa
   for (std::size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& worker : workers_) {
     Worker* w = worker.get();
-    w->thread = guarded_thread("worker", [this, w] { run(*w); });
+    w->thread = guarded_thread("worker", "jm-worker", [this, w] { run(*w); });
   }
 }
 

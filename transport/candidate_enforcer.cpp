@@ -133,7 +133,7 @@ bool CandidateEnforcer::start(std::string& error) {
   enforcing_.store(true, std::memory_order_release);
   box_.resume();
   try {
-    thread_ = guarded_thread("candidate cap thread", [this] { run(); });
+    thread_ = guarded_thread("candidate cap thread", "jm-cand-cap", [this] { run(); });
   } catch (const std::system_error& e) {
     error = std::string("cannot start the ICE-candidate cap thread: ") + e.what();
     enforcing_.store(false, std::memory_order_release);

@@ -22,12 +22,22 @@ TEST(AbiGuard, GuardedReturnsTheFallbackAndLogs) {
 // Without the barrier, a throw out of a thread's body is std::terminate: the whole gateway.
 TEST(AbiGuard, AGuardedThreadLogsWhatItsBodyThrowsAndEnds) {
   LogCapture log;
-  std::thread thread = guarded_thread("test thread", [] { throw std::runtime_error("boom"); });
+  std::thread thread =
+      guarded_thread("test thread", "jm-test", [] { throw std::runtime_error("boom"); });
   thread.join();
   EXPECT_TRUE(log.contains("test thread: unexpected exception: boom"));
-  thread = guarded_thread("test thread", [] { throw 42; });
+  thread = guarded_thread("test thread", "jm-test", [] { throw 42; });
   thread.join();
   EXPECT_TRUE(log.contains("test thread: unexpected non-standard exception"));
+}
+
+TEST(AbiGuard, AGuardedThreadCarriesItsName) {
+  char name[16] = {};
+  std::thread thread = guarded_thread("test thread", "jm-named", [&name] {
+    pthread_getname_np(pthread_self(), name, sizeof name);
+  });
+  thread.join();
+  EXPECT_STREQ(name, "jm-named");
 }
 
 }  // namespace
