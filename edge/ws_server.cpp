@@ -20,7 +20,7 @@ constexpr auto kTickPeriod = std::chrono::milliseconds(100);
 // Frames and bytes written in one writeable callback at most, so one busy connection does not
 // hold the service thread from the others.
 constexpr int kFramesPerWrite = 32;
-constexpr std::size_t kBytesPerWrite = 256 * 1024;
+constexpr std::size_t kBytesPerWrite = std::size_t{256} * 1024;
 // How long a connection being closed gets to take its close frame before it is cut (lws's
 // timeouts are in seconds: its _us variant is not exported by Debian's build).
 constexpr int kCloseGraceSeconds = 1;
@@ -343,7 +343,7 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
       reply(edge_.invalid(Transport::kWebSocket, *error));
       return 0;
     }
-    ClientRequest& request = std::get<ClientRequest>(parsed);
+    auto& request = std::get<ClientRequest>(parsed);
     switch (rate_.admit(now)) {
       case RateGuard::Verdict::kAdmit:
         break;
@@ -717,7 +717,7 @@ void WsServer::drain_wakes() {
   }
   for (const auto& connection : wakes) {
     connection->armed_exchange(false);
-    if (connections_.count(connection.get()) != 0) connection->woken();
+    if (connections_.contains(connection.get())) connection->woken();
   }
 }
 
