@@ -92,6 +92,7 @@ class Viewer:
         self.worker = worker
         self.index = index
         self.Gst, self.GstSdp, self.GstWebRTC = worker.gst
+        self.k = worker.constants
         self.handle = self.queue = None
         self.pipeline = self.webrtc = None
         self.t_watch = self.t_offer = self.t_started = self.t_up = self.t_keyframe = None
@@ -207,8 +208,8 @@ class Viewer:
     # GStreamer's streaming threads: every receive pad to a fakesink; a video pad gets a
     # probe that looks for the first keyframe and then removes itself.
     def _on_pad_added(self, webrtc, pad):
-        Gst = self.Gst
-        if pad.get_direction() != Gst.PadDirection.SRC:
+        Gst, k = self.Gst, self.k
+        if pad.get_direction() != k.SRC:
             return
         sink = Gst.ElementFactory.make("fakesink", None)
         sink.set_property("sync", False)
@@ -217,34 +218,34 @@ class Viewer:
         self.pipeline.add(sink)
         sink.sync_state_with_parent()
         pad.link(sink.get_static_pad("sink"))
-        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe, None)
+        pad.add_probe(k.PROBE_BUFFER, self._probe, None)
 
     def _probe(self, pad, info, _data):
-        Gst = self.Gst
+        k = self.k
         caps = pad.get_current_caps()
         name = caps.get_structure(0).get_value("encoding-name") if caps else None
         if name != "VP8":
-            return Gst.PadProbeReturn.REMOVE
+            return k.REMOVE
         buf = info.get_buffer()
         if buf is not None and vp8_keyframe(buf.extract_dup(0, min(buf.get_size(), 64))):
             self.t_keyframe = time.monotonic()
-            return Gst.PadProbeReturn.REMOVE
-        return Gst.PadProbeReturn.OK
+            return k.REMOVE
+        return k.OK
 
     def stats(self):
         """(packets, bytes, lost) over the inbound RTP streams, from get-stats."""
-        Gst, GstWebRTC = self.Gst, self.GstWebRTC
+        Gst, k = self.Gst, self.k
         if self.webrtc is None:
             return None
         promise = Gst.Promise.new()
         self.webrtc.emit("get-stats", None, promise)
-        if promise.wait() != Gst.PromiseResult.REPLIED:
+        if promise.wait() != k.REPLIED:
             return None
         totals = [0, 0, 0]
 
         def each(_field, value, _):
             if isinstance(value, Gst.Structure) and \
-                    value.get_value("type") == GstWebRTC.WebRTCStatsType.INBOUND_RTP:
+                    value.get_value("type") == k.INBOUND_RTP:
                 for i, name in enumerate(("packets-received", "bytes-received",
                                           "packets-lost")):
                     if value.has_field(name):
@@ -278,6 +279,14 @@ class Worker:
     def __init__(self, args):
         self.args = args
         self.gst = gst()
+        Gst, _, GstWebRTC = self.gst
+        # PyGObject resolves enum members lazily and not thread-safely: a first lookup from
+        # a streaming thread can fail ("type object 'PadDirection' has no attribute 'SRC'"),
+        # so the ones used there are looked up here, once.
+        self.constants = argparse.Namespace(
+            SRC=Gst.PadDirection.SRC, PROBE_BUFFER=Gst.PadProbeType.BUFFER,
+            OK=Gst.PadProbeReturn.OK, REMOVE=Gst.PadProbeReturn.REMOVE,
+            REPLIED=Gst.PromiseResult.REPLIED, INBOUND_RTP=GstWebRTC.WebRTCStatsType.INBOUND_RTP)
         self.janus = Janus.for_url(args.server)
         self.ice_addresses = args.ice_address or (
             ["127.0.0.1"] if loopback_server(args.server) else [])
@@ -424,8 +433,11 @@ def worker_main(argv):
     p.add_argument("--bitrate", type=int, default=500)
     p.add_argument("--ice-address", action="append")
     args = p.parse_args(argv)
-    # What Publisher (janus_gst) reads: a test pattern with an Opus tone.
-    args.test_pattern, args.pattern, args.audio = True, "smpte", "tone"
+    # What Publisher (janus_gst) reads: a test pattern with an Opus tone. A moving zone
+    # plate is what vp8enc's rate control holds at the target (within ~7 % at 500 and 1,500
+    # kbit/s); simpler patterns undershoot it (ball) or overshoot it (smpte at 500).
+    args.test_pattern, args.audio = True, "tone"
+    args.pattern = "zone-plate kx2=20 ky2=20 kt=1"
     args.width, args.height, args.fps, args.camera = 640, 480, 30, None
     loop = asyncio.new_event_loop()
     try:
