@@ -120,13 +120,15 @@ class Janus:
                             "candidate": candidate})
 
     async def close(self):
+        """Destroys the session: Janus's reply, or None when there was none."""
         for task in self._tasks:
             task.cancel()
         if self.session_id is not None:
             try:
-                await self.request({"janus": "destroy"}, timeout=5)
+                return await self.request({"janus": "destroy"}, timeout=5)
             except Exception:
                 pass
+        return None
 
 
 class JanusWebSocket(Janus):
@@ -137,7 +139,8 @@ class JanusWebSocket(Janus):
                 self.url, subprotocols=["janus-protocol"], max_size=None), STEP_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as e:
             raise JanusGstError("cannot connect to %s: %s" % (self.url, e)) from None
-        self._tasks.append(asyncio.ensure_future(self._read()))
+        # Not among _tasks, which close() cancels before `destroy`: its reply comes here.
+        self._reader = asyncio.ensure_future(self._read())
 
     async def _read(self):
         try:
@@ -152,8 +155,10 @@ class JanusWebSocket(Janus):
         return await asyncio.wait_for(waiter, timeout)
 
     async def close(self):
-        await super().close()
+        reply = await super().close()
         await self.ws.close()
+        self._reader.cancel()
+        return reply
 
 
 class JanusHttp(Janus):
@@ -198,9 +203,10 @@ class JanusHttp(Janus):
         threading.Thread(target=poll, name="janus-long-poll", daemon=True).start()
 
     async def close(self):
-        await super().close()
+        reply = await super().close()
         if getattr(self, "_stop", None):
             self._stop.set()
+        return reply
 
 
 # -- GStreamer --------------------------------------------------------------------------

@@ -287,6 +287,13 @@ class Worker:
             SRC=Gst.PadDirection.SRC, PROBE_BUFFER=Gst.PadProbeType.BUFFER,
             OK=Gst.PadProbeReturn.OK, REMOVE=Gst.PadProbeReturn.REMOVE,
             REPLIED=Gst.PromiseResult.REPLIED, INBOUND_RTP=GstWebRTC.WebRTCStatsType.INBOUND_RTP)
+        # The same for the wrapper classes the streaming threads use (a race there gave
+        # "Expected Gst.PadProbeInfo, but got gi.repository.Gst.PadProbeInfo").
+        for cls, method in ((Gst.PadProbeInfo, "get_buffer"), (Gst.Buffer, "extract_dup"),
+                            (Gst.Pad, "get_current_caps"), (Gst.Caps, "get_structure"),
+                            (Gst.Structure, "get_value"), (Gst.Pad, "link"),
+                            (Gst.Element, "sync_state_with_parent"), (Gst.Pad, "add_probe")):
+            getattr(cls, method)
         self.janus = Janus.for_url(args.server)
         self.ice_addresses = args.ice_address or (
             ["127.0.0.1"] if loopback_server(args.server) else [])
@@ -502,6 +509,11 @@ class WorkerProcess:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
 
 class FanoutLoad:
