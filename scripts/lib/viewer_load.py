@@ -88,9 +88,10 @@ def vp8_keyframe(data):
 class Viewer:
     """One webrtcbin in its own pipeline, one Janus handle."""
 
-    def __init__(self, worker, index):
+    def __init__(self, worker, index, batch):
         self.worker = worker
         self.index = index
+        self.batch = batch   # which `add` of the worker it came with (0, 1, ...)
         self.Gst, self.GstSdp, self.GstWebRTC = worker.gst
         self.k = worker.constants
         self.handle = self.queue = None
@@ -261,7 +262,7 @@ class Viewer:
         def since(t):
             return round(t - self.t_watch, 4) if t and self.t_watch else None
 
-        return {"i": self.index, "error": self.error, "packets": s[0] if s else 0,
+        return {"i": self.index, "batch": self.batch, "error": self.error, "packets": s[0] if s else 0,
                 "bytes": s[1] if s else 0, "lost": s[2] if s else 0,
                 "offer_s": since(self.t_offer), "started_s": since(self.t_started),
                 "up_s": since(self.t_up), "keyframe_s": since(self.t_keyframe)}
@@ -298,6 +299,7 @@ class Worker:
         self.ice_addresses = args.ice_address or (
             ["127.0.0.1"] if loopback_server(args.server) else [])
         self.viewers = []
+        self.batches = 0
         self.publisher = None
 
     async def run(self):
@@ -335,7 +337,8 @@ class Worker:
 
     async def add(self, count):
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
-        new = [Viewer(self, len(self.viewers) + i) for i in range(count)]
+        self.batches += 1
+        new = [Viewer(self, len(self.viewers) + i, self.batches - 1) for i in range(count)]
         self.viewers.extend(new)
 
         async def one(viewer):
@@ -538,6 +541,7 @@ class FanoutLoad:
             base += ["--device", self.device]
         self.publisher = None
         self.workers = []
+        self.batches = 0
         try:
             self.publisher = WorkerProcess(["publish"] + base, nice)
             if videoroom:
@@ -556,21 +560,24 @@ class FanoutLoad:
         that failed."""
         shares = [n // len(self.workers) + (1 if i < n % len(self.workers) else 0)
                   for i in range(len(self.workers))]
+        # Every worker gets the command, 0 viewers or not, so that a viewer's `batch` (the
+        # how-many-th add it came with) is the same number in all of them.
         for w, k in zip(self.workers, shares):
-            if k:
-                w.send({"cmd": "add", "count": k})
+            w.send({"cmd": "add", "count": k})
         errors = []
         for w, k in zip(self.workers, shares):
-            if k:
-                errors += w.reply(timeout or STEP_TIMEOUT + 2 * k)["errors"]
+            errors += w.reply(timeout or STEP_TIMEOUT + 2 * k)["errors"]
+        self.batches += 1
         return errors
 
     def stats(self, timeout=60):
         for w in self.workers:
             w.send({"cmd": "stats"})
         out = []
-        for w in self.workers:
-            out += w.reply(timeout)["viewers"]
+        for k, w in enumerate(self.workers):
+            for v in w.reply(timeout)["viewers"]:
+                v["i"] = "%d.%d" % (k, v["i"])   # unique over the workers
+                out.append(v)
         return out
 
     def publisher_sent(self, timeout=20):
