@@ -4,7 +4,7 @@ Run through scripts/benchmark (which installs the tools and builds build-bench/ 
 
   scripts/benchmark [PART ...] [--quick] [--reps R] [--minutes T] [--out DIR] [--no-profile]
 
-PARTS (default: every one but soak):
+PARTS (default: every one but fanout and soak):
   api      sync plugin requests (list pages of 10 and 100 over 10,000 sessions, info) vs
            the core's ping vs VideoRoom's list, HTTP transport, wrk at 1/10/100
            connections, shards 32 and 1; callgrind counts of one list (bench/list_cost)
@@ -18,6 +18,9 @@ PARTS (default: every one but soak):
            WebSocket connection
   srtp     the floor of a fan-out: srtp_protect (Debian's libsrtp2, as Janus) and a UDP
            sendmsg of a 1,200-byte RTP packet, per viewer copy (bench/srtp_send)
+  fanout   opt-in: 1 publisher -> N webrtcbin viewers (N up to 200), janus.plugin.media vs
+           VideoRoom, 500 and 1,500 kbit/s, one loop per handle and event_loops = cores:
+           Janus CPU per relayed viewer-packet, slope, loss, first keyframe, RSS per viewer
   soak     opt-in: T minutes of churn, RSS/threads sampled every 10 s (--minutes, default 10)
 
 Writes DIR/results.json, DIR/results.md and DIR/*.png (DIR: bench-results/, or
@@ -41,7 +44,7 @@ sys.path.insert(0, str(HERE / "driver"))
 import common  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "soak")
+PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "fanout", "soak")
 DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp")
 
 

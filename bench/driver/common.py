@@ -197,16 +197,19 @@ EDGE_UNBOUNDED = {"limits": {"max_requests_per_s": 1000000, "request_burst": 100
 
 
 def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",
-                api_transport="stock", edge_settings=None):
+                api_transport="stock", edge_settings=None, event_loops=0):
     """A private Janus with our modules (events broadcast on, as scripts/run), stock
-    echotest and videoroom, sessions that never time out, on free loopback ports."""
+    echotest and videoroom, sessions that never time out, on free loopback ports;
+    event_loops > 0: that many shared loop threads (janus.jcfg), 0: one per handle."""
     conf = "general: {\n\tshards = %d\n%s}\n" % (shards, extra_media_conf)
     # The stock transports carry the Janus API unless a part asks for the edge, as the
     # results say: they are the reference of every part (the e2e harness defaults to
     # janus.transport.edge, whose per-client rate bound a load generator would hit).
     janus = JanusProcess(modules_dir=str(modules_dir), debug_level=debug_level,
                          overrides={"janus.plugin.media.jcfg": conf},
-                         extra={"general": {"session_timeout": 0}},
+                         extra={"general": dict({"session_timeout": 0},
+                                                **({"event_loops": event_loops}
+                                                   if event_loops else {}))},
                          events_broadcast=True, start_timeout=30.0,
                          api_transport=api_transport, edge_settings=edge_settings)
     janus.start()

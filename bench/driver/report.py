@@ -432,6 +432,44 @@ def _srtp_md(srtp):
     return out
 
 
+def _fanout_md(fan):
+    cfg = fan["config"]
+    out = ["## Fan-out: 1 publisher -> N viewers, janus.plugin.media vs VideoRoom\n"]
+    out.append("The webrtcbin load generator (scripts/lib/viewer_load.py; %d worker processes, "
+               "real ICE/DTLS/SRTP, no decoding) against one Janus per `event_loops` setting "
+               "(0: one loop per handle, Janus's default). Media: %s. Per step: %.0f s of "
+               "media; CPU per viewer-packet = Janus CPU time / RTP packets the viewers "
+               "received; net = minus Janus's CPU with the publisher alone; slope = extra "
+               "Janus CPU (%% of a core) per added viewer since the previous step; keyframe = "
+               "`watch` (`join`) to the first VP8 keyframe of the viewers added at that step. "
+               "Generator = the viewer workers' CPU, beside the publisher's. A ladder stops "
+               "after a step with a failed or silent viewer, > 1 %% loss, or the workers "
+               "saturated.\n" % (cfg["processes"], cfg["media"], cfg["hold_s"]))
+    out.append("| loops / kbit/s / plugin | N | ok / receiving | pkt/s | lost | Janus CPU % | "
+               "us/viewer-pkt (net) | slope %/viewer | keyframe p50 / p99 s | RSS/viewer kB | "
+               "threads | generator % + publisher % |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in sorted(fan["runs"]):
+        for r in fan["runs"][key]:
+            if r.get("error"):
+                out.append("| %s | - | FAILED: %s |||||||||||" % (key, r["error"][:80]))
+            for p in r.get("points", []):
+                out.append("| %s | %d%s | %d / %d | %s | %d | %s | %s (%s) | %s | %s / %s | %s | "
+                           "%s | %s + %s |" % (
+                               key, p["n"], " (stop)" if p.get("stopped_here") else "", p["ok"],
+                               p["receiving"], _num(p["packets_per_s"]), p["lost"],
+                               _num(p["janus_cpu_percent"]),
+                               _num(p["janus_us_per_viewer_packet"], 1),
+                               _num(p["janus_net_us_per_viewer_packet"], 1),
+                               _num(p.get("slope_cpu_percent_per_viewer"), 3),
+                               _num(p["keyframe_p50_s"], 2), _num(p["keyframe_p99_s"], 2),
+                               _num((p["rss_per_viewer_bytes"] or 0) / 1e3, 1),
+                               p["janus_threads"], _num(p["generator_cpu_percent"]),
+                               _num(p["publisher_cpu_percent"])))
+    out.append("")
+    return out
+
+
 def _table_md(table):
     out = ["## Session table micro-benchmark (bench/table_bench)\n"]
     cfg = table["config"]
@@ -847,7 +885,7 @@ def markdown(results):
             out.append(_note(key, parts) + "\n")
     for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
                      ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("edge", _edge_md),
-                     ("srtp", _srtp_md), ("soak", _soak_md)):
+                     ("srtp", _srtp_md), ("fanout", _fanout_md), ("soak", _soak_md)):
         data = parts.get(name)
         if not data:
             continue
@@ -855,7 +893,7 @@ def markdown(results):
             out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
             continue
         out.extend(fn(data))
-        if name not in ("edge", "srtp"):  # the parts with a plot
+        if name not in ("edge", "srtp", "fanout"):  # the parts with a plot
             out.append("![%s](%s.png)\n" % (name, name))
     return "\n".join(out) + "\n"
 
