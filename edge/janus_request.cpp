@@ -4,6 +4,8 @@ namespace jmedia::edge {
 namespace {
 
 constexpr std::size_t kDumpFlags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+// Most answers and events (not JSEPs) fit.
+constexpr std::size_t kTypicalMessageBytes = 496;
 
 // A trickle entry that only says gathering is over: {"completed": true}.
 bool is_completed_marker(const json_t* candidate) {
@@ -177,9 +179,12 @@ std::string error_reply(int code, std::string_view reason, std::string_view tran
   return serialize(reply.get());
 }
 
-std::string serialize(const json_t* message) {
-  // One pass straight into the string (json_dumps would need jansson's free function).
+std::string serialize(const json_t* message, std::size_t headroom) {
+  // One pass straight into the string (json_dumps would need jansson's free function), whose
+  // first allocation holds most messages whole.
   std::string text;
+  text.reserve(headroom + kTypicalMessageBytes);
+  text.assign(headroom, ' ');
   const auto append = [](const char* buffer, std::size_t size, void* data) noexcept -> int {
     try {
       static_cast<std::string*>(data)->append(buffer, size);
@@ -188,7 +193,9 @@ std::string serialize(const json_t* message) {
       return -1;  // never unwind through jansson
     }
   };
-  if (json_dump_callback(message, append, &text, kDumpFlags) != 0) return "{}";
+  if (json_dump_callback(message, append, &text, kDumpFlags) != 0) {
+    return std::string(headroom, ' ') + "{}";
+  }
   return text;
 }
 

@@ -96,7 +96,8 @@ std::optional<std::uint64_t> parse_id(std::string_view text);
 std::string error_reply(int code, std::string_view reason, std::string_view transaction,
                         std::uint64_t session_id);
 
-// How the edge serializes what it sends (compact, keys in the core's order).
-std::string serialize(const json_t* message);
+// How the edge serializes what it sends (compact, keys in the core's order), after headroom
+// spaces (room a writer needs in front, as lws's LWS_PRE).
+std::string serialize(const json_t* message, std::size_t headroom = 0);
 
 }  // namespace jmedia::edge

@@ -90,8 +90,7 @@ class WsConnection final : public Endpoint, public std::enable_shared_from_this<
     }
     // Answers of a client that left are still counted (above), then dropped.
     if (gone_.load(std::memory_order_acquire)) return;
-    std::string text(LWS_PRE, ' ');
-    text += serialize(message.get());
+    std::string text = serialize(message.get(), LWS_PRE);
     message.reset();
     queue(std::move(text));
   }
@@ -710,15 +709,15 @@ void WsServer::wake(const std::shared_ptr<WsConnection>& connection) {
 }
 
 void WsServer::drain_wakes() {
-  std::vector<std::shared_ptr<WsConnection>> wakes;
   {
     std::lock_guard lock(wake_mutex_);
-    wakes.swap(wakes_);
+    draining_.swap(wakes_);  // both keep their capacity: no allocation per wake-up
   }
-  for (const auto& connection : wakes) {
+  for (const auto& connection : draining_) {
     connection->armed_exchange(false);
     if (connections_.contains(connection.get())) connection->woken();
   }
+  draining_.clear();
 }
 
 void WsServer::established(lws* wsi, void* user) {

@@ -107,6 +107,7 @@ class WsServer {
 
   std::mutex wake_mutex_;
   std::vector<std::shared_ptr<WsConnection>> wakes_;
+  std::vector<std::shared_ptr<WsConnection>> draining_;  // service thread only
 
   std::atomic<bool> starting_{false};
   std::mutex start_messages_mutex_;

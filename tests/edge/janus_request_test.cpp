@@ -151,6 +151,12 @@ TEST(EdgeRequestTest, AnErrorReplyIsJanusShaped) {
 TEST(EdgeRequestTest, SerializeIsCompactAndKeepsTheOrder) {
   JsonPtr message = adopt(json_pack("{s:s, s:i}", "janus", "ack", "session_id", 5));
   EXPECT_EQ(serialize(message.get()), R"({"janus":"ack","session_id":5})");
+  // With room in front for a writer's header; a long message grows past the first reserve.
+  EXPECT_EQ(serialize(message.get(), 4), R"(    {"janus":"ack","session_id":5})");
+  JsonPtr big = adopt(json_pack("{s:s}", "sdp", std::string(5000, 'x').c_str()));
+  const std::string text = serialize(big.get(), 16);
+  EXPECT_EQ(text.size(), 16 + 5000 + std::string(R"({"sdp":""})").size());
+  EXPECT_EQ(text.substr(0, 17), std::string(16, ' ') + "{");
 }
 
 }  // namespace
