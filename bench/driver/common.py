@@ -135,6 +135,14 @@ def heap_in_use(janus, timeout=60.0):
     """Bytes the janus process has malloc'ed and not freed (glibc's malloc_stats(), "in use"
     over every arena, called in the process through gdb), or None without gdb. Unlike RSS it
     leaves out what the allocator keeps after frees."""
+    totals = malloc_totals(janus, timeout)
+    return None if totals is None else totals["in_use"]
+
+
+def malloc_totals(janus, timeout=60.0):
+    """{"system", "in_use"}: glibc's malloc_stats() totals over every arena (mmap'ed chunks
+    included), printed by the janus process on its stderr (its log) when gdb calls it; None
+    without gdb. system - in_use is what the allocator holds free."""
     if not shutil.which("gdb"):
         return None
     with open(janus.log_path, "rb") as f:
@@ -143,7 +151,7 @@ def heap_in_use(janus, timeout=60.0):
     subprocess.run(["gdb", "-p", str(janus.pid), "-batch", "-nx", "-ex",
                     "call (void)malloc_stats()"], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=timeout)
-    pattern = re.compile(r"Total \(incl\. mmap\):\s*\nsystem bytes\s*=\s*\d+\s*\n"
+    pattern = re.compile(r"Total \(incl\. mmap\):\s*\nsystem bytes\s*=\s*(\d+)\s*\n"
                          r"in use bytes\s*=\s*(\d+)")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -151,9 +159,32 @@ def heap_in_use(janus, timeout=60.0):
             f.seek(start)
             found = pattern.findall(f.read().decode(errors="replace"))
         if found:
-            return int(found[-1])
+            return {"system": int(found[-1][0]), "in_use": int(found[-1][1])}
         time.sleep(0.05)
     return None
+
+
+def proc_memory_map(pid):
+    """Resident kB of the process by kind of mapping (/proc/<pid>/smaps): "heap" (the main
+    arena's brk), "stack" (thread stacks: anonymous mappings behind a guard page are not told
+    apart here, so they count as "anon"), "anon" (other anonymous mappings: mmap'ed chunks,
+    the other arenas, thread stacks), "file" (libraries and other files)."""
+    out = {"heap": 0, "stack": 0, "anon": 0, "file": 0, "anon_mappings": 0}
+    kind = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            if not fields[0].endswith(":") and "-" in fields[0]:
+                name = fields[5] if len(fields) > 5 else ""
+                kind = ("heap" if name == "[heap]" else "stack" if name.startswith("[stack")
+                        else "anon" if name == "" else "file")
+                if kind == "anon":
+                    out["anon_mappings"] += 1
+            elif fields[0] == "Rss:" and kind is not None:
+                out[kind] += int(fields[1])
+    return out
 
 
 def proc_fds(pid):
@@ -197,19 +228,21 @@ EDGE_UNBOUNDED = {"limits": {"max_requests_per_s": 1000000, "request_burst": 100
 
 
 def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",
-                api_transport="stock", edge_settings=None, event_loops=0):
+                api_transport="stock", edge_settings=None, event_loops=0, extra_general=None):
     """A private Janus with our modules (events broadcast on, as scripts/run), stock
     echotest and videoroom, sessions that never time out, on free loopback ports;
-    event_loops > 0: that many shared loop threads (janus.jcfg), 0: one per handle."""
+    event_loops > 0: that many shared loop threads (janus.jcfg), 0: one per handle;
+    extra_general: more janus.jcfg general settings."""
+    general = {"session_timeout": 0, **(extra_general or {})}
+    if event_loops:
+        general["event_loops"] = event_loops
     conf = "general: {\n\tshards = %d\n%s}\n" % (shards, extra_media_conf)
     # The stock transports carry the Janus API unless a part asks for the edge, as the
     # results say: they are the reference of every part (the e2e harness defaults to
     # janus.transport.edge, whose per-client rate bound a load generator would hit).
     janus = JanusProcess(modules_dir=str(modules_dir), debug_level=debug_level,
                          overrides={"janus.plugin.media.jcfg": conf},
-                         extra={"general": dict({"session_timeout": 0},
-                                                **({"event_loops": event_loops}
-                                                   if event_loops else {}))},
+                         extra={"general": general},
                          events_broadcast=True, start_timeout=30.0,
                          api_transport=api_transport, edge_settings=edge_settings)
     janus.start()

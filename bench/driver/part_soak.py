@@ -48,6 +48,7 @@ def run(ctx):
         heap_before = heap_in_use(janus)
         base_handles = metric(janus, "janus_media_handles")
         base_core = metric(janus, "janus_core_handles")
+        base_hloop = hloop_threads(janus.pid)   # with event_loops: the shared loops' threads
 
         async def sampler(t0):
             while True:
@@ -74,14 +75,15 @@ def run(ctx):
         # hold_timeout_ms) and Janus's teardown have run (polled, at most 20 s).
         deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline and (
-                metric(janus, "janus_core_handles") > base_core or hloop_threads(janus.pid)):
+                metric(janus, "janus_core_handles") > base_core
+                or hloop_threads(janus.pid) > base_hloop):
             time.sleep(0.25)
         heap_after = heap_in_use(janus)
         rss_after = proc_status(janus.pid)["rss_bytes"] / 2 ** 20
         leftover = {"janus_media_handles": metric(janus, "janus_media_handles") - base_handles,
                     "janus_core_handles": metric(janus, "janus_core_handles") - base_core,
                     "janus_media_sessions_active": metric(janus, "janus_media_sessions_active"),
-                    "hloop_threads": hloop_threads(janus.pid)}
+                    "hloop_threads": hloop_threads(janus.pid) - base_hloop}
     finally:
         stop_janus(janus)
     # The first minute is warm-up (allocator arenas, thread caches): slopes over the rest.
