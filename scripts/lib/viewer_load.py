@@ -474,9 +474,9 @@ def threads(pid):
 
 
 class WorkerProcess:
-    def __init__(self, argv, nice=0):
+    def __init__(self, argv, nice=0, command=None):
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "worker"] + argv,
+            (command or [sys.executable, str(Path(__file__).resolve()), "worker"]) + argv,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
             preexec_fn=(lambda: os.nice(nice)) if nice else None)
         self.ready = self.reply(STEP_TIMEOUT * 2)
@@ -526,7 +526,7 @@ class FanoutLoad:
     viewer negotiated or failed); load.stats() per viewer; load.cpu_seconds(); load.stop()."""
 
     def __init__(self, server, videoroom=False, bitrate=500, processes=2, nice=0,
-                 device=None, room=None):
+                 device=None, room=None, viewer_binary=None):
         self.server = server
         self.videoroom = videoroom
         self.processes = processes
@@ -546,7 +546,9 @@ class FanoutLoad:
             self.publisher = WorkerProcess(["publish"] + base, nice)
             if videoroom:
                 base += ["--feed", str(self.publisher.ready["feed"])]
-            self.workers = [WorkerProcess(["viewers"] + base, nice) for _ in range(processes)]
+            command = [str(viewer_binary)] if viewer_binary else None
+            self.workers = [WorkerProcess(["viewers"] + base, nice, command)
+                            for _ in range(processes)]
         except BaseException:
             self.stop()
             raise
