@@ -99,6 +99,7 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
                 "generator_cpu_percent": 100 * (g1[0] - g0[0]) / wall,
                 "publisher_cpu_percent": 100 * (g1[1] - g0[1]) / wall,
                 "generator_threads": load.threads(),
+                "generator_rcvbuf_bytes": load.rcvbuf_bytes,
                 "errors": (errors + s["errors"])[:5]}
             if points:
                 prev = points[-1]

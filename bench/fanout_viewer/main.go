@@ -9,7 +9,8 @@
 // stdout: {"ready":true,"pid":P} (or {"ready":false,"error":...}), then one line per
 // command: {"cmd":"add","count":K} -> {"added":K,"errors":[first few]};
 // {"cmd":"stats"} -> {"viewers":[{"i","batch","error","packets","bytes","lost","offer_s",
-// "started_s","up_s","keyframe_s","first_packet_s"}]} (times in s from watch/join);
+// "started_s","up_s","keyframe_s","first_packet_s"}],"rcvbuf_bytes":B} (times in s from
+// watch/join; B: the receive buffer the kernel granted an ICE socket);
 // {"cmd":"quit"} or the end of stdin: the session destroyed, exit.
 package main
 
@@ -63,8 +64,9 @@ func emit(v any) {
 
 // newAPI: Pion's default codecs and interceptors (NACK generator and responder, RTCP
 // sender/receiver reports, TWCC feedback), host candidates over UDP/IPv4 only, on the
-// given addresses when there are any (loopback included then), no mDNS.
-func newAPI(addresses []string) (*webrtc.API, error) {
+// given addresses when there are any (loopback included then), no mDNS, sockets with an
+// rcvbuf-byte receive buffer.
+func newAPI(addresses []string, network *bigBufferNet) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -74,6 +76,7 @@ func newAPI(addresses []string) (*webrtc.API, error) {
 		return nil, err
 	}
 	s := webrtc.SettingEngine{}
+	s.SetNet(network)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if len(addresses) > 0 {
@@ -147,6 +150,7 @@ func run() error {
 	feed := fs.Uint64("feed", 0, "VideoRoom publisher feed id")
 	fs.Int("bitrate", 0, "ignored (the publisher's)")
 	concurrency := fs.Int("concurrency", 8, "viewers negotiating at once")
+	rcvbuf := fs.Int("rcvbuf", 4<<20, "receive buffer per ICE socket, bytes (0: the default)")
 	var addresses multiFlag
 	fs.Var(&addresses, "ice-address", "local address for ICE (repeatable)")
 	if err := fs.Parse(os.Args[2:]); err != nil {
@@ -158,7 +162,11 @@ func run() error {
 	if len(addresses) == 0 && loopback(*server) {
 		addresses = multiFlag{"127.0.0.1"}
 	}
-	api, err := newAPI(addresses)
+	network, err := newBigBufferNet(*rcvbuf)
+	if err != nil {
+		return err
+	}
+	api, err := newAPI(addresses, network)
 	if err != nil {
 		return err
 	}
@@ -192,7 +200,9 @@ func run() error {
 		case "add":
 			emit(w.add(c.Count))
 		case "stats":
-			emit(w.stats())
+			st := w.stats()
+			st["rcvbuf_bytes"] = network.got.Load()
+			emit(st)
 		}
 		if c.Cmd == "quit" {
 			break

@@ -289,6 +289,7 @@ class FanoutLoad:
         self.publisher = None
         self.workers = []
         self.batches = 0
+        self.rcvbuf_bytes = None
         try:
             self.publisher = WorkerProcess(["publish"] + base, nice)
             if videoroom:
@@ -324,7 +325,10 @@ class FanoutLoad:
             w.send({"cmd": "stats"})
         out = []
         for k, w in enumerate(self.workers):
-            for v in w.reply(timeout)["viewers"]:
+            reply = w.reply(timeout)
+            # What the kernel granted an ICE socket of the viewers (SO_RCVBUF).
+            self.rcvbuf_bytes = reply.get("rcvbuf_bytes")
+            for v in reply["viewers"]:
                 v["i"] = "%d.%d" % (k, v["i"])   # unique over the workers
                 out.append(v)
         return out
@@ -390,6 +394,7 @@ def main(argv):
         s["viewer_cpu_percent"] = 100 * (cpu1[0] - cpu0[0]) / (t1 - t0)
         s["publisher_cpu_percent"] = 100 * (cpu1[1] - cpu0[1]) / (t1 - t0)
         s["threads"] = load.threads()
+        s["viewer_rcvbuf_bytes"] = load.rcvbuf_bytes
         print(json.dumps(s, indent=1))
     finally:
         load.stop()
