@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v2"
 	"github.com/pion/interceptor"
@@ -35,6 +36,7 @@ import (
 const (
 	mediaPlugin     = "janus.plugin.media"
 	videoroomPlugin = "janus.plugin.videoroom"
+	dtlsRetransmit  = 100 * time.Millisecond
 )
 
 type multiFlag []string
@@ -65,7 +67,7 @@ func emit(v any) {
 // newAPI: Pion's default codecs and interceptors (NACK generator and responder, RTCP
 // sender/receiver reports, TWCC feedback), host candidates over UDP/IPv4 only, on the
 // given addresses when there are any (loopback included then), no mDNS, sockets with an
-// rcvbuf-byte receive buffer.
+// rcvbuf-byte receive buffer, DTLS flights retried after 100 ms.
 func newAPI(addresses []string, network *bigBufferNet) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -79,6 +81,10 @@ func newAPI(addresses []string, network *bigBufferNet) (*webrtc.API, error) {
 	s.SetNet(network)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Pion's default (1 s) put a second into the first-packet time of about one viewer in
+	// three: its first ClientHello often reaches Janus before Janus's side of ICE is up
+	// and is dropped. The first-keyframe time is a Janus figure; the retry must stay small.
+	s.SetDTLSRetransmissionInterval(dtlsRetransmit)
 	if len(addresses) > 0 {
 		allowed := map[string]bool{}
 		for _, a := range addresses {

@@ -251,7 +251,8 @@ func (v *Viewer) readRTP(track *webrtc.TrackRemote) {
 	}
 }
 
-// readRTCP: Janus's sender reports, read (so the interceptors see them) and dropped.
+// readRTCP: Janus's sender reports, read through the interceptors (Read is ReadRTCP without
+// its unmarshal and allocation) and dropped.
 func (v *Viewer) readRTCP(receiver *webrtc.RTPReceiver) {
 	buf := make([]byte, 1500)
 	for {
