@@ -26,7 +26,6 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/pion/ice/v2"
 	"github.com/pion/interceptor"
@@ -36,7 +35,6 @@ import (
 const (
 	mediaPlugin     = "janus.plugin.media"
 	videoroomPlugin = "janus.plugin.videoroom"
-	dtlsRetransmit  = 100 * time.Millisecond
 )
 
 type multiFlag []string
@@ -67,7 +65,7 @@ func emit(v any) {
 // newAPI: Pion's default codecs and interceptors (NACK generator and responder, RTCP
 // sender/receiver reports, TWCC feedback), host candidates over UDP/IPv4 only, on the
 // given addresses when there are any (loopback included then), no mDNS, sockets with an
-// rcvbuf-byte receive buffer, DTLS flights retried after 100 ms.
+// rcvbuf-byte receive buffer, DTLS server role.
 func newAPI(addresses []string, network *bigBufferNet) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -81,10 +79,11 @@ func newAPI(addresses []string, network *bigBufferNet) (*webrtc.API, error) {
 	s.SetNet(network)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// Pion's default (1 s) put a second into the first-packet time of about one viewer in
-	// three: its first ClientHello often reaches Janus before Janus's side of ICE is up
-	// and is dropped. The first-keyframe time is a Janus figure; the retry must stay small.
-	s.SetDTLSRetransmissionInterval(dtlsRetransmit)
+	// DTLS server (setup:passive): as the client, about one viewer in three had its first
+	// ClientHello reach Janus before Janus's side of ICE was up; dropped, it waited Pion's
+	// 1 s retransmission, a second in the first-keyframe time, which is a Janus figure.
+	// As the server it answers Janus, which starts when its ICE is ready.
+	s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
 	if len(addresses) > 0 {
 		allowed := map[string]bool{}
 		for _, a := range addresses {
