@@ -1,22 +1,24 @@
 """Part "fanout" (issue 16): 1 publisher -> N viewers, janus.plugin.media against Janus's
-VideoRoom (1 publisher, N subscribers), with the webrtcbin load generator of
-scripts/lib/viewer_load.py (real ICE/DTLS/SRTP, no decoding; workers in 2 processes).
+VideoRoom (1 publisher, N subscribers), with the load generator of scripts/lib/viewer_load.py
+(a webrtcbin publisher; Pion viewers, bench/fanout_viewer built into build-bench, in one
+process; real ICE/DTLS/SRTP, no decoding).
 
 For each Janus configuration (one loop thread per handle, Janus's default, and `event_loops`
 = cores), each video bitrate and each plugin (the plugins alternate, their order swapped
 every repetition), one ladder: viewers are added up to N in (1, 10, 50, 100, 200); at each
 step, after a settle, Janus's CPU time over `hold` seconds against the RTP packets the
-viewers received (inbound-rtp packets-received): CPU per relayed viewer-packet, and net of
+viewers received (counted per stream by the viewers): CPU per relayed viewer-packet, and net of
 what Janus spends with the publisher alone (measured before the first viewer). The slope is
-the extra Janus CPU per added viewer between steps. Loss: packets-lost over the hold window.
-First keyframe: from `watch` (subscriber `join`) to the first VP8 keyframe, p50/p99 over the
-viewers added at that step (they join while the earlier ones watch). RSS and threads of Janus
+the extra Janus CPU per added viewer between steps. Loss: packets lost (from the RTP sequence
+numbers) over the hold window. First packet and first keyframe: from `watch` (subscriber
+`join`) to the first RTP packet and to the first VP8 keyframe, p50/p99 over the viewers
+added at that step (they join while the earlier ones watch). RSS and threads of Janus
 at each step, RSS per viewer against the publisher-only figure. The generator's own CPU (the
 viewer workers and the publisher process) is reported beside Janus's.
 
 A ladder stops climbing after a step where a viewer failed, one received nothing, more than
-1 % of packets were lost, or the generator could not keep up (its workers above 90 % of a
-core each): past that the figures measure the machine, not Janus."""
+1 % of packets were lost, or the generator could not keep up (above 90 % of a core per
+viewer process): past that the figures measure the machine, not Janus."""
 
 import os
 import sys
@@ -27,9 +29,9 @@ from common import REPO, percentile, proc_cpu_seconds, proc_status, start_janus,
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
 import viewer_load  # noqa: E402
 
-PROCESSES = 2
+PROCESSES = 1             # fanout_viewer processes (each runs on every core)
 SETTLE = 2.0
-WORKER_CPU_LIMIT = 90.0   # % of a core per viewer worker
+WORKER_CPU_LIMIT = 90.0   # % of a core per viewer process
 
 
 def _janus_sample(janus):
@@ -40,7 +42,8 @@ def _janus_sample(janus):
 
 def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
     load = viewer_load.FanoutLoad(janus.ws_url, videoroom=videoroom, bitrate=bitrate,
-                                  processes=PROCESSES)
+                                  processes=PROCESSES,
+                                  binary=viewer_load.viewer_binary(ctx.build_dir))
     points = []
     try:
         # The publisher alone: Janus's base CPU and RSS.
@@ -73,6 +76,8 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
             # The viewers added at this step (the step-th `add` of every worker).
             new = [v["keyframe_s"] for v in after
                    if v["batch"] == step and v["keyframe_s"] is not None]
+            first = [v["first_packet_s"] for v in after
+                     if v["batch"] == step and v["first_packet_s"] is not None]
             cpu = 100 * (j1["cpu"] - j0["cpu"]) / wall
             point = {
                 "n": n, "ok": s["ok"], "receiving": s["receiving"],
@@ -86,12 +91,15 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
                     1e4 * max(0.0, cpu - base["janus_cpu_percent"]) / s["packets_per_s"]
                     if s["packets_per_s"] else None,
                 "keyframe_p50_s": percentile(new, 50), "keyframe_p99_s": percentile(new, 99),
+                "first_packet_p50_s": percentile(first, 50),
+                "first_packet_p99_s": percentile(first, 99),
                 "janus_rss_bytes": j1["rss"], "janus_threads": j1["threads"],
                 "rss_per_viewer_bytes": (j1["rss"] - base["rss_bytes"]) / n
                 if j1["rss"] and base["rss_bytes"] else None,
                 "generator_cpu_percent": 100 * (g1[0] - g0[0]) / wall,
                 "publisher_cpu_percent": 100 * (g1[1] - g0[1]) / wall,
                 "generator_threads": load.threads(),
+                "generator_rcvbuf_bytes": load.rcvbuf_bytes,
                 "errors": (errors + s["errors"])[:5]}
             if points:
                 prev = points[-1]
@@ -160,7 +168,8 @@ def run(ctx):
                        "bitrates_kbit": list(bitrates), "event_loops": list(loops),
                        "processes": PROCESSES,
                        "media": "webrtcbin publisher: 640x480 30 fps VP8 (moving zone plate) "
-                                "at the bitrate + Opus tone; viewers: webrtcbin, fakesinks",
+                                "at the bitrate + Opus tone; viewers: Pion (bench/fanout_viewer), "
+                                "packets counted, nothing decoded",
                        "keys": "event_loops/bitrate/plugin"},
             "runs": runs}
 

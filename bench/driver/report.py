@@ -435,15 +435,16 @@ def _srtp_md(srtp):
 def _fanout_md(fan):
     cfg = fan["config"]
     out = ["## Fan-out: 1 publisher -> N viewers, janus.plugin.media vs VideoRoom\n"]
-    out.append("The webrtcbin load generator (scripts/lib/viewer_load.py; %d worker processes, "
-               "real ICE/DTLS/SRTP, no decoding) against one Janus per `event_loops` setting "
+    out.append("The load generator (scripts/lib/viewer_load.py: a webrtcbin publisher, Pion "
+               "viewers of bench/fanout_viewer in %d process(es); real ICE/DTLS/SRTP, no "
+               "decoding) against one Janus per `event_loops` setting "
                "(0: one loop per handle, Janus's default). Media: %s. Per step: %.0f s of "
                "media; CPU per viewer-packet = Janus CPU time / RTP packets the viewers "
                "received; net = minus Janus's CPU with the publisher alone; slope = extra "
                "Janus CPU (%% of a core) per added viewer since the previous step; keyframe = "
                "`watch` (`join`) to the first VP8 keyframe of the viewers added at that step. "
-               "Generator = the viewer workers' CPU, beside the publisher's. A ladder stops "
-               "after a step with a failed or silent viewer, > 1 %% loss, or the workers "
+               "Generator = the viewer processes' CPU, beside the publisher's. A ladder stops "
+               "after a step with a failed or silent viewer, > 1 %% loss, or the viewers "
                "saturated.\n" % (cfg["processes"], cfg["media"], cfg["hold_s"]))
     out.append("| loops / kbit/s / plugin | N | ok / receiving | pkt/s | lost | Janus CPU % | "
                "us/viewer-pkt (net) | slope %/viewer | keyframe p50 / p99 s | RSS/viewer kB | "

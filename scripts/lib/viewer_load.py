@@ -1,26 +1,25 @@
 #!/usr/bin/python3
-"""A fan-out load generator: one publisher, many receiving WebRTC viewers, on GStreamer's
-webrtcbin (real ICE, DTLS and SRTP; Debian's gstreamer1.0-plugins-bad, gstreamer1.0-nice,
-python3-gi).
+"""A fan-out load generator: one publisher, many receiving WebRTC viewers, real ICE, DTLS
+and SRTP, nothing decoded.
 
   /usr/bin/python3 scripts/lib/viewer_load.py --server ws://127.0.0.1:8188/ \\
-      --viewers 200 --processes 2 --bitrate 500 --seconds 20 [--videoroom]
+      --viewers 200 --bitrate 500 --seconds 20 [--videoroom] [--viewer-binary PATH]
 
-Viewers decode nothing: each webrtcbin's receive pads end in a fakesink, so the per-packet
-work (ICE, DTLS-SRTP unprotect, the RTP session and jitter buffer) stays in GStreamer's C
-code; Python runs per viewer only for signalling, for the first video packets (a pad probe
-reads the VP8 payload descriptor until the first keyframe and then removes itself) and for
-webrtcbin's get-stats (inbound-rtp packets-received, bytes-received and packets-lost, which
-the RTP session counts from sequence numbers). Many viewers share one process, one Janus
-session (one handle each) and one WebSocket; --processes spreads them over cores.
+The viewers are bench/fanout_viewer (Go, on Debian's Pion: golang-github-pion-webrtc.v3-dev;
+CMake's fanout_viewer target builds it into <build>/bench/fanout_viewer/fanout_viewer): one
+process holds them all (one Janus session, a handle each, one WebSocket), counts packets,
+payload bytes and loss from sequence numbers per received stream, and the times from `watch`
+(subscriber `join`) to the first packet and the first VP8 keyframe. The publisher is GStreamer's
+webrtcbin (janus_gst.Publisher; Debian's gstreamer1.0-plugins-bad, gstreamer1.0-nice,
+python3-gi) in a process of its own: this file's ``worker publish``.
 
 Two plugins: janus.plugin.media (publish a device, viewers `watch` it and answer with
 `start`) and Janus's janus.plugin.videoroom (a room with one publisher; viewers `join` as
 subscribers of its feed and answer with `start`).
 
-The same file is the worker (``worker viewers`` / ``worker publish``, JSON lines on
-stdin/stdout) and the controller (the FanoutLoad class, used by tests/e2e/test_fanout.py and
-bench/driver/part_fanout.py, and this CLI).
+Both kinds of worker speak JSON lines on stdin/stdout (see bench/fanout_viewer/main.go);
+the FanoutLoad class drives them (tests/e2e/test_fanout.py, bench/driver/part_fanout.py and
+this CLI).
 """
 
 import argparse
@@ -37,11 +36,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from janus_gst import (STEP_TIMEOUT, Janus, JanusGstError, Publisher, gst,  # noqa: E402
-                       loopback_server, restrict_ice)
+                       loopback_server)
 
 MEDIA = "janus.plugin.media"
 VIDEOROOM = "janus.plugin.videoroom"
-SETUP_CONCURRENCY = 8     # viewers negotiating at once in one worker
+# Where CMake's fanout_viewer target puts the viewers in the plain build.
+DEFAULT_VIEWER_BINARY = HERE.parent.parent / "build" / "bench" / "fanout_viewer" / "fanout_viewer"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -51,255 +51,15 @@ def emit(obj):
     sys.stdout.flush()
 
 
-def vp8_keyframe(data):
-    """True when an RTP packet (bytes) starts a VP8 keyframe (RFC 7741: the payload
-    descriptor's S bit and partition 0, then the P bit of the VP8 frame header clear)."""
-    if len(data) < 12 or data[0] >> 6 != 2:
-        return False
-    offset = 12 + 4 * (data[0] & 0x0F)
-    if data[0] & 0x10:  # header extension
-        if len(data) < offset + 4:
-            return False
-        offset += 4 + 4 * int.from_bytes(data[offset + 2:offset + 4], "big")
-    if data[0] & 0x20:  # padding at the end: irrelevant for the descriptor
-        pass
-    if len(data) <= offset:
-        return False
-    d = data[offset]
-    if not d & 0x10 or d & 0x07:  # not the start of partition 0
-        return False
-    offset += 1
-    if d & 0x80:  # X: extension byte
-        if len(data) <= offset:
-            return False
-        x = data[offset]
-        offset += 1
-        if x & 0x80:  # I: picture id, 7 or 15 bits
-            if len(data) <= offset:
-                return False
-            offset += 2 if data[offset] & 0x80 else 1
-        if x & 0x40:  # L: TL0PICIDX
-            offset += 1
-        if x & 0x30:  # T or K: TID/Y/KEYIDX
-            offset += 1
-    return len(data) > offset and not data[offset] & 0x01
-
-
-class Viewer:
-    """One webrtcbin in its own pipeline, one Janus handle."""
-
-    def __init__(self, worker, index, batch):
-        self.worker = worker
-        self.index = index
-        self.batch = batch   # which `add` of the worker it came with (0, 1, ...)
-        self.Gst, self.GstSdp, self.GstWebRTC = worker.gst
-        self.k = worker.constants
-        self.handle = self.queue = None
-        self.pipeline = self.webrtc = None
-        self.t_watch = self.t_offer = self.t_started = self.t_up = self.t_keyframe = None
-        self.error = None
-        self.events = asyncio.Queue()
-        self.pump = None
-
-    # Janus events: trickle applied, webrtcup and hangup noted, the rest for setup().
-    async def _pump(self):
-        while True:
-            message = await self.queue.get()
-            kind = message.get("janus")
-            if kind == "trickle":
-                c = message.get("candidate") or {}
-                if self.webrtc is not None and "candidate" in c and not c.get("completed"):
-                    self.webrtc.emit("add-ice-candidate", c.get("sdpMLineIndex", 0),
-                                     c["candidate"])
-            elif kind == "webrtcup":
-                self.t_up = time.monotonic()
-            elif kind == "hangup":
-                self.error = self.error or "hangup: %s" % message.get("reason")
-                self.events.put_nowait(message)
-            else:
-                self.events.put_nowait(message)
-
-    async def _event(self, predicate, what):
-        deadline = time.monotonic() + STEP_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise JanusGstError("no %s in %.0f s" % (what, STEP_TIMEOUT))
-            try:
-                message = await asyncio.wait_for(self.events.get(), remaining)
-            except asyncio.TimeoutError:
-                continue
-            if message.get("janus") == "hangup":
-                raise JanusGstError("hangup before %s: %s" % (what, message.get("reason")))
-            data = (message.get("plugindata") or {}).get("data") or {}
-            if data.get("error_code"):
-                raise JanusGstError("error %s: %s" % (data["error_code"], data.get("error")))
-            if predicate(message, data):
-                return message, data
-
-    async def setup(self, args):
-        janus = self.worker.janus
-        plugin = VIDEOROOM if args.videoroom else MEDIA
-        self.handle, self.queue = await janus.attach(plugin)
-        self.pump = asyncio.ensure_future(self._pump())
-        self.t_watch = time.monotonic()
-        if args.videoroom:
-            body = {"request": "join", "ptype": "subscriber", "room": args.room,
-                    "streams": [{"feed": args.feed}]}
-        else:
-            body = {"request": "watch", "device_id": args.device}
-        await janus.message(body, handle_id=self.handle)
-        message, _ = await self._event(
-            lambda m, d: (m.get("jsep") or {}).get("type") == "offer", "offer")
-        self.t_offer = time.monotonic()
-        answer = await self._answer(message["jsep"]["sdp"])
-        await janus.message({"request": "start"}, {"type": "answer", "sdp": answer},
-                            handle_id=self.handle)
-        if args.videoroom:
-            await self._event(lambda m, d: d.get("started") == "ok", "started")
-        else:
-            await self._event(lambda m, d: d.get("result") == "watching", "watching")
-        self.t_started = time.monotonic()
-
-    async def _answer(self, offer_sdp):
-        Gst, GstSdp, GstWebRTC = self.Gst, self.GstSdp, self.GstWebRTC
-        loop = asyncio.get_running_loop()
-        self.pipeline = Gst.Pipeline.new("viewer%d" % self.index)
-        self.webrtc = Gst.ElementFactory.make("webrtcbin", None)
-        self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
-        self.pipeline.add(self.webrtc)
-        restrict_ice(self.webrtc, self.worker.ice_addresses)
-        self.webrtc.connect("pad-added", self._on_pad_added)
-        self.webrtc.connect("on-ice-candidate", lambda _w, mline, candidate:
-                            loop.call_soon_threadsafe(self._trickle, mline, candidate))
-        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            raise JanusGstError("the viewer pipeline does not start")
-        ok, sdp = GstSdp.SDPMessage.new_from_text(offer_sdp)
-        if ok != GstSdp.SDPResult.OK:
-            raise JanusGstError("the offer does not parse")
-        offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
-        self.webrtc.emit("set-remote-description", offer, Gst.Promise.new())
-        answered = loop.create_future()
-
-        def on_answer(promise, _data):
-            reply = promise.get_reply()
-            answer = reply.get_value("answer") if reply else None
-            if answer is None:
-                loop.call_soon_threadsafe(lambda: answered.done() or answered.set_exception(
-                    JanusGstError("webrtcbin made no answer")))
-                return
-            self.webrtc.emit("set-local-description", answer, Gst.Promise.new())
-            text = answer.sdp.as_text()
-            loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(text))
-
-        self.webrtc.emit("create-answer", None,
-                         Gst.Promise.new_with_change_func(on_answer, None))
-        return await asyncio.wait_for(answered, STEP_TIMEOUT)
-
-    def _trickle(self, mline, candidate):
-        asyncio.ensure_future(self._send_trickle({"sdpMLineIndex": mline,
-                                                  "candidate": candidate}))
-
-    async def _send_trickle(self, candidate):
-        try:
-            await self.worker.janus.trickle(candidate, handle_id=self.handle)
-        except Exception as e:  # noqa: BLE001 (recorded: the viewer then has no media)
-            self.error = self.error or "trickle: %s" % e
-
-    # GStreamer's streaming threads: every receive pad to a fakesink; a video pad gets a
-    # probe that looks for the first keyframe and then removes itself.
-    def _on_pad_added(self, webrtc, pad):
-        Gst, k = self.Gst, self.k
-        if pad.get_direction() != k.SRC:
-            return
-        sink = Gst.ElementFactory.make("fakesink", None)
-        sink.set_property("sync", False)
-        sink.set_property("async", False)
-        sink.set_property("enable-last-sample", False)
-        self.pipeline.add(sink)
-        sink.sync_state_with_parent()
-        pad.link(sink.get_static_pad("sink"))
-        pad.add_probe(k.PROBE_BUFFER, self._probe, None)
-
-    def _probe(self, pad, info, _data):
-        k = self.k
-        caps = pad.get_current_caps()
-        name = caps.get_structure(0).get_value("encoding-name") if caps else None
-        if name != "VP8":
-            return k.REMOVE
-        buf = info.get_buffer()
-        if buf is not None and vp8_keyframe(buf.extract_dup(0, min(buf.get_size(), 64))):
-            self.t_keyframe = time.monotonic()
-            return k.REMOVE
-        return k.OK
-
-    def stats(self):
-        """(packets, bytes, lost) over the inbound RTP streams, from get-stats."""
-        Gst, k = self.Gst, self.k
-        if self.webrtc is None:
-            return None
-        promise = Gst.Promise.new()
-        self.webrtc.emit("get-stats", None, promise)
-        if promise.wait() != k.REPLIED:
-            return None
-        totals = [0, 0, 0]
-
-        def each(_field, value, _):
-            if isinstance(value, Gst.Structure) and \
-                    value.get_value("type") == k.INBOUND_RTP:
-                for i, name in enumerate(("packets-received", "bytes-received",
-                                          "packets-lost")):
-                    if value.has_field(name):
-                        totals[i] += value.get_value(name)
-            return True
-
-        promise.get_reply().foreach(each, None)
-        return totals
-
-    def summary(self):
-        s = self.stats() if self.error is None else None
-
-        def since(t):
-            return round(t - self.t_watch, 4) if t and self.t_watch else None
-
-        return {"i": self.index, "batch": self.batch, "error": self.error, "packets": s[0] if s else 0,
-                "bytes": s[1] if s else 0, "lost": s[2] if s else 0,
-                "offer_s": since(self.t_offer), "started_s": since(self.t_started),
-                "up_s": since(self.t_up), "keyframe_s": since(self.t_keyframe)}
-
-    def stop(self):
-        if self.pump is not None:
-            self.pump.cancel()
-        if self.pipeline is not None:
-            self.pipeline.set_state(self.Gst.State.NULL)
-
-
 class Worker:
-    """Viewers of one process, or the publisher, driven by JSON commands on stdin."""
+    """The publisher, driven by JSON commands on stdin (the viewers are bench/fanout_viewer)."""
 
     def __init__(self, args):
         self.args = args
-        self.gst = gst()
-        Gst, _, GstWebRTC = self.gst
-        # PyGObject resolves enum members lazily and not thread-safely: a first lookup from
-        # a streaming thread can fail ("type object 'PadDirection' has no attribute 'SRC'"),
-        # so the ones used there are looked up here, once.
-        self.constants = argparse.Namespace(
-            SRC=Gst.PadDirection.SRC, PROBE_BUFFER=Gst.PadProbeType.BUFFER,
-            OK=Gst.PadProbeReturn.OK, REMOVE=Gst.PadProbeReturn.REMOVE,
-            REPLIED=Gst.PromiseResult.REPLIED, INBOUND_RTP=GstWebRTC.WebRTCStatsType.INBOUND_RTP)
-        # The same for the wrapper classes the streaming threads use (a race there gave
-        # "Expected Gst.PadProbeInfo, but got gi.repository.Gst.PadProbeInfo").
-        for cls, method in ((Gst.PadProbeInfo, "get_buffer"), (Gst.Buffer, "extract_dup"),
-                            (Gst.Pad, "get_current_caps"), (Gst.Caps, "get_structure"),
-                            (Gst.Structure, "get_value"), (Gst.Pad, "link"),
-                            (Gst.Element, "sync_state_with_parent"), (Gst.Pad, "add_probe")):
-            getattr(cls, method)
+        gst()  # GStreamer initialised, or a clear error
         self.janus = Janus.for_url(args.server)
         self.ice_addresses = args.ice_address or (
             ["127.0.0.1"] if loopback_server(args.server) else [])
-        self.viewers = []
-        self.batches = 0
         self.publisher = None
 
     async def run(self):
@@ -315,41 +75,18 @@ class Worker:
         await self.janus.open()
         await self.janus.start(plugin=None)
         ready = {"ready": True, "pid": os.getpid()}
-        if self.args.role == "publish":
-            ready.update(await self.publish())
+        ready.update(await self.publish())
         emit(ready)
         while True:
             command = json.loads(await commands.get())
             cmd = command.get("cmd")
             if cmd == "quit":
                 break
-            if cmd == "add":
-                emit(await self.add(command["count"]))
-            elif cmd == "stats":
-                if self.publisher is not None:
-                    sent = await loop.run_in_executor(None, self.publisher.sent)
-                    emit({"sent_packets": sent[0] if sent else None,
-                          "sent_bytes": sent[1] if sent else None})
-                else:
-                    emit({"viewers": await loop.run_in_executor(
-                        None, lambda: [v.summary() for v in self.viewers])})
+            if cmd == "stats":
+                sent = await loop.run_in_executor(None, self.publisher.sent)
+                emit({"sent_packets": sent[0] if sent else None,
+                      "sent_bytes": sent[1] if sent else None})
         await self.close()
-
-    async def add(self, count):
-        gate = asyncio.Semaphore(SETUP_CONCURRENCY)
-        self.batches += 1
-        new = [Viewer(self, len(self.viewers) + i, self.batches - 1) for i in range(count)]
-        self.viewers.extend(new)
-
-        async def one(viewer):
-            async with gate:
-                try:
-                    await viewer.setup(self.args)
-                except Exception as e:  # noqa: BLE001 (one viewer's failure is a result)
-                    viewer.error = "%s: %s" % (type(e).__name__, e)
-
-        await asyncio.gather(*[one(v) for v in new])
-        return {"added": count, "errors": [v.error for v in new if v.error][:5]}
 
     async def publish(self):
         """The publisher: janus.plugin.media `publish`, or a VideoRoom (created here) and
@@ -424,22 +161,18 @@ class Worker:
         return out
 
     async def close(self):
-        # One destroy detaches every handle (Janus hangs their PeerConnections up).
         await self.janus.close()
-        for v in self.viewers:
-            v.stop()
         if self.publisher is not None:
             self.publisher.stop()
 
 
 def worker_main(argv):
     p = argparse.ArgumentParser(prog="viewer_load.py worker")
-    p.add_argument("role", choices=("viewers", "publish"))
+    p.add_argument("role", choices=("publish",))
     p.add_argument("--server", required=True)
     p.add_argument("--device", default="fanout-1")
     p.add_argument("--videoroom", action="store_true")
     p.add_argument("--room", type=int, default=0)
-    p.add_argument("--feed", type=int, default=0)
     p.add_argument("--bitrate", type=int, default=500)
     p.add_argument("--ice-address", action="append")
     args = p.parse_args(argv)
@@ -474,9 +207,9 @@ def threads(pid):
 
 
 class WorkerProcess:
-    def __init__(self, argv, nice=0):
+    def __init__(self, argv, nice=0, command=None):
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "worker"] + argv,
+            (command or [sys.executable, str(Path(__file__).resolve()), "worker"]) + argv,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
             preexec_fn=(lambda: os.nice(nice)) if nice else None)
         self.ready = self.reply(STEP_TIMEOUT * 2)
@@ -519,14 +252,28 @@ class WorkerProcess:
                 pass
 
 
+def viewer_binary(build_dir=None):
+    """The fanout_viewer binary: $JMEDIA_FANOUT_VIEWER, else that of build_dir, else that
+    of the plain build; an error saying how to build it when it is not there."""
+    path = os.environ.get("JMEDIA_FANOUT_VIEWER") or (
+        Path(build_dir) / "bench" / "fanout_viewer" / "fanout_viewer" if build_dir
+        else DEFAULT_VIEWER_BINARY)
+    if not os.access(path, os.X_OK):
+        raise JanusGstError("no fan-out viewer binary at %s: build it (cmake --build <build> "
+                            "--target fanout_viewer, or bench/fanout_viewer/build.sh PATH)"
+                            % path)
+    return str(path)
+
+
 class FanoutLoad:
-    """One publisher (its own process) and viewers spread over `processes` workers.
+    """One publisher (its own process) and viewers spread over `processes` fanout_viewer
+    processes (one is enough: each uses every core).
 
     Use: load = FanoutLoad(url, videoroom=False, bitrate=500); load.add(n) (blocking, every
     viewer negotiated or failed); load.stats() per viewer; load.cpu_seconds(); load.stop()."""
 
-    def __init__(self, server, videoroom=False, bitrate=500, processes=2, nice=0,
-                 device=None, room=None):
+    def __init__(self, server, videoroom=False, bitrate=500, processes=1, nice=0,
+                 device=None, room=None, binary=None):
         self.server = server
         self.videoroom = videoroom
         self.processes = processes
@@ -542,11 +289,14 @@ class FanoutLoad:
         self.publisher = None
         self.workers = []
         self.batches = 0
+        self.rcvbuf_bytes = None
         try:
             self.publisher = WorkerProcess(["publish"] + base, nice)
             if videoroom:
                 base += ["--feed", str(self.publisher.ready["feed"])]
-            self.workers = [WorkerProcess(["viewers"] + base, nice) for _ in range(processes)]
+            command = [binary or viewer_binary()]
+            self.workers = [WorkerProcess(["viewers"] + base, nice, command)
+                            for _ in range(processes)]
         except BaseException:
             self.stop()
             raise
@@ -575,7 +325,10 @@ class FanoutLoad:
             w.send({"cmd": "stats"})
         out = []
         for k, w in enumerate(self.workers):
-            for v in w.reply(timeout)["viewers"]:
+            reply = w.reply(timeout)
+            # What the kernel granted an ICE socket of the viewers (SO_RCVBUF).
+            self.rcvbuf_bytes = reply.get("rcvbuf_bytes")
+            for v in reply["viewers"]:
                 v["i"] = "%d.%d" % (k, v["i"])   # unique over the workers
                 out.append(v)
         return out
@@ -616,15 +369,19 @@ def summarize(before, after, seconds):
 def main(argv):
     if argv[:1] == ["worker"]:
         return worker_main(argv[1:])
-    p = argparse.ArgumentParser(description="Fan-out load: 1 publisher, N webrtcbin viewers.")
+    p = argparse.ArgumentParser(description="Fan-out load: 1 webrtcbin publisher, N Pion "
+                                            "viewers (bench/fanout_viewer).")
     p.add_argument("--server", default="ws://127.0.0.1:8188/")
     p.add_argument("--viewers", type=int, default=20)
-    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--processes", type=int, default=1, help="fanout_viewer processes")
+    p.add_argument("--viewer-binary", help="fanout_viewer (default: $JMEDIA_FANOUT_VIEWER, "
+                   "else build/bench/fanout_viewer/fanout_viewer)")
     p.add_argument("--bitrate", type=int, default=500, help="video kbit/s target")
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--videoroom", action="store_true", help="janus.plugin.videoroom")
     args = p.parse_args(argv)
-    load = FanoutLoad(args.server, args.videoroom, args.bitrate, args.processes)
+    load = FanoutLoad(args.server, args.videoroom, args.bitrate, args.processes,
+                      binary=args.viewer_binary)
     try:
         t0 = time.monotonic()
         errors = load.add(args.viewers)
@@ -637,6 +394,7 @@ def main(argv):
         s["viewer_cpu_percent"] = 100 * (cpu1[0] - cpu0[0]) / (t1 - t0)
         s["publisher_cpu_percent"] = 100 * (cpu1[1] - cpu0[1]) / (t1 - t0)
         s["threads"] = load.threads()
+        s["viewer_rcvbuf_bytes"] = load.rcvbuf_bytes
         print(json.dumps(s, indent=1))
     finally:
         load.stop()

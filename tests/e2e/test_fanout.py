@@ -1,19 +1,23 @@
 #!/usr/bin/python3
-"""End-to-end fan-out smoke: the load generator of scripts/lib/viewer_load.py (webrtcbin
-viewers, real ICE/DTLS/SRTP) against Janus, so that the generator behind
-`scripts/benchmark fanout` keeps working.
+"""End-to-end fan-out smoke: the load generator of scripts/lib/viewer_load.py (a webrtcbin
+publisher, Pion viewers of bench/fanout_viewer: real ICE/DTLS/SRTP) against Janus, so that
+the generator behind `scripts/benchmark fanout` keeps working. Its RTP counting and VP8
+keyframe parser have their unit test in bench/fanout_viewer/rtpstats_test.go
+(fanout_viewer.unit).
 
-  test_1_vp8_keyframe_detector     the payload-descriptor parser the first-keyframe probe
-                                   uses: keyframe, interframe, continuation packets
+  test_1b_websocket_close_reads_the_destroy_reply   the publisher's Janus client
   test_2_media_plugin_20_viewers   1 publisher (VP8 500 kbit/s + Opus) -> 20 viewers of
-                                   janus.plugin.media in 2 processes: every viewer receives
-                                   over a 3 s window, saw a keyframe, loses at most 1 %
+                                   janus.plugin.media: every viewer receives over a 3 s
+                                   window, saw its first packet and a keyframe, loses at
+                                   most 1 %
   test_3_videoroom_10_subscribers  the same through janus.plugin.videoroom (the reference
                                    of the benchmark), 10 subscribers
 
-Run: /usr/bin/python3 tests/e2e/test_fanout.py -v
+Run: JMEDIA_MODULES_DIR=build/modules /usr/bin/python3 tests/e2e/test_fanout.py -v (the
+viewers: $JMEDIA_FANOUT_VIEWER, else the build next to JMEDIA_MODULES_DIR)
 """
 
+import os
 import sys
 import time
 import unittest
@@ -30,14 +34,14 @@ HOLD = 3.0           # seconds of media measured
 READY_TIMEOUT = 20.0  # every viewer's first packets and keyframe after setup
 
 
+def viewer_binary():
+    modules = os.environ.get("JMEDIA_MODULES_DIR")
+    return viewer_load.viewer_binary(Path(modules).parent if modules else None)
+
+
 def log(message):
     sys.stderr.write("[fanout] %s\n" % message)
     sys.stderr.flush()
-
-
-def rtp(payload, marker=0, extension=b""):
-    first = 0x80 | (0x10 if extension else 0)
-    return bytes([first, 0x60 | marker, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2]) + extension + payload
 
 
 class FanoutTest(unittest.TestCase):
@@ -56,21 +60,6 @@ class FanoutTest(unittest.TestCase):
     def tearDownClass(cls):
         if cls.janus is not None:
             harness.stop_janus(cls.janus, log, "fan-out")
-
-    def test_1_vp8_keyframe_detector(self):
-        # descriptor: X=1, S=1, PID=0; I=1 with a 15-bit picture id; then the VP8 header
-        key = rtp(bytes([0x90, 0x80, 0x81, 0x23, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]))
-        inter = rtp(bytes([0x90, 0x80, 0x81, 0x24, 0x31, 0x02, 0x00]))
-        continuation = rtp(bytes([0x80, 0x80, 0x81, 0x23, 0x10]))   # S=0: not a frame start
-        short = rtp(bytes([0x10]))
-        with_extension = rtp(bytes([0x10, 0x10]),
-                             extension=bytes([0xbe, 0xde, 0, 1, 0x10, 0xff, 0, 0]))
-        self.assertTrue(viewer_load.vp8_keyframe(key))
-        self.assertFalse(viewer_load.vp8_keyframe(inter))
-        self.assertFalse(viewer_load.vp8_keyframe(continuation))
-        self.assertFalse(viewer_load.vp8_keyframe(short))
-        self.assertTrue(viewer_load.vp8_keyframe(with_extension))
-        self.assertFalse(viewer_load.vp8_keyframe(b"\x80" * 8))
 
     def test_1b_websocket_close_reads_the_destroy_reply(self):
         # The WebSocket reader used to be cancelled before `destroy` was sent, so its reply
@@ -98,7 +87,7 @@ class FanoutTest(unittest.TestCase):
 
     def _fanout(self, videoroom, n):
         load = viewer_load.FanoutLoad(self.janus.ws_url, videoroom=videoroom, bitrate=500,
-                                      processes=2)
+                                      binary=viewer_binary())
         self.addCleanup(load.stop)
         t0 = time.monotonic()
         errors = load.add(n)
@@ -109,7 +98,8 @@ class FanoutTest(unittest.TestCase):
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             before = load.stats()
-            waiting = [v for v in before if not v["packets"] or v["keyframe_s"] is None]
+            waiting = [v for v in before if not v["packets"] or v["keyframe_s"] is None
+                       or v["first_packet_s"] is None]
             if not waiting or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
@@ -120,10 +110,11 @@ class FanoutTest(unittest.TestCase):
         after = load.stats()
         s = viewer_load.summarize(before, after, time.monotonic() - t0)
         keyframes = sorted(v["keyframe_s"] for v in after)
+        firsts = sorted(v["first_packet_s"] for v in after)
         log("%d/%d receiving, %.0f packets/s in all, %.0f kbit/s per viewer, %d lost, "
-            "first keyframe %.2f-%.2f s after the request"
+            "first packet %.2f-%.2f s, first keyframe %.2f-%.2f s after the request"
             % (s["receiving"], n, s["packets_per_s"], s["kbit_per_viewer"], s["lost"],
-               keyframes[0], keyframes[-1]))
+               firsts[0], firsts[-1], keyframes[0], keyframes[-1]))
         self.assertEqual(s["ok"], n, s["errors"])
         self.assertEqual(s["receiving"], n, "a viewer received nothing for %.0f s" % HOLD)
         received = sum(v["packets"] for v in after)
