@@ -86,8 +86,11 @@ def run(ctx):
                     "hloop_threads": hloop_threads(janus.pid) - base_hloop}
     finally:
         stop_janus(janus)
-    # The first minute is warm-up (allocator arenas, thread caches): slopes over the rest.
+    # The first minute is warm-up (allocator arenas, thread caches): slopes over the rest. The
+    # arenas fill for minutes (with event_loops, RSS levels off after ~5,000 lifecycles), so the
+    # slope over the second half is given too: a leak grows there as much as anywhere.
     steady = [s for s in samples if s["t"] >= min(60.0, seconds / 3)]
+    second_half = [s for s in samples if s["t"] >= seconds / 2]
     return {"config": {"minutes": minutes, "loops": loops, "interval_s": INTERVAL,
                        "transport": "janus.transport.edge", "edge_settings": EDGE_UNBOUNDED,
                        "lifecycle": "attach, echo + offer, setRemoteDescription(answer), "
@@ -95,6 +98,8 @@ def run(ctx):
             "samples": samples, "lifecycles": len(stats.durations),
             "errors": stats.error_count, "first_errors": stats.errors,
             "rss_mb_per_hour": slope_per_hour([(s["t"], s["rss_mb"]) for s in steady]),
+            "rss_mb_per_hour_second_half": slope_per_hour([(s["t"], s["rss_mb"])
+                                                           for s in second_half]),
             "threads_per_hour": slope_per_hour([(s["t"], s["threads"]) for s in steady]),
             "fds_per_hour": slope_per_hour([(s["t"], s["fds"] or 0) for s in steady]),
             "leftover_after": leftover, "rss_mb_after": rss_after,
