@@ -7,6 +7,7 @@ address). Janus's RSS, threads, hloop threads and open fds sampled every 10 s;
 least-squares slopes; the heap's bytes in use before the run and once the clients are gone."""
 
 import asyncio
+import os
 import time
 
 from common import (EDGE_UNBOUNDED, MEDIA, heap_in_use, metric, proc_fds, proc_status,
@@ -15,6 +16,7 @@ from harness import hloop_threads
 from part_churn import LoopStats, run_loops
 
 INTERVAL = 10.0
+EVENT_LOOPS = os.cpu_count() or 2
 
 
 def slope_per_hour(points):
@@ -37,8 +39,10 @@ def run(ctx):
     ctx.progress.begin("soak", int(seconds // INTERVAL) + 1,
                        "%.1f min of churn (%d loops), a sample every %.0f s"
                        % (minutes, loops, INTERVAL))
+    # As scripts/run starts Janus: a loop thread per core shared by the handles (janus.jcfg
+    # event_loops), not one per handle, whose threads each leak GnuTLS's random context.
     janus = start_janus(ctx.modules_dir, shards=32, api_transport="edge",
-                        edge_settings=EDGE_UNBOUNDED)
+                        edge_settings=EDGE_UNBOUNDED, event_loops=EVENT_LOOPS)
     samples = []
     stats = LoopStats()
     try:
@@ -93,6 +97,7 @@ def run(ctx):
     second_half = [s for s in samples if s["t"] >= seconds / 2]
     return {"config": {"minutes": minutes, "loops": loops, "interval_s": INTERVAL,
                        "transport": "janus.transport.edge", "edge_settings": EDGE_UNBOUNDED,
+                       "event_loops": EVENT_LOOPS,
                        "lifecycle": "attach, echo + offer, setRemoteDescription(answer), "
                                     "hangup and detach together"},
             "samples": samples, "lifecycles": len(stats.durations),

@@ -650,6 +650,8 @@ def _soak_md(soak):
     s = soak["samples"]
     how = ("through %s, %s" % (cfg["transport"], cfg["lifecycle"]) if cfg.get("transport")
            else "the stock transports, the churn part's lifecycle")
+    if cfg.get("event_loops"):
+        how += "; janus.jcfg event_loops = %d" % cfg["event_loops"]
     first, last = (s[0], s[-1]) if s else ({}, {})
     out = ["## Soak\n",
            "%g minutes of churn (%d loops, janus.plugin.media, %s), a sample every %g s: %s "
