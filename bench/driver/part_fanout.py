@@ -126,6 +126,10 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
             if broken:
                 point["stopped_here"] = True
                 break
+            # One more viewer joining the N that watch (what a viewer arriving at that size
+            # sees; the step's own viewers joined together, a burst): its watch to keyframe.
+            point["probe_keyframe_s"] = _probe(load, step + 1)
+            have += 1
         return {"base": base, "points": points}
     finally:
         load.stop()
@@ -172,6 +176,21 @@ def run(ctx):
                                 "packets counted, nothing decoded",
                        "keys": "event_loops/bitrate/plugin"},
             "runs": runs}
+
+
+def _probe(load, batch, timeout=10.0):
+    """Adds one viewer (the batch-th add); its watch-to-keyframe seconds, or None."""
+    if load.add(1):
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = [v for v in load.stats() if v["batch"] == batch]
+        if probe and probe[0]["error"] is not None:
+            return None
+        if probe and probe[0]["keyframe_s"] is not None:
+            return probe[0]["keyframe_s"]
+        time.sleep(0.2)
+    return None
 
 
 def _f(v, digits=0):

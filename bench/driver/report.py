@@ -151,6 +151,7 @@ def targets(results):
         if left is not None:
             rows.append(_abs_row("soak: no hloop thread left once the clients are gone",
                                  spread([left]), "%s", left == 0, "soak"))
+    rows += _fanout_targets(parts)
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -435,6 +436,75 @@ def _srtp_md(srtp):
             _num(1e9 / both["median"]) if both.get("median") else "-"))
     out.append("\n`sendmsg` alone: %s ns.\n" % _sp(cpu.get("sendmsg")))
     return out
+
+
+# The SRTP profile of the fan-out's viewers: Janus offers AEAD_AES_256_GCM, AEAD_AES_128_GCM,
+# then AES_CM; Pion (the DTLS server) picks from its own list, AEAD_AES_128_GCM first.
+FANOUT_SRTP_PROFILE = "1"  # part srtp's profile key: AEAD_AES_128_GCM
+
+
+def _fanout_points(fan):
+    """{(event_loops, bitrate, plugin): {n: point}} of each run's completed steps."""
+    out = {}
+    for key, runs in (fan.get("runs") or {}).items():
+        loops, bitrate, plugin = key.split("/")
+        for r in runs:
+            for p in r.get("points", []):
+                out.setdefault((int(loops), int(bitrate), plugin), {})[p["n"]] = p
+    return out
+
+
+def _fanout_targets(parts):
+    fan = parts.get("fanout")
+    if not fan:
+        return []
+    rows = []
+    points = _fanout_points(fan)
+    for (loops, bitrate, plugin), steps in sorted(points.items()):
+        if plugin != "media":
+            continue
+        label = "event_loops %d, %d kbit/s" % (loops, bitrate)
+        room = points.get((loops, bitrate, "videoroom"), {})
+        for n in sorted(steps):
+            other = room.get(n) or {}
+            if steps[n].get("stopped_here") or other.get("stopped_here"):
+                continue  # a step past what the machine held measures the machine
+            a = steps[n].get("janus_us_per_viewer_packet")
+            b = other.get("janus_us_per_viewer_packet")
+            if a and b:
+                r = spread([a / b])
+                rows.append(_row("fanout: media CPU per viewer-packet <= 1.0x VideoRoom's (%s, "
+                                 "N=%d)" % (label, n), r, r["median"] <= 1.0, "fanout"))
+        if all(n in steps for n in (10, 50, 200)):
+            def cpu(n):
+                return steps[n]["janus_cpu_percent"]
+            early = (cpu(50) - cpu(10)) / 40
+            late = (cpu(200) - cpu(50)) / 150
+            if early > 0:
+                r = spread([late / early])
+                rows.append(_row("fanout: cost per added viewer flat, slope 50->200 within "
+                                 "+-20%% of 10->50 (%s)" % label, r,
+                                 0.8 <= r["median"] <= 1.2, "fanout"))
+        top = steps.get(200)
+        if top is None:
+            continue
+        limit = ((parts.get("srtp") or {}).get("cpu_ns_per_packet") or {}).get(
+            "protect_and_send/" + FANOUT_SRTP_PROFILE, {}).get("median")
+        if limit and top.get("janus_us_per_viewer_packet"):
+            r = spread([top["janus_us_per_viewer_packet"] * 1e3 / limit])
+            rows.append(_row("fanout: media CPU per viewer-packet within 3x of srtp_protect "
+                             "(AEAD_AES_128_GCM) + sendmsg (%s, N=200)" % label, r,
+                             r["median"] <= 3.0, "fanout"))
+        if bitrate == 500:
+            rows.append(_abs_row("fanout: no loss at N=200, 500 kbit/s (%s)" % label,
+                                 spread([top["lost"]]), "%s packets", top["lost"] == 0,
+                                 "fanout"))
+        if top.get("probe_keyframe_s") is not None:
+            r = spread([top["probe_keyframe_s"]])
+            rows.append(_abs_row("fanout: a viewer joining at N=200 has its first keyframe "
+                                 "within 1 s (%s)" % label, r, "%s s", r["median"] <= 1.0,
+                                 "fanout", digits=2))
+    return rows
 
 
 def _fanout_md(fan):
