@@ -17,6 +17,9 @@ with a short heartbeat (200 ms) and node TTL (1 s).
                           and a hangup with reason "device busy"
                        7  SIGKILL of A: its claim expires within node_ttl_ms + 1 s and B
                           can then publish the device; B's view drops A
+  ClusterConfigRefusedTest  cluster.redis set without a node_id, or with a short secret:
+                          the plugin does not start (it never runs as a single node then);
+                          Janus runs on without it
 
 The directory work happens at publish, before any media: the clients here are plain HTTP
 clients of the Janus API with an aiortc offer whose candidates are stripped (so that no ICE
@@ -358,6 +361,30 @@ class ClusterDirectoryTest(unittest.TestCase):
                    lambda: "B's view to drop node-a and list cam-1 on B, got %r"
                    % (self.cluster_listing(self.b),))
         self.assertEqual(self.b.metric("janus_media_cluster_nodes"), 1)
+
+
+class ClusterConfigRefusedTest(unittest.TestCase):
+    def check_refused(self, cluster, why):
+        janus = JanusProcess(plugin_cluster=cluster)
+        janus.start()
+        try:
+            plugins = janus.http().info().get("plugins", {})
+            self.assertNotIn(MEDIA_PLUGIN, plugins, "the plugin started: %r" % sorted(plugins))
+            self.assertIn("janus.plugin.echotest", plugins)  # Janus itself runs on
+            log_text = janus.log_text()
+            self.assertIn("a node with cluster.redis never runs alone", log_text)
+            self.assertIn(why, log_text)
+        finally:
+            janus.stop(10)
+            janus.cleanup()
+
+    def test_no_node_id(self):
+        self.check_refused({"redis": "127.0.0.1:1", "secret": SECRET},
+                           "cluster.node_id is not set")
+
+    def test_short_secret(self):
+        self.check_refused({"redis": "127.0.0.1:1", "node_id": "node-x", "secret": "short"},
+                           "cluster.secret has 5 bytes; at least 32 are needed")
 
 
 if __name__ == "__main__":
