@@ -142,7 +142,7 @@ void Directory::drain_ops_unavailable() {
   }
 }
 
-void Directory::broke(const std::string& why) {
+void Directory::broke(std::string why) {
   errors_.fetch_add(1, std::memory_order_relaxed);
   link_.reset();
   const bool was_up = up_.exchange(false, std::memory_order_acq_rel);

@@ -134,7 +134,8 @@ class Directory {
   void heartbeat();
   void read_view();
   void run_op(Op& op);
-  void broke(const std::string& why);
+  // why by value: it is often the broken link's own text, and the link goes here.
+  void broke(std::string why);
   void cleanup();
   std::shared_ptr<Pending> submit(OpKind kind, const std::string& device_id);
   std::string record_json();
