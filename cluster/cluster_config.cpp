@@ -33,9 +33,10 @@ bool valid_host(const std::string& host) {
   });
 }
 
-ClusterConfigResult failed(ClusterConfig config, std::string why) {
+// config by reference: the reason is often built from it in the same call.
+ClusterConfigResult failed(const ClusterConfig& config, std::string why) {
   log_error("config: cluster: %s: the cluster part cannot start", why.c_str());
-  return ClusterConfigResult{std::move(config), std::move(why)};
+  return ClusterConfigResult{config, std::move(why)};
 }
 
 }  // namespace
@@ -103,37 +104,36 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
   }
   config.enabled = true;
   if (!parse_endpoint(redis, config.redis)) {
-    return failed(std::move(config), "cluster.redis '" + redis.substr(0, 120) +
-                                         "' is neither host:port nor a unix socket path");
+    return failed(config, "cluster.redis '" + redis.substr(0, 120) +
+                              "' is neither host:port nor a unix socket path");
   }
   if (!valid_node_id(config.node_id)) {
-    return failed(std::move(config), config.node_id.empty()
-                                         ? std::string("cluster.node_id is not set")
-                                         : "cluster.node_id '" + config.node_id.substr(0, 80) +
-                                               "' must be 1-64 of A-Z a-z 0-9 . _ -");
+    return failed(config, config.node_id.empty()
+                              ? std::string("cluster.node_id is not set")
+                              : "cluster.node_id '" + config.node_id.substr(0, 80) +
+                                    "' must be 1-64 of A-Z a-z 0-9 . _ -");
   }
   if (config.secret.size() < kMinSecretBytes) {
-    return failed(std::move(config),
-                  config.secret.empty()
-                      ? std::string("cluster.secret is not set")
-                      : "cluster.secret has " + std::to_string(config.secret.size()) +
-                            " bytes; at least " + std::to_string(kMinSecretBytes) + " are needed");
+    return failed(config, config.secret.empty()
+                              ? std::string("cluster.secret is not set")
+                              : "cluster.secret has " + std::to_string(config.secret.size()) +
+                                    " bytes; at least " + std::to_string(kMinSecretBytes) +
+                                    " are needed");
   }
   if (!config.advertise_host.empty() && !valid_host(config.advertise_host)) {
-    return failed(std::move(config), "cluster.advertise_host '" +
-                                         config.advertise_host.substr(0, 80) +
-                                         "' is not a host name or address");
+    return failed(config, "cluster.advertise_host '" + config.advertise_host.substr(0, 80) +
+                              "' is not a host name or address");
   }
   if (!relay_ports.empty() &&
       !parse_port_range(relay_ports, config.relay_port_min, config.relay_port_max)) {
-    return failed(std::move(config), "cluster.relay_ports '" + relay_ports.substr(0, 40) +
-                                         "' must look like 21000-21999");
+    return failed(config, "cluster.relay_ports '" + relay_ports.substr(0, 40) +
+                              "' must look like 21000-21999");
   }
   if (config.node_ttl_ms < 2 * config.heartbeat_ms) {
-    return failed(std::move(config), "cluster.node_ttl_ms (" + std::to_string(config.node_ttl_ms) +
-                                         ") must be at least twice cluster.heartbeat_ms (" +
-                                         std::to_string(config.heartbeat_ms) +
-                                         "): a claim would expire between two refreshes");
+    return failed(config, "cluster.node_ttl_ms (" + std::to_string(config.node_ttl_ms) +
+                              ") must be at least twice cluster.heartbeat_ms (" +
+                              std::to_string(config.heartbeat_ms) +
+                              "): a claim would expire between two refreshes");
   }
   log_info(
       "config: cluster: node '%s', directory redis %s%s, heartbeat_ms=%lld node_ttl_ms=%lld, "

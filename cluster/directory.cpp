@@ -142,7 +142,9 @@ void Directory::drain_ops_unavailable() {
   }
 }
 
-void Directory::broke(std::string why) {
+void Directory::broke(const std::string& why_text) {
+  // A copy first: why_text is often the broken link's own text, and the link goes here.
+  const std::string why = why_text;  // NOLINT(performance-unnecessary-copy-initialization)
   errors_.fetch_add(1, std::memory_order_relaxed);
   link_.reset();
   const bool was_up = up_.exchange(false, std::memory_order_acq_rel);

@@ -134,8 +134,7 @@ class Directory {
   void heartbeat();
   void read_view();
   void run_op(Op& op);
-  // why by value: it is often the broken link's own text, and the link goes here.
-  void broke(std::string why);
+  void broke(const std::string& why_text);
   void cleanup();
   std::shared_ptr<Pending> submit(OpKind kind, const std::string& device_id);
   std::string record_json();

@@ -208,7 +208,7 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
         devices.cluster = true;
       } else if (*scope != "local" && !fields.error()) {
         return fail<Request>(name, ErrorCode::kInvalidField,
-                             "'scope' must be \"local\" or \"cluster\"");
+                             R"('scope' must be "local" or "cluster")");
       }
     }
     return done<Request>("devices", fields, std::move(devices));
