@@ -68,6 +68,8 @@ Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
     auto device = session->device_ptr();
     if (role == Role::kPublisher && device) {
       if (devices_.release_publisher(device, session.get())) orphaned = device;
+      // Only if still this node's, and not published here again meanwhile; never waits.
+      if (directory_) directory_->release(device->id());
     } else if (role == Role::kViewer && device) {
       if (auto link = devices_.remove_viewer(device, session.get())) link->started = false;
       session->set_viewer_link(nullptr);
@@ -183,6 +185,18 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   auto answered = sdp_.publisher_answer(request.offer_sdp, request.flags);
   if (auto* error = std::get_if<Error>(&answered)) return refuse_offer(session, tx, *error);
   auto& answer = std::get<Answer>(answered);
+  // Cluster: claimed in the directory first, outside the transition mutex (a bounded wait for
+  // the directory thread); what the local part then refuses gives the claim back.
+  auto cluster_claim = claim_in_cluster(request.device_id);
+  if (auto* error = std::get_if<Error>(&cluster_claim)) return refuse_offer(session, tx, *error);
+  struct GiveBack {
+    cluster::Directory* directory;
+    const std::string& device_id;
+    bool keep = false;
+    ~GiveBack() {
+      if (directory != nullptr && !keep) directory->release(device_id);
+    }
+  } give_back{std::get<bool>(cluster_claim) ? directory_.get() : nullptr, request.device_id};
   std::shared_ptr<Device> device;
   {
     std::lock_guard lock(session->transition_mutex());
@@ -202,6 +216,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
     device->set_series_slot(metrics_->device_slot(request.device_id));
     session->bind_device(device);
     enter_role(session, Role::kPublisher, MediaFlags{answer.audio, answer.video, answer.data});
+    give_back.keep = true;
   }
   JsonPtr event = result_event("publishing");
   set(event.get(), "media_session", session->id());
@@ -215,6 +230,7 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
 bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
                             const WatchRequest& request) {
   std::string offer;
+  bool elsewhere = false;  // no local publisher: the cluster directory is asked, unlocked
   {
     std::lock_guard lock(session->transition_mutex());
     if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
@@ -231,20 +247,33 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
         metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
       }
       sessions_.release_active();
-      return push_error(session, tx, *error);
+      if (error->code != ErrorCode::kNoSuchDevice || !directory_) {
+        return push_error(session, tx, *error);
+      }
+      elsewhere = true;
+    } else {
+      auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
+      auto offered = sdp_.viewer_offer(media);
+      if (auto* refused = std::get_if<Error>(&offered)) {
+        devices_.remove_viewer(device, session.get());
+        sessions_.release_active();
+        return push_error(session, tx, *refused);
+      }
+      offer = std::move(std::get<std::string>(offered));
+      session->bind_device(device);
+      session->set_viewer_link(link);
+      enter_role(session, Role::kViewer,
+                 MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
     }
-    auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
-    auto offered = sdp_.viewer_offer(media);
-    if (auto* error = std::get_if<Error>(&offered)) {
-      devices_.remove_viewer(device, session.get());
-      sessions_.release_active();
-      return push_error(session, tx, *error);
-    }
-    offer = std::move(std::get<std::string>(offered));
-    session->bind_device(device);
-    session->set_viewer_link(link);
-    enter_role(session, Role::kViewer,
-               MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
+  }
+  if (elsewhere) {
+    // Asked without the transition mutex (a bounded wait for the directory thread): 1023 when
+    // another node publishes it, 1022 when the directory cannot be asked, else 1015.
+    auto remote = watch_elsewhere(request.device_id);
+    return push_error(session, tx,
+                      remote ? *remote
+                             : Error{ErrorCode::kNoSuchDevice,
+                                     "device '" + request.device_id + "' is not publishing"});
   }
   JsonPtr event = result_event("offer");
   set(event.get(), "media_session", session->id());

@@ -12,6 +12,7 @@
 #include "../common/abi_guard.h"
 #include "../common/log.h"
 #include "../runtime/runtime.h"
+#include "cluster_link.h"
 
 namespace jmedia {
 
@@ -56,6 +57,12 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       notifier_([this](const std::shared_ptr<Device>& device) { tell_viewers(device); }) {
   metrics_->set_snapshot_source([this] {
     PluginMetrics::Snapshot snapshot;
+    if (const auto* directory = directory_.get()) {
+      snapshot.cluster = true;
+      snapshot.cluster_nodes = directory->live_nodes();
+      snapshot.redis_up = directory->redis_up();
+      snapshot.directory_errors = directory->errors();
+    }
     for (int role = 1; role < kRoleCount; ++role) {
       snapshot.active[role] = sessions_.role_count(static_cast<Role>(role));
     }
@@ -98,6 +105,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       }
     });
   }
+  if (config_.cluster.enabled) start_cluster();
 }
 
 MediaPlugin::~MediaPlugin() {
@@ -240,6 +248,9 @@ void MediaPlugin::shutdown() {
   sweeper_wake_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
+  // First: this node's record and claims are withdrawn while its devices are still known;
+  // workers that still claim or release find it stopped (answered at once).
+  if (directory_) directory_->stop();
   queue_.stop();
   notifier_.stop();  // after the workers, which notify; what still waits is dropped
   // Break the session <-> device references before the sessions go.
@@ -692,6 +703,7 @@ JsonPtr MediaPlugin::info(const InfoRequest& request, const Grants* grants) {
 }
 
 JsonPtr MediaPlugin::devices_page(const DevicesRequest& request, const Grants* grants) const {
+  if (request.cluster) return cluster_devices_page(request, grants);
   std::optional<KeyRanges> ranges;
   if (grants != nullptr) {
     // Only the devices the token's publish and watch patterns cover; a cursor of another

@@ -1,7 +1,7 @@
 // janus.plugin.media's behaviour, independent of how Janus calls it: plugin_abi.cpp adapts
 // the C callbacks to these methods, and unit tests call them directly with a fake Host.
 // Implemented across media_plugin.cpp (lifecycle, dispatch), client_requests.cpp,
-// admin_requests.cpp and media_relay.cpp.
+// admin_requests.cpp, cluster_requests.cpp and media_relay.cpp.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "../cluster/directory.h"
 #include "../common/janus_api.h"
 #include "../common/json.h"
 #include "device_notifier.h"
@@ -103,6 +104,8 @@ class MediaPlugin {
   const AccessConfig& access() const { return config_.access; }
   // The plugin's janus_media_* metrics; registered with the process registry by the module.
   const std::shared_ptr<PluginMetrics>& metrics() const { return metrics_; }
+  // The cluster directory client; null on a single node (no cluster.redis).
+  const cluster::Directory* directory() const { return directory_.get(); }
 
  private:
   using SessionPtr = std::shared_ptr<MediaSession>;
@@ -182,6 +185,20 @@ class MediaPlugin {
   MediaSession* live_session(janus_plugin_session* handle) const;
   SessionPtr shared_session(const MediaSession* session) const;
 
+  // cluster_requests.cpp: the plugin's side of the directory (cluster/directory.h).
+  class ClusterLink;
+  void start_cluster();
+  // publish, on a worker, before the local claim: 1014 when another live node holds the device.
+  // Waits for the directory thread at most DirectoryOptions::wait; Redis unreachable: accepted
+  // here (claimed when it is back). Returns whether this call claimed it in the directory.
+  std::variant<bool, Error> claim_in_cluster(const std::string& device_id);
+  // watch of a device with no local publisher, on a worker: 1023 when another node publishes
+  // it, 1022 when the directory cannot be asked, nullopt when nobody does (1015 stays).
+  std::optional<Error> watch_elsewhere(const std::string& device_id);
+  JsonPtr cluster_devices_page(const DevicesRequest& request, const Grants* grants) const;
+  // On the directory thread: another node holds a device published here; its publisher ends.
+  void device_lost(const std::string& device_id, const std::string& holder);
+
   // media_relay.cpp
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
   void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
@@ -210,8 +227,12 @@ class MediaPlugin {
   // pointers (each is a handle Janus never frees, so never reused). Guards orphans_ only.
   mutable std::mutex orphans_mutex_;
   std::unordered_set<const janus_plugin_session*> orphans_;
-  // Last: its thread calls tell_viewers from construction on.
+  // Its thread calls tell_viewers from construction on.
   DeviceNotifier notifier_;
+  // Cluster only (null on a single node); after everything they reach, stopped first in
+  // shutdown(). The link is the directory's listener and outlives it.
+  std::unique_ptr<ClusterLink> cluster_link_;
+  std::unique_ptr<cluster::Directory> directory_;
 };
 
 // {"media":"event","error_code":N,"error":reason}

@@ -121,6 +121,13 @@ int init(janus_callbacks* core, const char* config_path) noexcept {
           kName, config.access_error.c_str());
       return -1;
     }
+    if (!config.cluster_error.empty()) {
+      // cluster.redis set, but this node cannot take part safely: running alone would accept
+      // publishes the cluster holds on other nodes (README, "Scale-out").
+      log_error("init: %s not started: cluster: %s (a node with cluster.redis never runs alone)",
+                kName, config.cluster_error.c_str());
+      return -1;
+    }
     auto state = std::make_unique<ModuleState>(core, self(), config);
     runtime::add_collectable(state->plugin.metrics());
     ShutdownGuard& guard = state->guard;

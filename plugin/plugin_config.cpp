@@ -30,6 +30,9 @@ PluginConfig load_plugin_config(ConfigValues& values) {
   AccessConfigResult access = load_access_config(values);
   config.access = std::move(access.config);
   config.access_error = std::move(access.error);
+  cluster::ClusterConfigResult cluster = cluster::load_cluster_config(values);
+  config.cluster = std::move(cluster.config);
+  config.cluster_error = std::move(cluster.error);
   for (const auto& key : values.unread_keys()) {
     log_warn("config: unknown setting '%s' ignored", key.c_str());
   }

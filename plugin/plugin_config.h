@@ -3,6 +3,7 @@
 
 #include <cstddef>
 
+#include "../cluster/cluster_config.h"
 #include "../common/config_values.h"
 #include "access_config.h"
 
@@ -19,10 +20,13 @@ struct PluginConfig {
   std::size_t max_device_series = 0;         // per-device metric series (0 = none)
   AccessConfig access;                       // access.*: open, or token with its key
   std::string access_error;                  // non-empty: token mode cannot start; init fails
+  cluster::ClusterConfig cluster;            // cluster.*: enabled when cluster.redis is set
+  std::string cluster_error;                 // non-empty: the cluster part cannot start; init fails
 };
 
 // Reads general.* and access.* from values; every bad general value is logged and replaced by
-// its default. A token mode that cannot start sets access_error (never a fallback to open).
+// its default. A token mode that cannot start sets access_error (never a fallback to open), a
+// cluster that cannot start cluster_error (never a fallback to a single node).
 PluginConfig load_plugin_config(ConfigValues& values);
 
 }  // namespace jmedia

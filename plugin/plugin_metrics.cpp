@@ -7,7 +7,7 @@ namespace {
 
 using prometheus::MetricType;
 
-constexpr std::array<ErrorCode, 22> kAllErrors = {
+constexpr std::array<ErrorCode, 24> kAllErrors = {
     ErrorCode::kInvalidBody,       ErrorCode::kMissingRequest,
     ErrorCode::kUnknownRequest,    ErrorCode::kInvalidField,
     ErrorCode::kMissingJsep,       ErrorCode::kWrongJsepType,
@@ -18,7 +18,8 @@ constexpr std::array<ErrorCode, 22> kAllErrors = {
     ErrorCode::kNoSuchDevice,      ErrorCode::kTooManyViewers,
     ErrorCode::kDraining,          ErrorCode::kSessionNotFound,
     ErrorCode::kTooManyCandidates, ErrorCode::kUnauthorized,
-    ErrorCode::kForbidden,         ErrorCode::kInternal};
+    ErrorCode::kForbidden,         ErrorCode::kClusterUnavailable,
+    ErrorCode::kRemoteDevice,      ErrorCode::kInternal};
 
 constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
     "max_sessions", "max_viewers_per_device", "queue_size"};
@@ -139,6 +140,25 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                MetricType::Gauge);
     add_gauge(draining, {}, snapshot.draining ? 1 : 0);
     out.push_back(std::move(draining));
+    if (snapshot.cluster) {
+      auto nodes = family("janus_media_cluster_nodes",
+                          "Live nodes in the cluster directory at the last heartbeat, this one "
+                          "included (0 while Redis is unreachable).",
+                          MetricType::Gauge);
+      add_gauge(nodes, {}, static_cast<double>(snapshot.cluster_nodes));
+      out.push_back(std::move(nodes));
+      auto up =
+          family("janus_media_cluster_redis_up",
+                 "1 while the cluster directory (Redis) is reachable, else 0.", MetricType::Gauge);
+      add_gauge(up, {}, snapshot.redis_up ? 1 : 0);
+      out.push_back(std::move(up));
+      auto errors = family("janus_media_cluster_directory_errors_total",
+                           "Failed directory operations: connection attempts, broken links, "
+                           "error replies.",
+                           MetricType::Counter);
+      add_counter(errors, {}, static_cast<double>(snapshot.directory_errors));
+      out.push_back(std::move(errors));
+    }
   }
 
   auto created = family("janus_media_sessions_created_total",

@@ -45,6 +45,11 @@ class PluginMetrics final : public prometheus::Collectable {
     std::size_t queue_depth = 0;
     std::size_t queue_capacity = 0;
     bool draining = false;
+    // cluster.redis set: the directory's state (no cluster series on a single node).
+    bool cluster = false;
+    std::size_t cluster_nodes = 0;  // live nodes seen at the last heartbeat (this one included)
+    bool redis_up = false;
+    std::uint64_t directory_errors = 0;
   };
   using SnapshotSource = std::function<Snapshot()>;
 
@@ -104,7 +109,7 @@ class PluginMetrics final : public prometheus::Collectable {
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> ended_;
   std::array<std::array<metrics::Counter, 2>, kRequestLabels.size()> requests_;
   std::vector<std::unique_ptr<metrics::Histogram>> request_seconds_;  // one per request label
-  std::array<metrics::Counter, 22> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
+  std::array<metrics::Counter, 24> errors_;  // parallel to kAllErrors (plugin_metrics.cpp)
   std::array<metrics::Counter, kRoleCount> up_;
   std::array<std::array<metrics::Counter, kEndReasonCount>, kRoleCount> failed_;
   std::vector<std::unique_ptr<metrics::Histogram>> setup_seconds_;  // one per role

@@ -203,6 +203,14 @@ std::optional<Parsed<Request>> parse_query(const std::string& name, Fields& fiel
     DevicesRequest devices;
     devices.limit = fields.limit();
     devices.cursor = fields.device_cursor();
+    if (auto scope = fields.string("scope", 16)) {
+      if (*scope == "cluster") {
+        devices.cluster = true;
+      } else if (*scope != "local" && !fields.error()) {
+        return fail<Request>(name, ErrorCode::kInvalidField,
+                             R"('scope' must be "local" or "cluster")");
+      }
+    }
     return done<Request>("devices", fields, std::move(devices));
   }
   return std::nullopt;

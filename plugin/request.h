@@ -67,6 +67,7 @@ struct InfoRequest {
 struct DevicesRequest {
   std::size_t limit = kDefaultPageLimit;
   std::string cursor;
+  bool cluster = false;  // "scope": "cluster" (every node's, from the directory) or "local"
 };
 // Admin only: {"request":"kick","media_session":S} or {"request":"kick","device_id":D}
 struct KickRequest {

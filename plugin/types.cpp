@@ -18,6 +18,8 @@ const char* end_reason_label(EndReason reason) {
       return "shutdown";
     case EndReason::kNegotiationTimeout:
       return "negotiation_timeout";
+    case EndReason::kDeviceBusy:
+      return "device_busy";
   }
   return "unknown";
 }
@@ -30,6 +32,8 @@ const char* end_reason_text(EndReason reason) {
       return "negotiation ended";
     case EndReason::kNegotiationTimeout:
       return "negotiation timeout";
+    case EndReason::kDeviceBusy:
+      return "device busy";
     default:
       return end_reason_label(reason);
   }

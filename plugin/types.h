@@ -24,9 +24,10 @@ enum class EndReason : int {
   kNegotiationEnded,
   kDetached,
   kShutdown,
-  kNegotiationTimeout  // no WebRTC within negotiation_timeout
+  kNegotiationTimeout,  // no WebRTC within negotiation_timeout
+  kDeviceBusy           // the cluster directory holds the device for another node
 };
-inline constexpr int kEndReasonCount = 7;
+inline constexpr int kEndReasonCount = 8;
 // As a metric label ("peerconnection_closed") and as event text ("peerconnection closed").
 const char* end_reason_label(EndReason reason);
 const char* end_reason_text(EndReason reason);

@@ -327,6 +327,68 @@ class PluginAdmin:
 
 
 # ==========================================================================
+# RedisProcess
+# ==========================================================================
+REDIS_BIN = "/usr/bin/redis-server"
+
+
+class RedisProcess:
+    """A private redis-server (Debian's) on a free 127.0.0.1 port, no persistence: the cluster
+    directory of janus.plugin.media (tests/e2e/test_cluster.py, scripts/cluster).
+    start() polls PING (bounded); kill() is SIGKILL by pid, as a crash; start() again comes
+    back on the same port, empty."""
+
+    def __init__(self, port=None, password=None, log_path=None):
+        self.port = port or free_port()
+        self.password = password
+        self.log_path = log_path or os.devnull
+        self.proc = None
+
+    @property
+    def address(self):
+        return "%s:%d" % (LOOPBACK, self.port)
+
+    def ping(self, timeout=0.5):
+        try:
+            with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as s:
+                s.sendall(b"PING\r\n")
+                reply = s.recv(64)
+                return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
+        except OSError:
+            return False
+
+    def start(self, timeout=10.0):
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        args = [REDIS_BIN, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
+                "--appendonly", "no", "--logfile", self.log_path]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError("redis-server exited at start (code %s; port %d taken?)"
+                                   % (self.proc.returncode, self.port))
+            if self.ping():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise HarnessError("redis-server on port %d did not answer PING within %.0f s"
+                           % (self.port, timeout))
+
+    def kill(self):
+        """SIGKILL by pid (no goodbye to its clients), and reap it. Idempotent."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+
+# ==========================================================================
 # JanusProcess
 # ==========================================================================
 class JanusProcess:
@@ -343,7 +405,8 @@ class JanusProcess:
                  repo_conf_dir=janus_conf.DEFAULT_REPO_CONF_DIR,
                  start_timeout=20.0, start_attempts=3, keep_tmpdir=None,
                  janus_bin=JANUS_BIN, loopback_only=True, api_transport=None,
-                 edge_settings=None, metrics_settings=None, plugin_access=None):
+                 edge_settings=None, metrics_settings=None, plugin_access=None,
+                 plugin_cluster=None):
         if modules_dir is None:
             modules_dir = os.environ.get("JMEDIA_MODULES_DIR",
                                          str(DEFAULT_MODULES_DIR))
@@ -369,6 +432,9 @@ class JanusProcess:
         self.edge_settings = edge_settings
         # janus.plugin.media's access section, e.g. {"mode": "token", "jwt_secret": S}
         self.plugin_access = plugin_access
+        # janus.plugin.media's cluster section, e.g. {"redis": "127.0.0.1:P", "node_id": "a",
+        # "secret": S}
+        self.plugin_cluster = plugin_cluster
         # more general.* settings of janus.transport.prometheus (its port is chosen here)
         self.metrics_settings = dict(metrics_settings or {})
         self.proc = None
@@ -460,7 +526,7 @@ class JanusProcess:
             overrides=self.overrides, extra=self.extra,
             metrics_port=self.metrics_port, api_transport=self.api_transport,
             edge_settings=self.edge_settings, metrics_settings=self.metrics_settings,
-            plugin_access=self.plugin_access)
+            plugin_access=self.plugin_access, plugin_cluster=self.plugin_cluster)
         env = dict(os.environ)
         if self.loopback_only:
             env["LD_PRELOAD"] = loopback_shim_path()

@@ -110,6 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"request":"info"})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"info","media_session":7})", nullptr, ErrorCode::kInvalidField},
         BadCase{R"({"request":"devices","limit":-5})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","scope":"everywhere"})", nullptr, ErrorCode::kInvalidField},
+        BadCase{R"({"request":"devices","scope":true})", nullptr, ErrorCode::kInvalidField},
         // cursors the server could never have returned: list pages by media_session id
         // (16 lower-case hex digits), devices by device_id
         BadCase{R"({"request":"list","cursor":"%%%garbage%%%"})", nullptr,

@@ -1,0 +1,271 @@
+// The directory client against a real redis-server on a free loopback port (redis_server.h).
+#include "../../cluster/directory.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+
+#include "../../cluster/directory_keys.h"
+#include "redis_server.h"
+
+namespace jmedia::cluster {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::RedisServer;
+
+// A plugin stand-in: the devices it publishes, and the losses it is told of.
+class FakeOwner final : public DirectoryListener {
+ public:
+  NodeLoad load() override { return NodeLoad{3, 2}; }
+  std::vector<PublishedDevice> published() override {
+    std::lock_guard lock(mutex_);
+    std::vector<PublishedDevice> devices;
+    for (const auto& id : devices_) devices.push_back(PublishedDevice{id, 1});
+    return devices;
+  }
+  bool publishes(const std::string& device_id) override {
+    std::lock_guard lock(mutex_);
+    return devices_.count(device_id) != 0;
+  }
+  void device_lost(const std::string& device_id, const std::string& holder) override {
+    std::lock_guard lock(mutex_);
+    devices_.erase(device_id);  // as the plugin does: the publisher is ended
+    lost_.emplace_back(device_id, holder);
+  }
+  void publish(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    devices_.insert(id);
+  }
+  void unpublish(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    devices_.erase(id);
+  }
+  std::vector<std::pair<std::string, std::string>> lost() {
+    std::lock_guard lock(mutex_);
+    return lost_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> devices_;
+  std::vector<std::pair<std::string, std::string>> lost_;
+};
+
+DirectoryOptions options_for(const RedisServer& redis, const std::string& node,
+                             milliseconds heartbeat = milliseconds(100),
+                             milliseconds ttl = milliseconds(500)) {
+  DirectoryOptions options;
+  options.redis = Endpoint{"127.0.0.1", redis.port()};
+  options.node_id = node;
+  options.api_url = "http://127.0.0.1:1/janus";
+  options.heartbeat = heartbeat;
+  options.node_ttl = ttl;
+  options.backoff_min = milliseconds(50);
+  options.backoff_max = milliseconds(200);
+  return options;
+}
+
+// Polls cond every 10 ms for at most timeout; true once it holds.
+bool eventually(const std::function<bool()>& cond, milliseconds timeout = milliseconds(5000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return cond();
+}
+
+bool up(const Directory& directory) {
+  return eventually([&] { return directory.redis_up(); });
+}
+
+TEST(DirectoryTest, AClaimIsExclusive) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  Directory a(options_for(redis, "node-a"), owner_a);
+  Directory b(options_for(redis, "node-b"), owner_b);
+  ASSERT_TRUE(up(a) && up(b));
+  const auto first = a.claim("cam-1");
+  EXPECT_EQ(first.result, Directory::ClaimResult::kClaimed);
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "node-a");
+  const std::string ttl = redis.query({"PTTL", device_key("cam-1")});
+  EXPECT_GT(std::stoll(ttl), 0) << "the claim has a TTL";
+  EXPECT_LE(std::stoll(ttl), 500);
+  const auto second = b.claim("cam-1");
+  EXPECT_EQ(second.result, Directory::ClaimResult::kTaken);
+  EXPECT_EQ(second.holder, "node-a");
+  // The same node again (a second local publish, which the local registry answers): its own.
+  EXPECT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  EXPECT_EQ(b.lookup("cam-1").holder, "node-a");
+  EXPECT_TRUE(b.lookup("cam-1").available);
+  EXPECT_EQ(b.lookup("cam-2").holder, "");
+}
+
+TEST(DirectoryTest, HeartbeatsRefreshOnlyClaimsStillOurs) {
+  RedisServer redis;
+  FakeOwner owner;
+  Directory a(options_for(redis, "node-a"), owner);
+  ASSERT_TRUE(up(a));
+  owner.publish("cam-1");
+  ASSERT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  // Three TTLs later the claim is still there: refreshed by the heartbeats.
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "node-a");
+  // Another node holds it now (as after an outage): never overwritten, and the owner is told.
+  ASSERT_EQ(redis.query({"SET", device_key("cam-1"), "node-b", "PX", "5000"}), "OK");
+  ASSERT_TRUE(eventually([&] { return !owner.lost().empty(); }));
+  EXPECT_EQ(owner.lost().front(), std::make_pair(std::string("cam-1"), std::string("node-b")));
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "node-b");
+}
+
+TEST(DirectoryTest, AReleaseDeletesOnlyAClaimStillOurs) {
+  RedisServer redis;
+  FakeOwner owner;
+  Directory a(options_for(redis, "node-a"), owner);
+  ASSERT_TRUE(up(a));
+  ASSERT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  a.release("cam-1");
+  a.lookup("cam-1");  // FIFO: the release ran before this answer
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "(nil)");
+  ASSERT_EQ(a.claim("cam-2").result, Directory::ClaimResult::kClaimed);
+  ASSERT_EQ(redis.query({"SET", device_key("cam-2"), "node-b", "PX", "5000"}), "OK");
+  a.release("cam-2");
+  EXPECT_TRUE(a.lookup("cam-2").available);
+  EXPECT_EQ(redis.query({"GET", device_key("cam-2")}), "node-b");
+}
+
+TEST(DirectoryTest, ADeadNodesClaimExpiresWithinItsTtl) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  auto a = std::make_unique<Directory>(options_for(redis, "node-a"), owner_a);
+  Directory b(options_for(redis, "node-b"), owner_b);
+  ASSERT_TRUE(up(*a) && up(b));
+  owner_a.publish("cam-1");
+  ASSERT_EQ(a->claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  ASSERT_TRUE(eventually([&] { return b.live_nodes() == 2; }));
+  a->stop(false);  // as SIGKILL: nothing withdrawn
+  const auto died = std::chrono::steady_clock::now();
+  EXPECT_EQ(b.claim("cam-1").result, Directory::ClaimResult::kTaken);
+  ASSERT_TRUE(
+      eventually([&] { return b.claim("cam-1").result == Directory::ClaimResult::kClaimed; },
+                 milliseconds(1500)));
+  EXPECT_LE(std::chrono::steady_clock::now() - died, milliseconds(500 + 1000));
+  // Its record expired too: B's view drops it (and prunes the index).
+  ASSERT_TRUE(eventually([&] { return b.live_nodes() == 1; }, milliseconds(1500)));
+  EXPECT_EQ(redis.query({"SISMEMBER", nodes_key(), "node-a"}), "0");
+}
+
+TEST(DirectoryTest, ACleanStopWithdrawsTheNodeAndItsClaims) {
+  RedisServer redis;
+  FakeOwner owner;
+  Directory a(options_for(redis, "node-a", milliseconds(100), milliseconds(60000)), owner);
+  ASSERT_TRUE(up(a));
+  owner.publish("cam-1");
+  ASSERT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  EXPECT_EQ(redis.query({"EXISTS", node_key("node-a")}), "1");
+  a.stop();
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "(nil)");
+  EXPECT_EQ(redis.query({"EXISTS", node_key("node-a")}), "0");
+  EXPECT_EQ(redis.query({"SISMEMBER", nodes_key(), "node-a"}), "0");
+}
+
+TEST(DirectoryTest, TheViewListsEveryLiveNodesDevices) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  Directory a(options_for(redis, "node-a"), owner_a);
+  Directory b(options_for(redis, "node-b"), owner_b);
+  ASSERT_TRUE(up(a) && up(b));
+  owner_a.publish("cam-1");
+  owner_b.publish("cam-2");
+  ASSERT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  ASSERT_EQ(b.claim("cam-2").result, Directory::ClaimResult::kClaimed);
+  std::shared_ptr<const ClusterView> view;
+  ASSERT_TRUE(eventually([&] {
+    view = a.view();
+    // The viewer counts come with a heartbeat (a claim lists its device with 0 at once).
+    return view && view->nodes.size() == 2 && view->devices.size() == 2 &&
+           view->devices[1].viewers == 1;
+  }));
+  EXPECT_EQ(view->nodes[0].node_id, "node-a");
+  EXPECT_NE(view->nodes[0].record.find("\"api_url\":\"http://127.0.0.1:1/janus\""),
+            std::string::npos)
+      << view->nodes[0].record;
+  EXPECT_EQ(view->devices[0].device_id, "cam-1");
+  EXPECT_EQ(view->devices[0].node_id, "node-a");
+  EXPECT_EQ(view->devices[1].device_id, "cam-2");
+  EXPECT_EQ(view->devices[1].node_id, "node-b");
+  EXPECT_EQ(view->devices[1].viewers, 1u);
+  EXPECT_EQ(a.live_nodes(), 2u);
+}
+
+TEST(DirectoryTest, ReconnectsAfterARedisRestartAndClaimsItsDevicesAgain) {
+  RedisServer redis;
+  FakeOwner owner;
+  Directory a(options_for(redis, "node-a"), owner);
+  ASSERT_TRUE(up(a));
+  owner.publish("cam-1");
+  ASSERT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  const auto errors_before = a.errors();
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return !a.redis_up(); }));
+  EXPECT_GT(a.errors(), errors_before);
+  EXPECT_EQ(a.view(), nullptr);
+  EXPECT_FALSE(a.lookup("cam-1").available);
+  // Published during the outage: accepted locally.
+  owner.publish("cam-3");
+  EXPECT_EQ(a.claim("cam-3").result, Directory::ClaimResult::kUnavailable);
+  redis.start();  // empty: --save ""
+  ASSERT_TRUE(up(a));
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "node-a");
+  EXPECT_EQ(redis.query({"GET", device_key("cam-3")}), "node-a");
+  EXPECT_EQ(redis.query({"EXISTS", node_key("node-a")}), "1");
+  EXPECT_GE(a.connects(), 2u);
+  EXPECT_TRUE(a.lookup("cam-1").available);
+}
+
+TEST(DirectoryTest, AfterAnOutageOneOfTwoLocalPublishersOfADeviceIsTold) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  Directory a(options_for(redis, "node-a"), owner_a);
+  Directory b(options_for(redis, "node-b"), owner_b);
+  ASSERT_TRUE(up(a) && up(b));
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return !a.redis_up() && !b.redis_up(); }));
+  owner_a.publish("cam-1");
+  owner_b.publish("cam-1");
+  EXPECT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kUnavailable);
+  EXPECT_EQ(b.claim("cam-1").result, Directory::ClaimResult::kUnavailable);
+  redis.start();
+  ASSERT_TRUE(eventually([&] { return owner_a.lost().size() + owner_b.lost().size() == 1; }));
+  const std::string holder = redis.query({"GET", device_key("cam-1")});
+  const bool a_lost = !owner_a.lost().empty();
+  EXPECT_EQ(holder, a_lost ? "node-b" : "node-a");
+  EXPECT_EQ((a_lost ? owner_a : owner_b).lost().front().second, holder);
+  // The holder keeps it over later heartbeats; the loser is told once (it ended its publisher).
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(owner_a.lost().size() + owner_b.lost().size(), 1u);
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), holder);
+}
+
+TEST(DirectoryTest, AuthenticatesWithThePassword) {
+  RedisServer redis("test-password-1");
+  FakeOwner owner_ok, owner_bad;
+  auto options = options_for(redis, "node-a");
+  options.password = "test-password-1";
+  Directory a(options, owner_ok);
+  ASSERT_TRUE(up(a));
+  EXPECT_EQ(a.claim("cam-1").result, Directory::ClaimResult::kClaimed);
+  auto wrong = options_for(redis, "node-b");
+  wrong.password = "wrong";
+  Directory b(wrong, owner_bad);
+  ASSERT_TRUE(eventually([&] { return b.errors() >= 2; }));
+  EXPECT_FALSE(b.redis_up());
+  EXPECT_EQ(b.claim("cam-1").result, Directory::ClaimResult::kUnavailable);
+}
+
+}  // namespace
+}  // namespace jmedia::cluster

@@ -1,0 +1,200 @@
+// MediaPlugin with a cluster section, on a fake core, against a real redis-server on a free
+// loopback port (tests/cluster/redis_server.h). The other node is a bare directory client.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "../../cluster/directory.h"
+#include "../../cluster/directory_keys.h"
+#include "../cluster/redis_server.h"
+#include "plugin_test_support.h"
+
+namespace jmedia::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+bool eventually(const std::function<bool()>& cond, milliseconds timeout = milliseconds(5000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return cond();
+}
+
+// The other node: publishes what the test says.
+class OtherNode final : public cluster::DirectoryListener {
+ public:
+  cluster::NodeLoad load() override { return {}; }
+  std::vector<cluster::PublishedDevice> published() override { return {{"cam-b", 0}}; }
+  bool publishes(const std::string& device_id) override { return device_id == "cam-b"; }
+  void device_lost(const std::string&, const std::string&) override {}
+};
+
+class ClusterPluginTest : public PluginTest {
+ protected:
+  void SetUp() override {
+    PluginConfig config;
+    config.cluster.enabled = true;
+    config.cluster.redis = cluster::Endpoint{"127.0.0.1", redis.port()};
+    config.cluster.node_id = "node-a";
+    config.cluster.secret = std::string(32, 's');
+    config.cluster.heartbeat_ms = 100;
+    config.cluster.node_ttl_ms = 500;
+    plugin = std::make_unique<MediaPlugin>(host, sdp, config);
+    cluster::DirectoryOptions options;
+    options.redis = config.cluster.redis;
+    options.node_id = "node-b";
+    options.heartbeat = milliseconds(100);
+    options.node_ttl = milliseconds(500);
+    other = std::make_unique<cluster::Directory>(options, other_owner);
+    ASSERT_TRUE(eventually([&] {
+      return plugin->directory()->redis_up() && other->redis_up() &&
+             plugin->directory()->live_nodes() == 2;
+    }));
+    ASSERT_EQ(other->claim("cam-b").result, cluster::Directory::ClaimResult::kClaimed);
+  }
+  void TearDown() override {
+    other.reset();
+    plugin.reset();
+  }
+
+  PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
+    const std::string tx = "tx" + std::to_string(++counter);
+    Reply reply = plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
+    EXPECT_EQ(reply.kind, Reply::Kind::kAsync) << body;
+    for (int i = 0; i < 5000; ++i) {
+      for (const auto& e : host.events()) {
+        if (e.transaction == tx) return e;
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    ADD_FAILURE() << "no event for " << body;
+    return {};
+  }
+  std::string cluster_devices(janus_plugin_session* handle) {
+    return dump(sync(handle, R"({"request":"devices","scope":"cluster"})").get());
+  }
+
+  cluster::testing::RedisServer redis;
+  OtherNode other_owner;
+  std::unique_ptr<cluster::Directory> other;
+  int counter = 0;
+};
+
+TEST_F(ClusterPluginTest, ADeviceOfAnotherNodeIsBusyHereAndNotWatchable) {
+  janus_plugin_session* h = attach();
+  auto busy = request(h, R"({"request":"publish","device_id":"cam-b"})", jsep("offer"));
+  EXPECT_EQ(code(busy.event), numeric(ErrorCode::kDeviceBusy)) << busy.event;
+  EXPECT_NE(str(busy.event, "error").find("node-b"), std::string::npos) << busy.event;
+  auto remote = request(h, R"({"request":"watch","device_id":"cam-b"})");
+  EXPECT_EQ(code(remote.event), numeric(ErrorCode::kRemoteDevice)) << remote.event;
+  auto none = request(h, R"({"request":"watch","device_id":"cam-none"})");
+  EXPECT_EQ(code(none.event), numeric(ErrorCode::kNoSuchDevice)) << none.event;
+  EXPECT_EQ(plugin->sessions().active(), 0u);
+  detach(h);
+}
+
+TEST_F(ClusterPluginTest, PublishClaimsAndUnpublishReleases) {
+  janus_plugin_session* h = attach();
+  auto e = request(h, R"({"request":"publish","device_id":"cam-a"})", jsep("offer"));
+  EXPECT_EQ(str(e.event, "result"), "publishing");
+  EXPECT_EQ(redis.query({"GET", cluster::device_key("cam-a")}), "node-a");
+  EXPECT_EQ(other->claim("cam-a").result, cluster::Directory::ClaimResult::kTaken);
+  janus_plugin_session* lister = attach();
+  EXPECT_TRUE(eventually([&] {
+    const std::string listed = cluster_devices(lister);
+    return listed.find(R"({"device_id":"cam-a","node_id":"node-a")") != std::string::npos &&
+           listed.find(R"({"device_id":"cam-b","node_id":"node-b")") != std::string::npos;
+  })) << cluster_devices(lister);
+  detach(h);  // the role ends: the claim goes
+  EXPECT_TRUE(eventually([&] {
+    return redis.query({"GET", cluster::device_key("cam-a")}) == "(nil)";
+  }));
+  detach(lister);
+}
+
+TEST_F(ClusterPluginTest, RedisDownLocalDevicesGoOnAndTheClusterIsUnavailable) {
+  janus_plugin_session* pub = attach();
+  janus_plugin_session* viewer = attach();
+  janus_plugin_session* remote = attach();
+  other.reset();
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return !plugin->directory()->redis_up(); }));
+  auto e = request(pub, R"({"request":"publish","device_id":"cam-a"})", jsep("offer"));
+  EXPECT_EQ(str(e.event, "result"), "publishing") << e.event;
+  auto watched = request(viewer, R"({"request":"watch","device_id":"cam-a"})");
+  EXPECT_EQ(str(watched.event, "result"), "offer") << watched.event;
+  auto away = request(remote, R"({"request":"watch","device_id":"cam-b"})");
+  EXPECT_EQ(code(away.event), numeric(ErrorCode::kClusterUnavailable)) << away.event;
+  EXPECT_EQ(code(cluster_devices(remote)), numeric(ErrorCode::kClusterUnavailable));
+  EXPECT_EQ(code(dump(admin(R"({"request":"devices","scope":"cluster"})").get())),
+            numeric(ErrorCode::kClusterUnavailable));
+  // Back (empty): the device published meanwhile is claimed for this node.
+  redis.start();
+  EXPECT_TRUE(eventually([&] {
+    return redis.query({"GET", cluster::device_key("cam-a")}) == "node-a";
+  }));
+  detach(pub);
+  detach(viewer);
+  detach(remote);
+}
+
+TEST_F(ClusterPluginTest, APublisherWhoseDeviceAnotherNodeHoldsIsEnded) {
+  janus_plugin_session* h = attach();
+  auto e = request(h, R"({"request":"publish","device_id":"cam-a"})", jsep("offer"));
+  ASSERT_EQ(str(e.event, "result"), "publishing");
+  // As after an outage in which node-b claimed it first.
+  ASSERT_EQ(redis.query({"SET", cluster::device_key("cam-a"), "node-b", "PX", "5000"}), "OK");
+  ASSERT_TRUE(eventually([&] { return plugin->sessions().active() == 0; }));
+  bool told = false;
+  bool hung_up = false;
+  for (const auto& pushed : host.events()) {
+    if (pushed.handle != h) continue;
+    if (code(pushed.event) == numeric(ErrorCode::kDeviceBusy) &&
+        str(pushed.event, "error").find("node-b") != std::string::npos) {
+      told = true;
+    }
+    if (str(pushed.event, "result") == "hangup") {
+      EXPECT_TRUE(told) << "1014 comes first";
+      EXPECT_EQ(str(pushed.event, "reason"), "device busy") << pushed.event;
+      hung_up = true;
+    }
+  }
+  EXPECT_TRUE(told && hung_up);
+  EXPECT_EQ(host.closed_pcs.load(), 1);
+  EXPECT_EQ(plugin->devices().size(), 0u);
+  // Its claim was not this node's to release: node-b keeps it.
+  EXPECT_EQ(redis.query({"GET", cluster::device_key("cam-a")}), "node-b");
+  detach(h);
+}
+
+TEST_F(ClusterPluginTest, TheClusterMetricsFollowTheDirectory) {
+  const auto values = flatten(plugin->metrics()->Collect());
+  EXPECT_EQ(values.at("janus_media_cluster_nodes"), 2);
+  EXPECT_EQ(values.at("janus_media_cluster_redis_up"), 1);
+  EXPECT_EQ(values.count("janus_media_cluster_directory_errors_total"), 1u);
+}
+
+TEST(ClusterPluginSingleNodeTest, ScopeClusterOnASingleNodeIs1022) {
+  FakeHost host;
+  FakeSdp sdp;
+  MediaPlugin plugin(host, sdp, PluginConfig{});
+  janus_plugin_session* h = host.new_handle();
+  int error = 1;
+  plugin.create_session(h, &error);
+  Reply reply =
+      plugin.handle_message(h, "t", parse(R"({"request":"devices","scope":"cluster"})"), nullptr);
+  EXPECT_EQ(code(dump(reply.body.get())), numeric(ErrorCode::kClusterUnavailable));
+  reply = plugin.handle_message(h, "t", parse(R"({"request":"devices","scope":"local"})"), nullptr);
+  EXPECT_EQ(dump(reply.body.get()), R"({"media":"devices","devices":[],"next_cursor":null})");
+  const auto values = flatten(plugin.metrics()->Collect());
+  EXPECT_EQ(values.count("janus_media_cluster_redis_up"), 0u) << "no cluster series alone";
+  plugin.destroy_session(h, &error);
+}
+
+}  // namespace
+}  // namespace jmedia::testing
