@@ -43,7 +43,7 @@ Directory::Directory(DirectoryOptions options, DirectoryListener& listener)
       listener_(listener),
       ttl_text_(std::to_string(options_.node_ttl.count())),
       backoff_(options_.backoff_min) {
-  thread_ = guarded_thread("cluster directory", [this] {
+  thread_ = guarded_thread("cluster directory", "jm-directory", [this] {
     for (;;) {
       {
         std::lock_guard lock(mutex_);

@@ -504,7 +504,13 @@ def main(argv=None):
     ap.add_argument("--advertise-host", default=None, help="cluster.advertise_host")
     ap.add_argument("--cluster-api-url", default=None,
                     help="cluster.api_url: the Janus API URL in this node's record")
+    ap.add_argument("--event-loops", type=int, default=0,
+                    help="janus.jcfg event_loops: loop threads shared by all handles "
+                         "(default 0: a thread per handle, Janus's default)")
     args = ap.parse_args(argv)
+    if not 0 <= args.event_loops <= 1024:
+        print("janus_conf: error: --event-loops must be 0-1024", file=sys.stderr)
+        return 2
 
     plugin_cluster = None
     if args.cluster_redis:
@@ -543,7 +549,8 @@ def main(argv=None):
             stock_transports=split(args.stock_transports),
             repo_conf_dir=args.conf_dir, metrics_port=args.metrics_port,
             plugin_access=plugin_access, api_transport=args.api_transport,
-            plugin_cluster=plugin_cluster)
+            plugin_cluster=plugin_cluster,
+            extra={"general": {"event_loops": args.event_loops}} if args.event_loops else None)
     except (ValueError, FileNotFoundError) as e:
         print("janus_conf: error: %s" % e, file=sys.stderr)
         return 2
