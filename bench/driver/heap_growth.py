@@ -28,38 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (EDGE_UNBOUNDED, malloc_totals, metric, proc_memory_map,  # noqa: E402
                     proc_status, run_async, start_janus, stop_janus)
 from harness import hloop_threads  # noqa: E402
-from part_churn import RECYCLE, LoopStats, _one_lifecycle  # noqa: E402
+from part_churn import LoopStats, run_loop  # noqa: E402
 
 
-async def _loop(janus, plugin, counter, stats, impatient):
-    from harness import JanusWsClient
-    client = None
-    done = 0
-    try:
-        while counter[0] > 0:
-            counter[0] -= 1
-            if client is None or done % RECYCLE == 0:
-                if client is not None:
-                    await client.destroy()
-                    await client.close()
-                client = await JanusWsClient(janus.ws_url, timeout=20,
-                                             keepalive_interval=20).connect()
-                await client.create_session()
-            try:
-                stats.durations.append(await _one_lifecycle(client, plugin, impatient))
-            except Exception as e:  # noqa: BLE001 (counted, the loop goes on)
-                stats.error("%s: %r" % (type(e).__name__, e))
-                await client.close()
-                client = None
-                await asyncio.sleep(0.2)
-            done += 1
-    finally:
-        if client is not None:
-            try:
-                await asyncio.wait_for(client.destroy(), 5)
-            except Exception:  # noqa: BLE001
-                pass
-            await client.close()
+def _take(counter):
+    """A more() for run_loop: True while the shared count lasts, taking one each time."""
+    def more():
+        if counter[0] <= 0:
+            return False
+        counter[0] -= 1
+        return True
+    return more
 
 
 def run_round(janus, plugin, n, loops, impatient):
@@ -67,7 +46,7 @@ def run_round(janus, plugin, n, loops, impatient):
     counter = [n]
 
     async def main():
-        await asyncio.gather(*[_loop(janus, plugin, counter, stats, impatient)
+        await asyncio.gather(*[run_loop(janus, plugin, _take(counter), stats, impatient)
                                for _ in range(loops)])
     run_async(main())
     return stats

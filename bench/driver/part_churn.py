@@ -70,16 +70,19 @@ async def _one_lifecycle(client, plugin, impatient=False):
     return took
 
 
-async def _loop(janus, plugin, deadline, stats, impatient):
+async def run_loop(janus, plugin, more, stats, impatient):
+    """One client looping lifecycles while more() says so (a deadline, a count), a fresh
+    session every RECYCLE of them."""
     from harness import JanusWsClient
     client = None
     done = 0
     try:
         for _ in range(10 ** 7):
-            if time.monotonic() >= deadline:
+            if not more():
                 break
             if client is None or done % RECYCLE == 0:
                 if client is not None:
+                    await client.destroy()
                     await client.close()
                 client = await JanusWsClient(janus.ws_url, timeout=20,
                                              keepalive_interval=20).connect()
@@ -103,8 +106,8 @@ async def _loop(janus, plugin, deadline, stats, impatient):
 
 async def run_loops(janus, plugin, loops, seconds, stats, impatient=False):
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*[_loop(janus, plugin, deadline, stats, impatient)
-                           for _ in range(loops)])
+    await asyncio.gather(*[run_loop(janus, plugin, lambda: time.monotonic() < deadline, stats,
+                                    impatient) for _ in range(loops)])
 
 
 def measure(janus, plugin, loops, seconds):
