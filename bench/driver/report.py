@@ -981,7 +981,7 @@ def markdown(results):
             out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
             continue
         out.extend(fn(data))
-        if name not in ("edge", "srtp", "fanout"):  # the parts with a plot
+        if name not in ("edge", "srtp"):  # the parts with a plot
             out.append("![%s](%s.png)\n" % (name, name))
     return "\n".join(out) + "\n"
 
@@ -1158,6 +1158,31 @@ def plots(results, out_dir):
                                                          _num(soak["threads_per_hour"], 1)))
         ax.grid(alpha=0.3)
         save(fig, "soak.png")
+
+    fan = parts.get("fanout")
+    if fan and fan.get("runs"):
+        points = _fanout_points(fan)
+        bitrates = sorted({b for _, b, _ in points})
+        fig, axes = plt.subplots(1, len(bitrates), figsize=(11, 3.6), squeeze=False)
+        styles = {"media": "-", "videoroom": "--"}
+        colors = {0: "#dd8452", 2: "#4c72b0"}
+        for i, bitrate in enumerate(bitrates):
+            ax = axes[0][i]
+            for (loops, b, plugin), steps in sorted(points.items()):
+                if b != bitrate:
+                    continue
+                ns = sorted(n for n in steps if steps[n].get("janus_us_per_viewer_packet"))
+                ax.plot(ns, [steps[n]["janus_us_per_viewer_packet"] for n in ns], marker="o",
+                        linestyle=styles.get(plugin, "-"), color=colors.get(loops, "#55a868"),
+                        label="%s, event_loops %d" % (plugin, loops))
+            ax.set_xscale("log")
+            ax.set_xlabel("viewers")
+            ax.set_ylabel("Janus CPU us per viewer-packet")
+            ax.set_ylim(bottom=0)
+            ax.set_title("fan-out, %d kbit/s" % bitrate)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        save(fig, "fanout.png")
     return made
 
 
