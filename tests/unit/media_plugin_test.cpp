@@ -202,7 +202,11 @@ TEST_F(MediaPluginTest, AsyncErrorsArriveAsEventsWithTheTransaction) {
   EXPECT_EQ(codes["t-missing"], numeric(ErrorCode::kMissingJsep));
   EXPECT_EQ(codes["t-field"], numeric(ErrorCode::kInvalidField));
   EXPECT_EQ(codes["t-sdp"], numeric(ErrorCode::kInvalidSdp));
-  // The two refused offers reset the handle so that the client may offer again.
+  // The two refused offers reset the handle so that the client may offer again (the worker
+  // closes the PeerConnection after it pushed the error: polled, bounded).
+  for (int i = 0; i < 2000 && host.closed_pcs.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(host.closed_pcs.load(), 2);
   detach(handle);
 }
