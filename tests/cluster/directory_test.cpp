@@ -9,6 +9,7 @@
 #include <set>
 
 #include "../../cluster/directory_keys.h"
+#include "../unit/eventually.h"
 #include "redis_server.h"
 
 namespace jmedia::cluster {
@@ -69,15 +70,7 @@ DirectoryOptions options_for(const RedisServer& redis, const std::string& node,
   return options;
 }
 
-// Polls cond every 10 ms for at most timeout; true once it holds.
-bool eventually(const std::function<bool()>& cond, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return cond();
-}
+using jmedia::testing::eventually;
 
 bool up(const Directory& directory) {
   return eventually([&] { return directory.redis_up(); });

@@ -9,21 +9,13 @@
 #include "../../cluster/directory.h"
 #include "../../cluster/directory_keys.h"
 #include "../cluster/redis_server.h"
+#include "eventually.h"
 #include "plugin_test_support.h"
 
 namespace jmedia::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-bool eventually(const std::function<bool()>& cond, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return cond();
-}
 
 // The other node: publishes what the test says.
 class OtherNode final : public cluster::DirectoryListener {

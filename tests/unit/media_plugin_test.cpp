@@ -11,6 +11,7 @@
 #include "../../common/json.h"
 #include "../../plugin/media_plugin.h"
 #include "fake_host.h"
+#include "eventually.h"
 #include "plugin_test_support.h"
 
 namespace jmedia {
@@ -18,6 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::code;
+using testing::eventually;
 using testing::fake_offer;
 using testing::jsep;
 using testing::parse;
@@ -204,9 +206,7 @@ TEST_F(MediaPluginTest, AsyncErrorsArriveAsEventsWithTheTransaction) {
   EXPECT_EQ(codes["t-sdp"], numeric(ErrorCode::kInvalidSdp));
   // The two refused offers reset the handle so that the client may offer again (the worker
   // closes the PeerConnection after it pushed the error: polled, bounded).
-  for (int i = 0; i < 2000 && host.closed_pcs.load() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  eventually([&] { return host.closed_pcs.load() >= 2; });
   EXPECT_EQ(host.closed_pcs.load(), 2);
   detach(handle);
 }
