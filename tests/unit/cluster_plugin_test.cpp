@@ -54,19 +54,6 @@ class ClusterPluginTest : public PluginTest {
     plugin.reset();
   }
 
-  PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
-    const std::string tx = "tx" + std::to_string(++counter);
-    Reply reply = plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
-    EXPECT_EQ(reply.kind, Reply::Kind::kAsync) << body;
-    for (int i = 0; i < 5000; ++i) {
-      for (const auto& e : host.events()) {
-        if (e.transaction == tx) return e;
-      }
-      std::this_thread::sleep_for(milliseconds(1));
-    }
-    ADD_FAILURE() << "no event for " << body;
-    return {};
-  }
   std::string cluster_devices(janus_plugin_session* handle) {
     return dump(sync(handle, R"({"request":"devices","scope":"cluster"})").get());
   }
@@ -74,7 +61,6 @@ class ClusterPluginTest : public PluginTest {
   cluster::testing::RedisServer redis;
   OtherNode other_owner;
   std::unique_ptr<cluster::Directory> other;
-  int counter = 0;
 };
 
 TEST_F(ClusterPluginTest, ADeviceOfAnotherNodeIsBusyHereAndNotWatchable) {

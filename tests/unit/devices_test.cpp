@@ -80,20 +80,6 @@ class DevicesTest : public PluginTest {
     plugin = std::make_unique<MediaPlugin>(host, sdp, config);
   }
 
-  // Sends an async request and waits for the event with its transaction.
-  PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
-    const std::string tx = "tx" + std::to_string(++counter);
-    Reply reply = plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
-    EXPECT_EQ(reply.kind, Reply::Kind::kAsync) << body;
-    for (int i = 0; i < 5000; ++i) {
-      for (const auto& e : host.events()) {
-        if (e.transaction == tx) return e;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ADD_FAILURE() << "no event for " << body;
-    return {};
-  }
   // The event with transaction tx, if it came within timeout_ms.
   std::optional<PushedEvent> answer(const std::string& tx, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -202,7 +188,6 @@ class DevicesTest : public PluginTest {
   }
 
   PushGate push_gate;
-  int counter = 0;
 };
 
 TEST_F(DevicesTest, PublishAnswersAndASecondPublisherIsRefused) {

@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "../../common/json.h"
@@ -129,6 +131,20 @@ class PluginTest : public ::testing::Test {
     EXPECT_EQ(reply.kind, Reply::Kind::kSync) << body;
     return std::move(reply.body);
   }
+  // Sends an async request and waits for the event with its transaction.
+  PushedEvent request(janus_plugin_session* handle, const std::string& body, JsonPtr j = nullptr) {
+    const std::string tx = "tx" + std::to_string(++counter);
+    Reply reply = plugin->handle_message(handle, tx.c_str(), parse(body), std::move(j));
+    EXPECT_EQ(reply.kind, Reply::Kind::kAsync) << body;
+    for (int i = 0; i < 5000; ++i) {
+      for (const auto& e : host.events()) {
+        if (e.transaction == tx) return e;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "no event for " << body;
+    return {};
+  }
   // An admin API message_plugin request: the plugin's answer.
   JsonPtr admin(const std::string& body) {
     JsonPtr message = parse(body);
@@ -138,6 +154,7 @@ class PluginTest : public ::testing::Test {
   FakeHost host;
   FakeSdp sdp;
   std::unique_ptr<MediaPlugin> plugin;
+  int counter = 0;  // request()'s transactions
 };
 
 }  // namespace jmedia::testing
