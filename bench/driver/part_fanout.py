@@ -18,13 +18,22 @@ viewer workers and the publisher process) is reported beside Janus's.
 
 A ladder stops climbing after a step where a viewer failed, one received nothing, more than
 1 % of packets were lost, or the generator could not keep up (above 90 % of a core per
-viewer process): past that the figures measure the machine, not Janus."""
+viewer process): past that the figures measure the machine, not Janus.
+
+With profiling on (scripts/benchmark's default, off with --quick or --no-profile), the top
+step of every ladder with shared loops is followed by a perf profile of Janus (5 s, after the
+measured window, so that perf's own cost is not in the figures): the share of Janus's CPU
+samples in our plugin, in VideoRoom, in SRTP (libsrtp2 and NSS), GLib's main loop, libc,
+libnice and the kernel: where the cost per viewer-packet goes (issue 16, item 4)."""
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 
-from common import REPO, percentile, proc_cpu_seconds, proc_status, start_janus, stop_janus
+from common import (REPO, BenchError, perf_available, perf_profile, percentile,
+                    proc_cpu_seconds, proc_status, start_janus, stop_janus)
 
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
 import viewer_load  # noqa: E402
@@ -32,6 +41,7 @@ import viewer_load  # noqa: E402
 PROCESSES = 1             # fanout_viewer processes (each runs on every core)
 SETTLE = 2.0
 WORKER_CPU_LIMIT = 90.0   # % of a core per viewer process
+PROFILE_S = 5
 
 
 def _janus_sample(janus):
@@ -40,7 +50,7 @@ def _janus_sample(janus):
             "threads": st.get("threads")}
 
 
-def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
+def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
     load = viewer_load.FanoutLoad(janus.ws_url, videoroom=videoroom, bitrate=bitrate,
                                   processes=PROCESSES,
                                   binary=viewer_load.viewer_binary(ctx.build_dir))
@@ -126,6 +136,8 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label):
             if broken:
                 point["stopped_here"] = True
                 break
+            if profile and n == ladder[-1]:
+                point["profile"] = _profile(ctx, janus, label)
             # One more viewer joining the N that watch (what a viewer arriving at that size
             # sees; the step's own viewers joined together, a burst): its watch to keyframe.
             point["probe_keyframe_s"] = _probe(load, step + 1)
@@ -147,6 +159,9 @@ def run(ctx):
     ctx.progress.begin("fanout", total, "ladder N=%s, %.0f s each, bitrates %s kbit/s, "
                        "event_loops %s, %d rep(s)" % (list(ladder), hold, list(bitrates),
                                                        list(loops), reps))
+    profile = ctx.profile and perf_available()
+    if ctx.profile and not profile:
+        ctx.progress.note("perf not usable here: no fan-out profile")
     runs = {}
     for event_loops in loops:
         janus = start_janus(ctx.modules_dir, debug_level=3, event_loops=event_loops,
@@ -159,7 +174,7 @@ def run(ctx):
                         label = "loops=%d %s %dk" % (event_loops, plugin, bitrate)
                         try:
                             r = _ladder(ctx, janus, plugin == "videoroom", bitrate, ladder,
-                                        hold, label)
+                                        hold, label, profile=profile and event_loops > 0)
                         except Exception as e:  # noqa: BLE001 (a failed ladder is a result)
                             r = {"error": "%s: %s" % (type(e).__name__, e), "points": []}
                             ctx.progress.note("%s failed: %s" % (label, r["error"]))
@@ -176,6 +191,21 @@ def run(ctx):
                                 "packets counted, nothing decoded",
                        "keys": "event_loops/bitrate/plugin"},
             "runs": runs}
+
+
+def _profile(ctx, janus, label):
+    """perf_profile of Janus while the ladder's top step keeps relaying, or None."""
+    workdir = tempfile.mkdtemp(prefix="jmedia-bench-perf-")
+    try:
+        prof = perf_profile(janus.pid, PROFILE_S, workdir)
+    except BenchError as e:
+        ctx.progress.note("profile %s: %s" % (label, e))
+        return None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    ctx.progress.note("profile %s: %s" % (label, ", ".join(
+        "%s %.1f %%" % (g, v) for g, v in sorted(prof["self"].items(), key=lambda kv: -kv[1]))))
+    return prof
 
 
 def _probe(load, batch, timeout=10.0):

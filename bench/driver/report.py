@@ -444,65 +444,82 @@ FANOUT_SRTP_PROFILE = "1"  # part srtp's profile key: AEAD_AES_128_GCM
 
 
 def _fanout_points(fan):
-    """{(event_loops, bitrate, plugin): {n: point}} of each run's completed steps."""
+    """{(event_loops, bitrate, plugin): {n: point}} of the last repetition's completed steps
+    (the plot and the profile)."""
+    return {key: reps[-1] for key, reps in _fanout_reps(fan).items()}
+
+
+def _fanout_reps(fan):
+    """{(event_loops, bitrate, plugin): [{n: point} per repetition]}."""
     out = {}
     for key, runs in (fan.get("runs") or {}).items():
         loops, bitrate, plugin = key.split("/")
-        for r in runs:
-            for p in r.get("points", []):
-                out.setdefault((int(loops), int(bitrate), plugin), {})[p["n"]] = p
-    return out
+        out[(int(loops), int(bitrate), plugin)] = [
+            {p["n"]: p for p in r.get("points", [])} for r in runs if r.get("points")]
+    return {k: v for k, v in out.items() if v}
 
 
 def _fanout_targets(parts):
+    """Each target as the median over repetitions of its per-repetition figure (media and
+    VideoRoom of the same repetition ran back to back, their order alternating)."""
     fan = parts.get("fanout")
     if not fan:
         return []
     rows = []
-    points = _fanout_points(fan)
-    for (loops, bitrate, plugin), steps in sorted(points.items()):
+    reps = _fanout_reps(fan)
+    limit = ((parts.get("srtp") or {}).get("cpu_ns_per_packet") or {}).get(
+        "protect_and_send/" + FANOUT_SRTP_PROFILE, {}).get("median")
+    for (loops, bitrate, plugin), media_reps in sorted(reps.items()):
         if plugin != "media":
             continue
         label = "event_loops %d, %d kbit/s" % (loops, bitrate)
-        room = points.get((loops, bitrate, "videoroom"), {})
-        for n in sorted(steps):
-            other = room.get(n) or {}
-            if steps[n].get("stopped_here") or other.get("stopped_here"):
-                continue  # a step past what the machine held measures the machine
-            a = steps[n].get("janus_us_per_viewer_packet")
-            b = other.get("janus_us_per_viewer_packet")
-            if a and b:
-                r = spread([a / b])
+        room_reps = reps.get((loops, bitrate, "videoroom"), [])
+        ns = sorted({n for steps in media_reps for n in steps})
+        for n in ns:
+            ratios = []
+            for i, steps in enumerate(media_reps):
+                other = room_reps[i].get(n, {}) if i < len(room_reps) else {}
+                mine = steps.get(n, {})
+                if mine.get("stopped_here") or other.get("stopped_here"):
+                    continue  # a step past what the machine held measures the machine
+                a = mine.get("janus_us_per_viewer_packet")
+                b = other.get("janus_us_per_viewer_packet")
+                if a and b:
+                    ratios.append(a / b)
+            if ratios:
+                r = spread(ratios)
                 rows.append(_row("fanout: media CPU per viewer-packet <= 1.0x VideoRoom's (%s, "
                                  "N=%d)" % (label, n), r, r["median"] <= 1.0, "fanout"))
-        if all(n in steps for n in (10, 50, 200)):
-            def cpu(n):
-                return steps[n]["janus_cpu_percent"]
-            early = (cpu(50) - cpu(10)) / 40
-            late = (cpu(200) - cpu(50)) / 150
-            if early > 0:
-                r = spread([late / early])
-                rows.append(_row("fanout: cost per added viewer flat, slope 50->200 within "
-                                 "+-20%% of 10->50 (%s)" % label, r,
-                                 0.8 <= r["median"] <= 1.2, "fanout"))
-        top = steps.get(200)
-        if top is None:
+        slopes = []
+        for steps in media_reps:
+            if all(n in steps for n in (10, 50, 200)):
+                early = (steps[50]["janus_cpu_percent"] - steps[10]["janus_cpu_percent"]) / 40
+                late = (steps[200]["janus_cpu_percent"] - steps[50]["janus_cpu_percent"]) / 150
+                if early > 0:
+                    slopes.append(late / early)
+        if slopes:
+            r = spread(slopes)
+            rows.append(_row("fanout: cost per added viewer flat, slope 50->200 within "
+                             "+-20%% of 10->50 (%s)" % label, r,
+                             0.8 <= r["median"] <= 1.2, "fanout"))
+        tops = [steps[200] for steps in media_reps if 200 in steps]
+        if not tops:
             continue
-        limit = ((parts.get("srtp") or {}).get("cpu_ns_per_packet") or {}).get(
-            "protect_and_send/" + FANOUT_SRTP_PROFILE, {}).get("median")
-        if limit and top.get("janus_us_per_viewer_packet"):
-            r = spread([top["janus_us_per_viewer_packet"] * 1e3 / limit])
+        per_packet = [t.get("janus_us_per_viewer_packet") for t in tops]
+        if limit and all(per_packet):
+            r = spread([v * 1e3 / limit for v in per_packet])
             rows.append(_row("fanout: media CPU per viewer-packet within 3x of srtp_protect "
                              "(AEAD_AES_128_GCM) + sendmsg (%s, N=200)" % label, r,
                              r["median"] <= 3.0, "fanout"))
         if bitrate == 500:
+            r = spread([t["lost"] for t in tops])
             rows.append(_abs_row("fanout: no loss at N=200, 500 kbit/s (%s)" % label,
-                                 spread([top["lost"]]), "%s packets", top["lost"] == 0,
-                                 "fanout"))
-        if top.get("probe_keyframe_s") is not None:
-            r = spread([top["probe_keyframe_s"]])
+                                 r, "%s packets", r["max"] == 0, "fanout"))
+        probes = [t.get("probe_keyframe_s") for t in tops if t.get("probe_keyframe_s") is not None]
+        if probes:
+            r = spread(probes)
             rows.append(_abs_row("fanout: a viewer joining at N=200 has its first keyframe "
-                                 "within 1 s (%s)" % label, r, "%s s", r["median"] <= 1.0,
+                                 "within 1 s (%s)" % label, r, "%s s", r["max"] <= 1.0,
                                  "fanout", digits=2))
     return rows
 
@@ -543,6 +560,25 @@ def _fanout_md(fan):
                                p["janus_threads"], _num(p["generator_cpu_percent"]),
                                _num(p["publisher_cpu_percent"])))
     out.append("")
+    profiled = [(key, p) for key, steps in sorted(_fanout_points(fan).items())
+                for p in steps.values() if p.get("profile")]
+    if profiled:
+        groups = [g for g, _ in PROFILE_GROUPS]
+        out.append("Where Janus's CPU goes at the top step (perf for %s s right after the "
+                   "measured window, `perf record -a --call-graph dwarf`, the janus process's "
+                   "samples only). Each cell: samples whose innermost frame is in that code "
+                   "(self) / samples with that code anywhere on the stack:\n" % "5")
+        out.append("| loops / kbit/s / plugin | N | samples | " + " | ".join(groups) +
+                   " | other (self) |")
+        out.append("|---|---|---|" + "---|" * (len(groups) + 1))
+        for (loops, bitrate, plugin), p in profiled:
+            prof = p["profile"]
+            cells = ["%.1f / %.1f" % (prof["self"].get(g, 0.0), prof["stack"].get(g, 0.0))
+                     for g in groups]
+            out.append("| %d/%d/%s | %d | %d | %s | %.1f |" % (
+                loops, bitrate, plugin, p["n"], prof["samples"], " | ".join(cells),
+                prof["self"].get("other", 0.0)))
+        out.append("")
     return out
 
 
@@ -852,14 +888,12 @@ NOTES = {
         "(README, \"Handles Janus never frees\"); each handle Janus never freed would keep its "
         "hloop thread, its ICE agent and their memory."),
     "fanout": (
-        "**Fan-out.** One repetition per configuration: a single ratio has the spread of one "
-        "8-second window (the media-vs-VideoRoom ratios of two runs of the same day differed "
-        "by up to 0.3x at the same point). The floor is part srtp's AEAD_AES_128_GCM "
-        "protect and sendmsg of a 1,212-byte copy: Janus's relay path around them (a copy "
-        "and a queue push per viewer in the publisher's loop, the viewer loop's wake-up, "
-        "RTCP and NACK bookkeeping) is the rest, as are the per-viewer costs that do not "
-        "scale with packets, which weigh more at 500 kbit/s (about 100 packets/s per viewer) "
-        "than at 1,500 (200)."),
+        "**Fan-out.** %s The floor is part srtp's AEAD_AES_128_GCM protect and sendmsg of a "
+        "1,212-byte copy: Janus's relay path around them (a copy and a queue push per viewer in "
+        "the publisher's loop, the viewer loop's wake-up, which in a shared loop checks every "
+        "handle's sources, RTCP and NACK bookkeeping) is the rest, as are the per-viewer costs "
+        "that do not scale with packets, which weigh more at 500 kbit/s (about 100 packets/s "
+        "per viewer) than at 1,500 (200). %s"),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
@@ -933,6 +967,26 @@ def _note(key, parts):
                         "(RwLock::lock_slow and lock_shared_slow, plugin/rw_lock.h, are never "
                         "inlined): %s." % waits) if waits else
                        "perf of the writer runs was not taken.")
+    if key == "fanout":
+        fan = parts.get("fanout") or {}
+        reps = (fan.get("config") or {}).get("reps", 1)
+        first = ("One repetition per configuration: a single ratio has the spread of one "
+                 "8-second window." if reps == 1 else
+                 "%d repetitions per configuration; each target is the median of its "
+                 "per-repetition figures [min-max]." % reps)
+        profiled = [(k, p["profile"]) for k, steps in sorted(_fanout_points(fan).items())
+                    for p in steps.values() if p.get("profile")] if fan.get("runs") else []
+        where = "; ".join(
+            "%s at %d kbit/s: our plugin %.1f %% (%.1f %% with what it calls, the core's "
+            "relay_rtp included), SRTP %.0f %%, kernel %.0f %%, GLib %.0f %%, libc %.0f %%" % (
+                plugin, bitrate, pr["self"].get("our plugin + runtime", 0.0),
+                pr["stack"].get("our plugin + runtime", 0.0),
+                pr["self"].get("SRTP (libsrtp2 + NSS)", 0.0), pr["self"].get("kernel", 0.0),
+                pr["self"].get("glib", 0.0), pr["self"].get("libc", 0.0))
+            for (loops, bitrate, plugin), pr in profiled if plugin == "media")
+        text = text % (first, ("Janus's CPU samples at N=200 with shared loops (self, unless "
+                               "said): %s; what exceeds 3x the floor is the core's." % where)
+                       if where else "")
     if key == "table-tbb":
         per_op = (parts.get("table", {}).get("per_operation") or {}).get("90-5-5") or {}
         counts = "; ".join("%s %.0f instructions and %.2f L1 read misses" % (
