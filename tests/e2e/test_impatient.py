@@ -7,7 +7,8 @@ janus_ice_cb_new_selected_pair clears the handle loop's queue): the handle is ne
 loop thread ("hloop <id>") stays. janus.transport.edge holds those requests until the first pair
 (reported by janus.eventhandler.media), so nothing is left.
 
-  ImpatientEdgeTest   through the edge (events broadcast: the event handler feeds the watch):
+  ImpatientEdgeTest   through the edge (events broadcast: the event handler feeds the watch),
+                      janus.plugin.media and echotest at the same time, 4 loops each:
                       no hloop thread, no core or media handle left once the clients are gone
                       (polled, bounded), janus_edge_held_requests_total moved
   ImpatientEdgeFallbackTest   the edge without the event handler, janus.plugin.media: the
@@ -18,9 +19,10 @@ loop thread ("hloop <id>") stays. janus.transport.edge holds those requests unti
                       the plugin then marks them orphaned (janus_media_orphaned_handles, a log
                       line) and frees its part (janus_media_handles back to 0)
 
-Run: /usr/bin/python3 tests/e2e/test_impatient.py -v   (about 2-3 min)
+Run: /usr/bin/python3 tests/e2e/test_impatient.py -v   (about 2 min)
 Env: JMEDIA_IMPATIENT_HOLD_MS (the edge's hold_timeout_ms; 0: no hold, as before the fix),
-     JMEDIA_IMPATIENT_S (seconds per plugin through the edge, default 25),
+     JMEDIA_IMPATIENT_S (seconds of both plugins' loops through the edge, default 30),
+     JMEDIA_IMPATIENT_FALLBACK_S (seconds of the fallback's loops, default 15),
      JMEDIA_IMPATIENT_STOCK_MAX_S (bound for the stock transports, default 90 per plugin)
 """
 
@@ -44,7 +46,8 @@ BODIES = {
     ECHOTEST: {"audio": True, "video": True},
 }
 LOOPS = 4
-RUN_S = float(os.environ.get("JMEDIA_IMPATIENT_S", "25"))
+RUN_S = float(os.environ.get("JMEDIA_IMPATIENT_S", "30"))
+FALLBACK_S = float(os.environ.get("JMEDIA_IMPATIENT_FALLBACK_S", "15"))
 STOCK_MAX_S = float(os.environ.get("JMEDIA_IMPATIENT_STOCK_MAX_S", "90"))
 STOCK_ROUND_S = 10.0
 SETTLE_TIMEOUT = 20.0
@@ -136,36 +139,44 @@ def wait_clean(janus, timeout):
 
 
 class EdgeChecks:
-    """run_plugin(): the impatient loops through the edge of self.janus, then nothing left."""
+    """run_plugins(): impatient loops through the edge of self.janus, then nothing left."""
 
     @classmethod
     def tearDownClass(cls):
         cls.janus.stop()
 
-    def run_plugin(self, plugin):
+    def run_plugins(self, plugins, seconds):
+        """LOOPS loops of each plugin at the same time for seconds, then nothing is left."""
         before = scrape(self.janus)
         held_before = metric(before, "janus_edge_held_requests_total")
         t0 = time.monotonic()
-        lifecycles = asyncio.run(impatient_loops(self.janus, plugin, RUN_S))
+
+        async def together():
+            return await asyncio.gather(*(impatient_loops(self.janus, p, seconds)
+                                          for p in plugins))
+
+        lifecycles = dict(zip(plugins, asyncio.run(together())))
         elapsed = time.monotonic() - t0
         seen = wait_clean(self.janus, SETTLE_TIMEOUT)
         after = scrape(self.janus)
         held = metric(after, "janus_edge_held_requests_total") - held_before
         timeouts = metric(after, "janus_edge_hold_timeouts_total") - metric(
             before, "janus_edge_hold_timeouts_total")
-        log("%s through the edge: %d lifecycles in %.1f s; held %d requests (hangup %d, detach "
+        log("through the edge: lifecycles %r in %.1f s; held %d requests (hangup %d, detach "
             "%d), %d hold timeouts; left: %r"
-            % (plugin, lifecycles, elapsed, held,
+            % (lifecycles, elapsed, held,
                metric(after, "janus_edge_held_requests_total", janus="hangup")
                - metric(before, "janus_edge_held_requests_total", janus="hangup"),
                metric(after, "janus_edge_held_requests_total", janus="detach")
                - metric(before, "janus_edge_held_requests_total", janus="detach"),
                timeouts, seen))
-        self.assertGreater(lifecycles, 20, "too few lifecycles to tell anything")
+        for plugin, n in lifecycles.items():
+            self.assertGreater(n, 20, "too few lifecycles of %s to tell anything" % plugin)
         self.assertGreater(held, 0, "janus_edge_held_requests_total did not move")
         self.assertEqual(seen, {"hloop": 0, "core_handles": 0, "media_handles": 0,
                                 "sessions": 0},
-                         "handles left behind after %d impatient lifecycles" % lifecycles)
+                         "handles left behind after %r impatient lifecycles (core handles "
+                         "beyond the media handles are echotest's)" % lifecycles)
 
 
 class ImpatientEdgeTest(EdgeChecks, JanusLogOnFailure, unittest.TestCase):
@@ -179,11 +190,8 @@ class ImpatientEdgeTest(EdgeChecks, JanusLogOnFailure, unittest.TestCase):
         cls.janus.start()
         harness.require_media_plugin(cls.janus)
 
-    def test_media_plugin_leaves_nothing(self):
-        self.run_plugin(MEDIA_PLUGIN)
-
-    def test_echotest_leaves_nothing(self):
-        self.run_plugin(ECHOTEST)
+    def test_media_plugin_and_echotest_leave_nothing(self):
+        self.run_plugins([MEDIA_PLUGIN, ECHOTEST], RUN_S)
 
 
 class ImpatientEdgeFallbackTest(EdgeChecks, JanusLogOnFailure, unittest.TestCase):
@@ -198,7 +206,7 @@ class ImpatientEdgeFallbackTest(EdgeChecks, JanusLogOnFailure, unittest.TestCase
         harness.require_media_plugin(cls.janus)
 
     def test_media_plugin_leaves_nothing(self):
-        self.run_plugin(MEDIA_PLUGIN)
+        self.run_plugins([MEDIA_PLUGIN], FALLBACK_S)
 
 
 class ImpatientStockTest(JanusLogOnFailure, unittest.TestCase):
