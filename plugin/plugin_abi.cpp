@@ -72,6 +72,8 @@ static_assert(static_cast<int>(ErrorCode::kNoSuchDevice) == runtime::media_error
 static_assert(static_cast<int>(ErrorCode::kSessionNotFound) ==
               runtime::media_errors::kSessionNotFound);
 static_assert(static_cast<int>(ErrorCode::kInternal) == runtime::media_errors::kInternal);
+static_assert(static_cast<int>(ErrorCode::kClusterUnavailable) ==
+              runtime::media_errors::kClusterUnavailable);
 
 // What the other modules reach of the plugin (the transport's REST API): the admin API's list,
 // info, devices, kick and drain, each answered by handle_admin_message on the caller's thread.

@@ -31,6 +31,7 @@ inline constexpr int kInvalidField = 1004;
 inline constexpr int kShuttingDown = 1010;
 inline constexpr int kNoSuchDevice = 1015;
 inline constexpr int kSessionNotFound = 1018;
+inline constexpr int kClusterUnavailable = 1022;
 inline constexpr int kInternal = 1099;
 }  // namespace media_errors
 

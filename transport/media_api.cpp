@@ -109,8 +109,8 @@ constexpr std::array<QueryField, 5> kListFields = {{{"device_id", Type::kString}
                                                     {"limit", Type::kInteger},
                                                     {"cursor", Type::kString},
                                                     {"detail", Type::kBoolean}}};
-constexpr std::array<QueryField, 2> kDevicesFields = {
-    {{"limit", Type::kInteger}, {"cursor", Type::kString}}};
+constexpr std::array<QueryField, 3> kDevicesFields = {
+    {{"limit", Type::kInteger}, {"cursor", Type::kString}, {"scope", Type::kString}}};
 
 // Adds the query's parameters to request as the plugin's fields, typed so that the plugin's
 // validation decides (a limit that is not an integer stays a string: "must be an integer").
@@ -207,6 +207,7 @@ unsigned status_for(const json_t* reply) {
     case codes::kNoSuchDevice:
       return 404;
     case codes::kShuttingDown:
+    case codes::kClusterUnavailable:  // the cluster directory cannot be reached: retry later
       return 503;
     case codes::kInternal:
       return 500;

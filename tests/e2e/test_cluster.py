@@ -31,9 +31,11 @@ Run: JMEDIA_MODULES_DIR=<build>/modules /usr/bin/python3 tests/e2e/test_cluster.
 """
 
 import asyncio
+import json
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -242,6 +244,13 @@ class ClusterDirectoryTest(unittest.TestCase):
         self.assertEqual([(d["device_id"], d["node_id"], d["publishing"])
                           for d in admin["devices"]],
                          [("cam-1", "node-a", True), ("cam-2", "node-b", True)])
+        # The same through the REST API of the metrics listener.
+        with urllib.request.urlopen(self.b.janus.metrics_url +
+                                    "/api/media/devices?scope=cluster", timeout=5) as r:
+            rest = json.loads(r.read().decode())
+        self.assertEqual(rest.get("scope"), "cluster", repr(rest))
+        self.assertEqual([(d["device_id"], d["node_id"]) for d in rest["devices"]],
+                         [("cam-1", "node-a"), ("cam-2", "node-b")])
         # Paged as the local listing: limit and next_cursor.
         first = self.b.client_devices(limit=1)
         self.assertEqual([d["device_id"] for d in first["devices"]], ["cam-1"])
@@ -264,6 +273,13 @@ class ClusterDirectoryTest(unittest.TestCase):
                               CLUSTER_UNAVAILABLE, "%s devices scope cluster" % node.name)
             response = node.admin_devices()
             self.assertEqual(response.get("error_code"), CLUSTER_UNAVAILABLE, repr(response))
+            # REST: 503 (retry later), the plugin's error in the body.
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(node.janus.metrics_url +
+                                       "/api/media/devices?scope=cluster", timeout=5)
+            self.assertEqual(refused.exception.code, 503)
+            self.assertEqual(json.loads(refused.exception.read().decode()).get("error_code"),
+                             CLUSTER_UNAVAILABLE)
             self.assertEqual(node.metric("janus_media_cluster_nodes"), 0)
         # Local publish and watch on each node.
         self.assert_publishing(self.a, "cam-3")

@@ -105,6 +105,9 @@ TEST_F(MediaApiTest, EachRouteBecomesThePluginsOwnRequest) {
 
   EXPECT_EQ(call(local("GET", "/api/media/devices", "limit=5&cursor=cam-0")).status, 200u);
   EXPECT_EQ(view.last_call(), R"(read {"cursor":"cam-0","limit":5,"request":"devices"})");
+  // Every node's devices, from the cluster directory (the plugin validates the value).
+  EXPECT_EQ(call(local("GET", "/api/media/devices", "scope=cluster&limit=2")).status, 200u);
+  EXPECT_EQ(view.last_call(), R"(read {"limit":2,"request":"devices","scope":"cluster"})");
 
   EXPECT_EQ(call(local("DELETE", "/api/media/sessions/0123456789abcdef")).status, 200u);
   EXPECT_EQ(view.last_call(),
@@ -118,7 +121,7 @@ TEST_F(MediaApiTest, EachRouteBecomesThePluginsOwnRequest) {
   EXPECT_EQ(view.last_call(), R"(command {"enabled":true,"request":"drain"})");
   EXPECT_EQ(call(drain(R"({"enabled":false})", "application/json; charset=utf-8")).status, 200u);
   EXPECT_EQ(view.last_call(), R"(command {"enabled":false,"request":"drain"})");
-  EXPECT_EQ(view.calls().size(), 8u);
+  EXPECT_EQ(view.calls().size(), 9u);
 }
 
 TEST_F(MediaApiTest, ParametersAreTypedAsThePluginReadsThem) {
@@ -167,7 +170,7 @@ TEST_F(MediaApiTest, WhatThePluginCannotSeeIs400WithItsCodes) {
       {local("GET", "/api/media/sessions", "cursor=%zz"), 1004, "percent-encoding"},
       {local("GET", "/api/media/sessions", "cursor=%4"), 1004, "percent-encoding"},
       {non_utf8, 1004, "not valid UTF-8"},
-      {local("GET", "/api/media/devices", "role=echo"), 1004, "(expected limit, cursor)"},
+      {local("GET", "/api/media/devices", "role=echo"), 1004, "(expected limit, cursor, scope)"},
       {local("GET", "/api/media/sessions/0123456789abcdef", "detail=true"), 1004, "takes none"},
       {local("DELETE", "/api/media/sessions/0123456789abcdef", "reason=x"), 1004, "takes none"},
       {local("DELETE", "/api/media/devices/cam%2"), 1004, "percent-encoding in the device_id"},
@@ -191,11 +194,11 @@ TEST_F(MediaApiTest, WhatThePluginCannotSeeIs400WithItsCodes) {
 }
 
 TEST_F(MediaApiTest, ThePluginsErrorsKeepTheirCodeAndGetTheirStatus) {
-  const std::vector<std::pair<int, unsigned>> cases = {
-      {1004, 400}, {1001, 400}, {1003, 400}, {1018, 404}, {1015, 404},
-      {1010, 503}, {1099, 500}, {7, 500},  // not a code of ours: a bug somewhere, not the client's
-                                           // fault
-  };
+  // 1022: the cluster directory cannot be reached (retry later); 7: not a code of ours, a bug
+  // somewhere, not the client's fault.
+  const std::vector<std::pair<int, unsigned>> cases = {{1004, 400}, {1001, 400}, {1003, 400},
+                                                       {1018, 404}, {1015, 404}, {1010, 503},
+                                                       {1022, 503}, {1099, 500}, {7, 500}};
   for (const auto& [code, status] : cases) {
     const std::string body = R"({"media":"event","error_code":)" + std::to_string(code) +
                              R"(,"error":"from the plugin"})";
