@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../../edge/edge.h"
+#include "../unit/eventually.h"
 
 namespace jmedia::testing {
 
@@ -127,14 +128,9 @@ class FakeCore final : public edge::CoreLink {
   }
   std::uint64_t last_session_id() const { return last_session_id_.load(); }
 
-  template <typename Predicate>
-  bool wait_until(Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
+  bool wait_until(const std::function<bool()>& done,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return testing::eventually(done, timeout);
   }
 
  private:

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../../transport/candidate_enforcer.h"
+#include "../unit/eventually.h"
 
 namespace jmedia::transport {
 namespace {
@@ -132,14 +133,9 @@ class FakeCore final : public AdminGateway {
   }
 
   // Polls cond (bounded) until it holds.
-  template <typename Cond>
-  static bool eventually(Cond cond, milliseconds timeout = milliseconds{5000}) {
-    const auto deadline = Clock::now() + timeout;
-    for (int i = 0; i < 100000 && Clock::now() < deadline; ++i) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(milliseconds{2});
-    }
-    return cond();
+  static bool eventually(const std::function<bool()>& cond,
+                         milliseconds timeout = milliseconds{5000}) {
+    return jmedia::testing::eventually(cond, timeout);
   }
 
  private:
