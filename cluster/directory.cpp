@@ -448,13 +448,13 @@ void Directory::read_view() {
   }
   // After the view is published: a listener that reads it sees the change.
   for (const auto& id : live_others_) {
-    if (live.count(id) == 0) {
+    if (!live.contains(id)) {
       log_info("cluster: node '%s' is gone from the directory", id.c_str());
       guarded_void("cluster directory: node_left", [&] { listener_.node_left(id); });
     }
   }
   for (const auto& id : live) {
-    if (live_others_.count(id) == 0) {
+    if (!live_others_.contains(id)) {
       log_info("cluster: node '%s' is live in the directory", id.c_str());
       guarded_void("cluster directory: node_joined", [&] { listener_.node_joined(id); });
     }

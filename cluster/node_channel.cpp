@@ -75,7 +75,7 @@ void NodeChannel::stop() {
   subscribed_.store(false, std::memory_order_release);
 }
 
-void NodeChannel::wake() {
+void NodeChannel::wake() const {
   const std::uint64_t one = 1;
   // Full (never: it counts to 2^64-2) or closed: the thread wakes anyway within its period.
   [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);

@@ -120,7 +120,7 @@ class NodeChannel {
   void resend_due(Clock::time_point now);
   Clock::time_point next_due() const;
   bool publish(const std::string& to_node, const NodeMessage& message);
-  void wake();
+  void wake() const;
   void count_drop(Drop drop) {
     dropped_[static_cast<std::size_t>(drop)].fetch_add(1, std::memory_order_relaxed);
   }

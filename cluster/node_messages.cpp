@@ -24,7 +24,7 @@ std::string mac_hex(std::string_view secret, std::string_view text) {
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * length);
+  hex.reserve(2 * static_cast<std::size_t>(length));
   for (unsigned int i = 0; i < length; ++i) {
     hex.push_back(kHex[digest[i] >> 4]);
     hex.push_back(kHex[digest[i] & 0xf]);
@@ -133,9 +133,9 @@ DecodeResult decode_message(std::string_view wire, std::string_view secret, Node
     return DecodeResult::kMalformed;
   }
   const auto type = string_member(object.get(), "type");
-  const auto name = type ? std::find_if(kMessageTypeNames.begin(), kMessageTypeNames.end(),
-                                        [&](const char* known) { return *type == known; })
-                         : kMessageTypeNames.end();
+  const auto* const name = type ? std::find_if(kMessageTypeNames.begin(), kMessageTypeNames.end(),
+                                               [&](const char* known) { return *type == known; })
+                                : kMessageTypeNames.end();
   if (name == kMessageTypeNames.end()) {
     why = "unknown type";
     return DecodeResult::kMalformed;
