@@ -46,7 +46,9 @@ struct PublishedDevice {
 };
 
 // What the directory asks of its owner, on the directory thread. The owner's devices are the
-// truth: every heartbeat claims exactly what it publishes. Must outlive the Directory.
+// truth: every heartbeat claims exactly what it publishes. Must outlive the Directory. A
+// callback must not call claim() or lookup() (they wait for this very thread: unavailable
+// after DirectoryOptions::wait); release(), publish() and the channel's sends never wait.
 class DirectoryListener {
  public:
   virtual ~DirectoryListener() = default;
