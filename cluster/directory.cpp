@@ -6,6 +6,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "directory_keys.h"
+#include "node_channel.h"
 #include "redis_link.h"
 
 namespace jmedia::cluster {
@@ -22,13 +23,11 @@ struct Directory::Pending {
   Lookup lookup;
 };
 
-namespace {
-
-std::chrono::milliseconds io_timeout(const DirectoryOptions& options) {
-  // Every call ends well before a claim could expire: a quarter of the TTL, 100 ms to 1 s.
-  return std::clamp(options.node_ttl / 4, std::chrono::milliseconds(100),
-                    std::chrono::milliseconds(1000));
+std::chrono::milliseconds redis_io_timeout(std::chrono::milliseconds node_ttl) {
+  return std::clamp(node_ttl / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
 }
+
+namespace {
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -38,7 +37,8 @@ std::int64_t unix_ms() {
 
 }  // namespace
 
-Directory::Directory(DirectoryOptions options, DirectoryListener& listener)
+Directory::Directory(DirectoryOptions options, DirectoryListener& listener,
+                     NodeChannelListener* messages)
     : options_(std::move(options)),
       listener_(listener),
       ttl_text_(std::to_string(options_.node_ttl.count())),
@@ -53,6 +53,14 @@ Directory::Directory(DirectoryOptions options, DirectoryListener& listener)
       guarded_void("cluster directory: pass", [this] { pass(); });
     }
   });
+  if (messages != nullptr) {
+    try {
+      channel_ = std::make_unique<NodeChannel>(options_, *this, *messages);
+    } catch (...) {
+      stop(false);  // the thread must not outlive a constructor that throws
+      throw;
+    }
+  }
 }
 
 Directory::~Directory() {
@@ -63,8 +71,9 @@ void Directory::stop(bool clean) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    stopping_ = true;
+    stopping_ = true;  // from here, publish() refuses: the channel's last sends fail at once
   }
+  if (channel_) channel_->stop();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   // The thread is gone: its state is ours now.
@@ -120,6 +129,20 @@ void Directory::release(const std::string& device_id) {
   wake_.notify_one();
 }
 
+bool Directory::publish(const std::string& channel, std::string payload) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || !up_.load(std::memory_order_acquire) ||
+        queued_publishes_ >= kMaxQueuedPublishes) {
+      return false;
+    }
+    ++queued_publishes_;
+    ops_.push_back(Op{OpKind::kPublish, channel, nullptr, std::move(payload)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
 std::shared_ptr<const ClusterView> Directory::view() const {
   std::lock_guard lock(mutex_);
   return view_;
@@ -130,6 +153,7 @@ void Directory::drain_ops_unavailable() {
   {
     std::lock_guard lock(mutex_);
     ops.swap(ops_);
+    queued_publishes_ = 0;  // dropped: at most once
     for (const auto& op : ops) {
       if (op.kind == OpKind::kRelease) to_release_.insert(op.device_id);
     }
@@ -161,11 +185,15 @@ void Directory::broke(const std::string& why_text) {
   }
   next_connect_ = Clock::now() + backoff_;
   drain_ops_unavailable();
+  if (was_up) {
+    guarded_void("cluster directory: directory_down", [this] { listener_.directory_down(); });
+  }
 }
 
 bool Directory::connect() {
   std::string why;
-  link_ = RedisLink::connect(options_.redis, options_.password, io_timeout(options_), why);
+  link_ = RedisLink::connect(options_.redis, options_.password, redis_io_timeout(options_.node_ttl),
+                             why);
   if (!link_) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     log_verbose("cluster: cannot reach directory redis %s: %s (next attempt in %lld ms)",
@@ -209,6 +237,7 @@ void Directory::pass() {
     if (!link_) return;
     up_.store(true, std::memory_order_release);
     next_beat_ = Clock::now() + options_.heartbeat;
+    guarded_void("cluster directory: directory_up", [this] { listener_.directory_up(); });
     return;
   }
   std::deque<Op> ops;
@@ -217,6 +246,7 @@ void Directory::pass() {
     wake_.wait_until(lock, next_beat_, [this] { return stopping_ || !ops_.empty(); });
     if (stopping_) return;
     ops.swap(ops_);
+    queued_publishes_ = 0;
   }
   for (auto& op : ops) {
     if (link_) {
@@ -240,6 +270,14 @@ void Directory::pass() {
 }
 
 void Directory::run_op(Op& op) {
+  if (op.kind == OpKind::kPublish) {
+    // The reply counts the subscribers that got it (0: the node is not listening): at most
+    // once, nothing to do with it.
+    auto reply = link_->command({"PUBLISH", op.device_id, op.payload});
+    if (!reply) return broke(link_->why());
+    if (is_error(reply.get())) errors_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const std::string key = device_key(op.device_id);
   if (op.kind == OpKind::kRelease) {
     if (listener_.publishes(op.device_id)) return;  // a new local publisher holds it again
@@ -400,8 +438,28 @@ void Directory::read_view() {
     return a.device_id != b.device_id ? a.device_id < b.device_id : a.node_id < b.node_id;
   });
   nodes_.store(view->nodes.size(), std::memory_order_relaxed);
-  std::lock_guard lock(mutex_);
-  view_ = std::move(view);
+  std::set<std::string> live;
+  for (const auto& node : view->nodes) {
+    if (node.node_id != options_.node_id) live.insert(node.node_id);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    view_ = std::move(view);
+  }
+  // After the view is published: a listener that reads it sees the change.
+  for (const auto& id : live_others_) {
+    if (!live.contains(id)) {
+      log_info("cluster: node '%s' is gone from the directory", id.c_str());
+      guarded_void("cluster directory: node_left", [&] { listener_.node_left(id); });
+    }
+  }
+  for (const auto& id : live) {
+    if (!live_others_.contains(id)) {
+      log_info("cluster: node '%s' is live in the directory", id.c_str());
+      guarded_void("cluster directory: node_joined", [&] { listener_.node_joined(id); });
+    }
+  }
+  live_others_ = std::move(live);
 }
 
 void Directory::cleanup() {

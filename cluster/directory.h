@@ -9,6 +9,12 @@
 // (Redis restarted); unpublish releases it only if ours. While Redis is unreachable a publish
 // is accepted locally and claimed when Redis is back; a device found held by another node then
 // is lost here: the listener must end its local publisher (the holder in Redis wins).
+//
+// Liveness: every heartbeat reads the live nodes (those whose record has not expired); the
+// listener hears of a node that appeared and of one that is gone, so a node that dies
+// without a word (SIGKILL) is reported within node_ttl + one heartbeat of its last refresh.
+// With a NodeChannelListener the directory also runs this node's inbox (node_channel.h),
+// whose messages go out on the directory thread's connection (publish()).
 #pragma once
 
 #include <atomic>
@@ -40,7 +46,9 @@ struct PublishedDevice {
 };
 
 // What the directory asks of its owner, on the directory thread. The owner's devices are the
-// truth: every heartbeat claims exactly what it publishes. Must outlive the Directory.
+// truth: every heartbeat claims exactly what it publishes. Must outlive the Directory. A
+// callback must not call claim() or lookup() (they wait for this very thread: unavailable
+// after DirectoryOptions::wait); release(), publish() and the channel's sends never wait.
 class DirectoryListener {
  public:
   virtual ~DirectoryListener() = default;
@@ -50,7 +58,20 @@ class DirectoryListener {
   virtual bool publishes(const std::string& device_id) = 0;
   // device_id, published here, is held by node `holder` in Redis: end the local publisher.
   virtual void device_lost(const std::string& device_id, const std::string& holder) = 0;
+  // Another node's record appeared (a node started, or the first heartbeat after this one
+  // started or Redis came back), or is gone: it expired (the node died, or lost Redis) or it
+  // withdrew. Compared with the last view read, across an outage of Redis too.
+  virtual void node_joined(const std::string& /*node_id*/) {}
+  virtual void node_left(const std::string& /*node_id*/) {}
+  // Redis is reachable again and this node registered (record, claims of every device it
+  // publishes), or it was lost: meanwhile claims are local only, and lookup() and view()
+  // say unavailable (remote watch: 1022). Once each per change, not at every failed attempt.
+  virtual void directory_up() {}
+  virtual void directory_down() {}
 };
+
+class NodeChannel;
+class NodeChannelListener;
 
 // The directory's contents as last read (every heartbeat).
 struct ClusterView {
@@ -79,7 +100,16 @@ struct DirectoryOptions {
   // Reconnection backoff: doubles from min to max.
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{2000};
+  // The node messages (node_channel.h): signed with cluster.secret; an unanswered
+  // relay_request is sent relay_attempts times, relay_retry apart.
+  std::string secret;
+  std::chrono::milliseconds relay_retry{1000};
+  int relay_attempts = 3;
 };
+
+// Every Redis call of the directory and the channel ends well before a claim could expire: a
+// quarter of the TTL, 100 ms to 1 s.
+std::chrono::milliseconds redis_io_timeout(std::chrono::milliseconds node_ttl);
 
 class Directory {
  public:
@@ -97,7 +127,9 @@ class Directory {
     std::string holder;      // "" when nobody holds the device
   };
 
-  Directory(DirectoryOptions options, DirectoryListener& listener);
+  // messages: this node's inbox is run too (channel()), when given; must outlive the Directory.
+  Directory(DirectoryOptions options, DirectoryListener& listener,
+            NodeChannelListener* messages = nullptr);
   ~Directory();  // stop()
   Directory(const Directory&) = delete;
   Directory& operator=(const Directory&) = delete;
@@ -107,6 +139,13 @@ class Directory {
   Lookup lookup(const std::string& device_id);
   // Any thread, never waits: the claim goes (only if ours) on the directory thread.
   void release(const std::string& device_id);
+  // Any thread, never waits: PUBLISH channel payload on the directory thread, at most once.
+  // False (not sent) while Redis is unreachable, once stopped, or with kMaxQueuedPublishes
+  // waiting; one queued when the link breaks is dropped.
+  bool publish(const std::string& channel, std::string payload);
+  static constexpr std::size_t kMaxQueuedPublishes = 1024;
+  // This node's inbox; null without a NodeChannelListener.
+  NodeChannel* channel() const { return channel_.get(); }
 
   // Any thread: the view of the last heartbeat, null while Redis is unreachable.
   std::shared_ptr<const ClusterView> view() const;
@@ -116,17 +155,18 @@ class Directory {
   std::uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
   const std::string& node_id() const { return options_.node_id; }
 
-  // Stops the thread; with clean, first deletes this node's record and releases its claims
-  // (one bounded attempt). Idempotent.
+  // Stops the channel, then the thread; with clean, deletes this node's record and releases
+  // its claims (one bounded attempt). Idempotent.
   void stop(bool clean = true);
 
  private:
   struct Pending;
-  enum class OpKind { kClaim, kLookup, kRelease };
+  enum class OpKind { kClaim, kLookup, kRelease, kPublish };
   struct Op {
     OpKind kind;
-    std::string device_id;
-    std::shared_ptr<Pending> pending;  // null for a release
+    std::string device_id;             // the channel for a publish
+    std::shared_ptr<Pending> pending;  // null for a release and a publish
+    std::string payload;               // a publish's
   };
   void pass();
   void drain_ops_unavailable();
@@ -149,18 +189,22 @@ class Directory {
   std::condition_variable wake_;
   std::deque<Op> ops_;
   std::set<std::string> to_release_;  // released while Redis was unreachable
+  std::size_t queued_publishes_ = 0;
   bool stopping_ = false;
   std::shared_ptr<const ClusterView> view_;
   // The directory thread's only.
   std::chrono::steady_clock::time_point next_beat_{};
   std::chrono::steady_clock::time_point next_connect_{};
   std::chrono::milliseconds backoff_;
+  std::set<std::string> live_others_;  // other nodes live at the last view read
 
   std::atomic<bool> up_{false};
   std::atomic<std::size_t> nodes_{0};
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> connects_{0};
-  std::thread thread_;  // last: started once everything above is built
+  std::thread thread_;  // started once everything above is built
+  // Started after the thread (it publishes through it), stopped before it.
+  std::unique_ptr<NodeChannel> channel_;
 };
 
 }  // namespace jmedia::cluster

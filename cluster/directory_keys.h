@@ -4,6 +4,9 @@
 //   jmedia:node:<node>           STRING, the node's JSON record, PX node_ttl_ms
 //   jmedia:node:<node>:devices   HASH device_id -> viewers on that node, PX node_ttl_ms
 //   jmedia:device:<device_id>    STRING, the node that publishes it, PX node_ttl_ms (the claim)
+// and one pub/sub channel per node (channels are not keys: nothing stored, no TTL):
+//   jmedia:node:<node>:inbox     the node's messages from other nodes (node_messages.h), read
+//                                by its NodeChannel (node_channel.h)
 // node ids have no ':' (valid_node_id), so the keys cannot collide.
 #pragma once
 
@@ -21,6 +24,9 @@ inline std::string node_key(const std::string& node) {
 }
 inline std::string node_devices_key(const std::string& node) {
   return node_key(node) + ":devices";
+}
+inline std::string node_inbox_channel(const std::string& node) {
+  return node_key(node) + ":inbox";
 }
 inline std::string device_key(const std::string& device) {
   return std::string(kKeyPrefix) + "device:" + device;

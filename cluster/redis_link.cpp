@@ -122,4 +122,37 @@ std::vector<ReplyPtr> RedisLink::pipeline(const std::vector<Args>& commands) {
   return replies;
 }
 
+int RedisLink::fd() const {
+  return context_->fd;
+}
+
+bool RedisLink::send(const Args& args) {
+  if (broken_ || !append(args)) return false;
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(context_, &done) != REDIS_OK) {
+      fail("write");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool RedisLink::receive(std::vector<ReplyPtr>& replies) {
+  if (broken_) return false;
+  if (redisBufferRead(context_) != REDIS_OK) {
+    fail("read");
+    return false;
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) {
+      fail("reply");
+      return false;
+    }
+    if (raw == nullptr) return true;
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+}
+
 }  // namespace jmedia::cluster

@@ -46,6 +46,14 @@ class RedisLink {
   // Several commands in one round trip; empty when the link broke, else one reply each.
   std::vector<ReplyPtr> pipeline(const std::vector<Args>& commands);
   bool broken() const { return broken_; }
+
+  // For a subscribed connection (SUBSCRIBE leaves it good for nothing else), read when poll()
+  // says its fd is readable: send() writes a command without waiting for its reply (bounded by
+  // the socket timeout); receive() reads once what has arrived and appends every complete
+  // reply. Both false when the link broke.
+  int fd() const;
+  bool send(const Args& args);
+  bool receive(std::vector<ReplyPtr>& replies);
   const std::string& why() const { return why_; }
 
  private:

@@ -1,13 +1,16 @@
 // The cluster directory's listener (cluster/directory.h): what the directory thread reads of
 // the plugin (its load, the devices it publishes) and tells it (a device lost to another
-// node). Defined in cluster_requests.cpp.
+// node); and the listener of this node's inbox (cluster/node_channel.h), whose messages the
+// relays will act on. Defined in cluster_requests.cpp.
 #pragma once
 
+#include "../cluster/node_channel.h"
 #include "media_plugin.h"
 
 namespace jmedia {
 
-class MediaPlugin::ClusterLink final : public cluster::DirectoryListener {
+class MediaPlugin::ClusterLink final : public cluster::DirectoryListener,
+                                       public cluster::NodeChannelListener {
  public:
   explicit ClusterLink(MediaPlugin& plugin) : plugin_(plugin) {}
 
@@ -15,6 +18,8 @@ class MediaPlugin::ClusterLink final : public cluster::DirectoryListener {
   std::vector<cluster::PublishedDevice> published() override;
   bool publishes(const std::string& device_id) override;
   void device_lost(const std::string& device_id, const std::string& holder) override;
+  void received(const cluster::NodeMessage& message) override;
+  void relay_unanswered(const cluster::NodeMessage& request) override;
 
  private:
   MediaPlugin& plugin_;

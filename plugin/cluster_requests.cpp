@@ -2,7 +2,9 @@
 // cluster-wide, watch of a device published elsewhere is refused clearly (relays are not built
 // yet), "devices" with "scope":"cluster" lists every node's devices from the directory, and a
 // device this node lost to another (claimed there while Redis was unreachable from here) has
-// its local publisher ended. README, "Scale-out".
+// its local publisher ended. This node's inbox runs (messages are counted), but until the
+// relays exist nothing here sends to another node, and what arrives is logged and dropped.
+// README, "Scale-out".
 #include "../common/log.h"
 #include "cluster_link.h"
 #include "media_plugin.h"
@@ -39,6 +41,17 @@ void MediaPlugin::ClusterLink::device_lost(const std::string& device_id,
   plugin_.device_lost(device_id, holder);
 }
 
+void MediaPlugin::ClusterLink::received(const cluster::NodeMessage& message) {
+  log_verbose("cluster: %s from node '%s' (device %s) dropped: relays are not built yet",
+              cluster::message_type_name(message.type), message.from_node.c_str(),
+              message.device_id.c_str());
+}
+
+void MediaPlugin::ClusterLink::relay_unanswered(const cluster::NodeMessage& request) {
+  log_verbose("cluster: relay request %s (device %s) unanswered", request.relay_id.c_str(),
+              request.device_id.c_str());
+}
+
 void MediaPlugin::start_cluster() {
   const cluster::ClusterConfig& config = config_.cluster;
   cluster::DirectoryOptions options;
@@ -48,8 +61,10 @@ void MediaPlugin::start_cluster() {
   options.api_url = config.api_url;
   options.heartbeat = std::chrono::milliseconds(config.heartbeat_ms);
   options.node_ttl = std::chrono::milliseconds(config.node_ttl_ms);
+  options.secret = config.secret;
   cluster_link_ = std::make_unique<ClusterLink>(*this);
-  directory_ = std::make_unique<cluster::Directory>(std::move(options), *cluster_link_);
+  directory_ =
+      std::make_unique<cluster::Directory>(std::move(options), *cluster_link_, cluster_link_.get());
   log_info("cluster: node '%s' joins the directory at redis %s", config.node_id.c_str(),
            config.redis.text().c_str());
 }

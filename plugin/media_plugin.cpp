@@ -62,6 +62,17 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       snapshot.cluster_nodes = directory->live_nodes();
       snapshot.redis_up = directory->redis_up();
       snapshot.directory_errors = directory->errors();
+      if (const auto* channel = directory->channel()) {
+        snapshot.inbox_up = channel->subscribed();
+        for (int t = 0; t < cluster::kMessageTypeCount; ++t) {
+          snapshot.messages_sent[t] = channel->sent(static_cast<cluster::MessageType>(t));
+          snapshot.messages_received[t] = channel->received(static_cast<cluster::MessageType>(t));
+        }
+        for (int d = 0; d < cluster::NodeChannel::kDropCount; ++d) {
+          snapshot.messages_dropped[d] =
+              channel->dropped(static_cast<cluster::NodeChannel::Drop>(d));
+        }
+      }
     }
     for (int role = 1; role < kRoleCount; ++role) {
       snapshot.active[role] = sessions_.role_count(static_cast<Role>(role));

@@ -158,6 +158,33 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                            MetricType::Counter);
       add_counter(errors, {}, static_cast<double>(snapshot.directory_errors));
       out.push_back(std::move(errors));
+      auto inbox = family("janus_media_cluster_inbox_up",
+                          "1 while this node is subscribed to its inbox (the Redis pub/sub "
+                          "channel other nodes send it messages on), else 0.",
+                          MetricType::Gauge);
+      add_gauge(inbox, {}, snapshot.inbox_up ? 1 : 0);
+      out.push_back(std::move(inbox));
+      auto messages = family("janus_media_cluster_messages_total",
+                             "Messages between nodes (relay control), by type and direction "
+                             "(sent, or received valid and delivered).",
+                             MetricType::Counter);
+      for (int t = 0; t < cluster::kMessageTypeCount; ++t) {
+        add_counter(messages, {{"type", cluster::kMessageTypeNames[t]}, {"direction", "sent"}},
+                    static_cast<double>(snapshot.messages_sent[t]));
+        add_counter(messages, {{"type", cluster::kMessageTypeNames[t]}, {"direction", "received"}},
+                    static_cast<double>(snapshot.messages_received[t]));
+      }
+      out.push_back(std::move(messages));
+      auto dropped = family("janus_media_cluster_messages_dropped_total",
+                            "Messages between nodes dropped, by reason: received oversized, "
+                            "malformed, with a bad signature, or answering no pending request; "
+                            "or unsent (Redis unreachable).",
+                            MetricType::Counter);
+      for (int d = 0; d < cluster::NodeChannel::kDropCount; ++d) {
+        add_counter(dropped, {{"reason", cluster::NodeChannel::kDropNames[d]}},
+                    static_cast<double>(snapshot.messages_dropped[d]));
+      }
+      out.push_back(std::move(dropped));
     }
   }
 

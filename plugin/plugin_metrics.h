@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../cluster/node_channel.h"
 #include "../common/metrics.h"
 #include "access_metrics.h"
 #include "errors.h"
@@ -50,6 +51,10 @@ class PluginMetrics final : public prometheus::Collectable {
     std::size_t cluster_nodes = 0;  // live nodes seen at the last heartbeat (this one included)
     bool redis_up = false;
     std::uint64_t directory_errors = 0;
+    bool inbox_up = false;  // this node's inbox (node_channel.h) is subscribed
+    std::array<std::uint64_t, cluster::kMessageTypeCount> messages_sent{};
+    std::array<std::uint64_t, cluster::kMessageTypeCount> messages_received{};
+    std::array<std::uint64_t, cluster::NodeChannel::kDropCount> messages_dropped{};
   };
   using SnapshotSource = std::function<Snapshot()>;
 

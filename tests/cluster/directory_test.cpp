@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <iostream>
 #include <mutex>
 #include <set>
 
@@ -37,6 +38,16 @@ class FakeOwner final : public DirectoryListener {
     devices_.erase(device_id);  // as the plugin does: the publisher is ended
     lost_.emplace_back(device_id, holder);
   }
+  void node_joined(const std::string& node_id) override {
+    std::lock_guard lock(mutex_);
+    joined_.push_back(node_id);
+  }
+  void node_left(const std::string& node_id) override {
+    std::lock_guard lock(mutex_);
+    left_.emplace_back(node_id, std::chrono::steady_clock::now());
+  }
+  void directory_up() override { ups_.fetch_add(1); }
+  void directory_down() override { downs_.fetch_add(1); }
   void publish(const std::string& id) {
     std::lock_guard lock(mutex_);
     devices_.insert(id);
@@ -49,8 +60,22 @@ class FakeOwner final : public DirectoryListener {
     std::lock_guard lock(mutex_);
     return lost_;
   }
+  std::vector<std::string> joined() {
+    std::lock_guard lock(mutex_);
+    return joined_;
+  }
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> left() {
+    std::lock_guard lock(mutex_);
+    return left_;
+  }
+  int ups() const { return ups_.load(); }
+  int downs() const { return downs_.load(); }
 
  private:
+  std::atomic<int> ups_{0};
+  std::atomic<int> downs_{0};
+  std::vector<std::string> joined_;
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> left_;
   std::mutex mutex_;
   std::set<std::string> devices_;
   std::vector<std::pair<std::string, std::string>> lost_;
@@ -150,6 +175,74 @@ TEST(DirectoryTest, ADeadNodesClaimExpiresWithinItsTtl) {
   // Its record expired too: B's view drops it (and prunes the index).
   ASSERT_TRUE(eventually([&] { return b.live_nodes() == 1; }, milliseconds(1500)));
   EXPECT_EQ(redis.query({"SISMEMBER", nodes_key(), "node-a"}), "0");
+}
+
+TEST(DirectoryTest, ANodeKilledWithoutAWordIsReportedGoneWithinItsTtlAndAHeartbeat) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  auto a = std::make_unique<Directory>(options_for(redis, "node-a"), owner_a);
+  Directory b(options_for(redis, "node-b"), owner_b);
+  ASSERT_TRUE(up(*a) && up(b));
+  ASSERT_TRUE(eventually([&] { return owner_b.joined() == std::vector<std::string>{"node-a"}; }));
+  ASSERT_TRUE(eventually([&] { return owner_a.joined() == std::vector<std::string>{"node-b"}; }));
+  a->stop(false);  // as SIGKILL: its record stays until it expires
+  const auto died = std::chrono::steady_clock::now();
+  // TTL 500 ms from its last refresh (at most one heartbeat before), read at B's next
+  // heartbeat (100 ms): 600 ms, and 400 ms for the round trips of a loaded machine.
+  ASSERT_TRUE(eventually([&] { return !owner_b.left().empty(); }, milliseconds(2000)));
+  const auto left = owner_b.left();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first, "node-a");
+  std::cerr << "node-a reported gone "
+            << std::chrono::duration_cast<milliseconds>(left[0].second - died).count()
+            << " ms after it stopped\n";
+  EXPECT_LE(left[0].second - died, milliseconds(500 + 100 + 400));
+  EXPECT_GE(left[0].second - died, milliseconds(500 - 100 - 50)) << "not before its TTL";
+  EXPECT_EQ(owner_b.joined().size(), 1u) << "B itself is never reported";
+  // It comes back: reported again.
+  Directory again(options_for(redis, "node-a"), owner_a);
+  ASSERT_TRUE(eventually([&] { return owner_b.joined().size() == 2; }));
+  EXPECT_EQ(owner_b.joined()[1], "node-a");
+}
+
+TEST(DirectoryTest, ACleanStopIsReportedGoneAtTheNextHeartbeat) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  // A TTL of a minute: only the withdrawal can make it go this fast.
+  auto a = std::make_unique<Directory>(
+      options_for(redis, "node-a", milliseconds(100), milliseconds(60000)), owner_a);
+  Directory b(options_for(redis, "node-b", milliseconds(100), milliseconds(60000)), owner_b);
+  ASSERT_TRUE(up(*a) && up(b));
+  ASSERT_TRUE(eventually([&] { return owner_b.joined().size() == 1; }));
+  a->stop();
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return !owner_b.left().empty(); }, milliseconds(2000)));
+  EXPECT_EQ(owner_b.left()[0].first, "node-a");
+  EXPECT_LE(owner_b.left()[0].second - stopped, milliseconds(100 + 400));
+}
+
+TEST(DirectoryTest, TheListenerHearsOnceWhenRedisIsLostAndOnceWhenItIsBack) {
+  RedisServer redis;
+  FakeOwner owner;
+  Directory a(options_for(redis, "node-a"), owner);
+  ASSERT_TRUE(eventually([&] { return owner.ups() == 1; }));
+  EXPECT_TRUE(a.redis_up());
+  EXPECT_EQ(owner.downs(), 0);
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return owner.downs() == 1; }));
+  EXPECT_FALSE(a.redis_up());
+  // Several failed attempts later (backoff 50-200 ms), still one.
+  const auto errors = a.errors();
+  ASSERT_TRUE(eventually([&] { return a.errors() >= errors + 3; }));
+  EXPECT_EQ(owner.downs(), 1);
+  EXPECT_EQ(owner.ups(), 1);
+  owner.publish("cam-1");
+  redis.start();
+  ASSERT_TRUE(eventually([&] { return owner.ups() == 2; }));
+  // Told once registered again: its claim is back already.
+  EXPECT_EQ(redis.query({"GET", device_key("cam-1")}), "node-a");
+  EXPECT_TRUE(a.redis_up());
+  EXPECT_EQ(owner.downs(), 1);
 }
 
 TEST(DirectoryTest, ACleanStopWithdrawsTheNodeAndItsClaims) {

@@ -4,7 +4,7 @@ half; no relays yet): a private redis-server and two Janus nodes, A and B, on 12
 with a short heartbeat (200 ms) and node TTL (1 s).
 
   ClusterDirectoryTest 1  both nodes register: "devices" scope cluster lists both, the
-                          cluster metrics say 2 nodes and Redis up
+                          cluster metrics say 2 nodes, Redis up and each node's inbox up
                        2  the same device published on B while A publishes: 1014
                        3  "devices" scope cluster (client and admin) lists both nodes'
                           devices with their node ids; watch on A of B's device: 1023
@@ -16,7 +16,8 @@ with a short heartbeat (200 ms) and node TTL (1 s).
                           is back, exactly one keeps it; the other's publisher gets 1014
                           and a hangup with reason "device busy"
                        7  SIGKILL of A: its claim expires within node_ttl_ms + 1 s and B
-                          can then publish the device; B's view drops A
+                          can then publish the device; B's view drops A, and B reports A
+                          gone (node_left) within node_ttl_ms + 1 s
   ClusterConfigRefusedTest  cluster.redis set without a node_id, or with a short secret:
                           the plugin does not start (it never runs as a single node then);
                           Janus runs on without it
@@ -220,6 +221,9 @@ class ClusterDirectoryTest(unittest.TestCase):
             self.assertEqual(node.metric("janus_media_cluster_nodes"), 2)
             self.assertEqual(node.metric("janus_media_cluster_redis_up"), 1)
             self.assertIsNotNone(node.metric("janus_media_cluster_directory_errors_total"))
+            # Each node listens on its inbox (its own subscriber connection).
+            wait_until(lambda n=node: n.metric("janus_media_cluster_inbox_up") == 1, 10,
+                       "%s to subscribe to its inbox" % node.name)
         data = self.a.client_devices()
         self.assertEqual(data["node_id"], "node-a")
         self.assertEqual(data["scope"], "cluster")
@@ -364,6 +368,13 @@ class ClusterDirectoryTest(unittest.TestCase):
         at = wait_until(published_on_b, NODE_TTL_MS / 1000 + 5, "B to publish cam-1",
                         step=0.1)
         took = at - killed
+        # B's directory reports A gone (the plugin's DirectoryListener::node_left) within the
+        # TTL and a heartbeat of A's last refresh.
+        gone = wait_until(lambda: "cluster: node 'node-a' is gone from the directory" in
+                          self.b.janus.log_text() and time.monotonic(),
+                          NODE_TTL_MS / 1000 + 5, "B to report node-a gone", step=0.05)
+        log("B reported node-a gone at most %.2f s after its SIGKILL" % (gone - killed))
+        self.assertLessEqual(gone - killed, NODE_TTL_MS / 1000 + 1.0)
         log("cam-1 published on B %.2f s after A's SIGKILL (node_ttl_ms %d)"
             % (took, NODE_TTL_MS))
         self.assertLessEqual(took, NODE_TTL_MS / 1000 + 1.0)

@@ -16,6 +16,9 @@
                       through provoked failures (an echo session that ended, negotiations
                       that never come up, refused requests, a max_sessions rejection); the
                       other runs in token mode and refused and granted requests by token.
+                      Both are nodes of one cluster (a private redis-server), so the Cluster
+                      row has data; node 0's inbox is sent a message signed with the
+                      cluster's secret and one that is not a message (counted as dropped).
                       The job and instance variables list the Janus job and both nodes only.
                       Every target of every panel, interpolated as Grafana does for All and
                       for one node, is accepted by Prometheus and holds series of the picked
@@ -32,7 +35,11 @@ Run: JMEDIA_MODULES_DIR=/work/main/build/modules /usr/bin/python3 tests/e2e/test
 """
 
 import asyncio
+import hashlib
+import hmac
+import json
 import math
+import socket
 import re
 import subprocess
 import sys
@@ -42,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboard_lab as lab  # noqa: E402
-from harness import JanusProcess  # noqa: E402
+from harness import JanusProcess, RedisProcess  # noqa: E402
 from test_echo import check_media_plugin_built  # noqa: E402
 
 TEST_TIMEOUT = 150.0
@@ -51,7 +58,8 @@ SELF_JOB = "prometheus-self"   # Prometheus scraping itself: process_* and up of
 RATE_INTERVAL = "2m"     # covers the whole run: every event of the workload is in the window
 INTERVAL = "1s"
 RANGE = "5m"
-ROWS = ["Overview", "Sessions", "Media", "Protection", "Edge", "Core", "Process"]
+ROWS = ["Overview", "Sessions", "Media", "Protection", "Edge", "Cluster", "Core", "Process"]
+CLUSTER_SECRET = "dashboard-test-cluster-secret-0123456789"
 PANEL_TYPES = {"timeseries", "stat", "bargauge", "gauge", "table", "state-timeline",
                "barchart", "heatmap", "text"}
 ISSUE5_MARK = "filled by the ICE-candidate cap (issue 5)"
@@ -77,6 +85,7 @@ ZERO_OK = {
     "Client queued bytes": (None, "every client reads what it is sent: nothing waits at the end"),
     "Held hangups and detaches": (None, "no client hangs up while its ICE still negotiates here"),
     "Orphaned handles": (None, "no detach is lost here (test_impatient.py provokes them)"),
+    "Directory errors": (None, "Redis never fails in this run (test_cluster.py kills it)"),
 }
 
 METRIC_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
@@ -93,6 +102,37 @@ def log(msg):
 
 def targets_of(panel):
     return panel.get("targets") or []
+
+
+def redis_command(port, *args):
+    """One command to the test's redis-server (RESP over a socket); its reply's first line."""
+    out = b"*%d\r\n" % len(args)
+    for arg in args:
+        arg = arg.encode() if isinstance(arg, str) else arg
+        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(out)
+        return s.makefile("rb").readline().strip()
+
+
+def node_message(message, secret=CLUSTER_SECRET):
+    """A node message as cluster/node_messages.h puts it on the wire: signature, space, JSON."""
+    text = json.dumps(message, separators=(",", ":"))
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest() + " " + text
+
+
+def publish_to_inbox(redis, node_id, payload, timeout=10.0):
+    """PUBLISH into a node's inbox until one subscriber got it (the node subscribes a moment
+    after it starts; a PUBLISH that reached nobody delivered nothing)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.1) + 1):
+        if redis_command(redis.port, "PUBLISH", "jmedia:node:%s:inbox" % node_id,
+                         payload) == b":1":
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    raise AssertionError("node %s never subscribed to its inbox" % node_id)
 
 
 # ===========================================================================
@@ -355,11 +395,15 @@ class LiveDashboardTest(unittest.IsolatedAsyncioTestCase):
         nodes = []
         prometheus = None
         workload = None
+        redis = None
         try:
+            redis = RedisProcess().start()
             for i in range(2):
                 # The second node runs in token mode: the access panels have data.
                 j = JanusProcess(events_broadcast=True,
-                                 plugin_access=lab.TOKEN_MODE if i == 1 else None)
+                                 plugin_access=lab.TOKEN_MODE if i == 1 else None,
+                                 plugin_cluster={"redis": redis.address, "node_id": "dash-%d" % i,
+                                                 "secret": CLUSTER_SECRET})
                 nodes.append(j)
                 await loop.run_in_executor(None, j.start)
                 check_media_plugin_built(j)
@@ -379,6 +423,10 @@ class LiveDashboardTest(unittest.IsolatedAsyncioTestCase):
             await workload.all_failures()
             access = lab.Workload(nodes[1], self)
             await access.access_requests()
+            # The Cluster row's messages: one valid (as dash-1 would send it), one not.
+            await loop.run_in_executor(None, publish_to_inbox, redis, "dash-0", node_message(
+                {"v": 1, "type": "publisher_left", "from_node": "dash-1", "device_id": "cam-1"}))
+            await loop.run_in_executor(None, publish_to_inbox, redis, "dash-0", "not a message")
             self.timings["workload done"] = time.monotonic() - t0
             log("workload on %s: %r; on %s (token mode): %r"
                 % (targets[0], workload.counts, targets[1], access.counts))
@@ -407,6 +455,8 @@ class LiveDashboardTest(unittest.IsolatedAsyncioTestCase):
                 code, took = await loop.run_in_executor(None, j.stop, 10)
                 log("janus pid %s stopped: code %s in %.2f s" % (j.pid, code, took))
                 j.cleanup()
+            if redis is not None:
+                redis.kill()
             self.timings["total"] = time.monotonic() - t0
             log("timings (s since start): %s"
                 % ", ".join("%s %.1f" % kv for kv in self.timings.items()))

@@ -8,6 +8,7 @@
 
 #include "../../cluster/directory.h"
 #include "../../cluster/directory_keys.h"
+#include "../../cluster/node_channel.h"
 #include "../cluster/redis_server.h"
 #include "eventually.h"
 #include "plugin_test_support.h"
@@ -155,6 +156,53 @@ TEST_F(ClusterPluginTest, TheClusterMetricsFollowTheDirectory) {
   EXPECT_EQ(values.at("janus_media_cluster_nodes"), 2);
   EXPECT_EQ(values.at("janus_media_cluster_redis_up"), 1);
   EXPECT_EQ(values.count("janus_media_cluster_directory_errors_total"), 1u);
+}
+
+// A node the test plays: publishes nothing, drops its messages.
+class IdleNode final : public cluster::DirectoryListener, public cluster::NodeChannelListener {
+ public:
+  cluster::NodeLoad load() override { return {}; }
+  std::vector<cluster::PublishedDevice> published() override { return {}; }
+  bool publishes(const std::string&) override { return false; }
+  void device_lost(const std::string&, const std::string&) override {}
+  void received(const cluster::NodeMessage&) override {}
+  void relay_unanswered(const cluster::NodeMessage&) override {}
+};
+
+TEST_F(ClusterPluginTest, ThePluginsInboxCountsWhatOtherNodesSendIt) {
+  // node-c, with the cluster's secret, sends to the plugin (node-a); then someone without it.
+  cluster::DirectoryOptions options;
+  options.redis = cluster::Endpoint{"127.0.0.1", redis.port()};
+  options.node_id = "node-c";
+  options.heartbeat = milliseconds(100);
+  options.node_ttl = milliseconds(500);
+  options.secret = std::string(32, 's');
+  IdleNode idle;
+  cluster::Directory c(options, idle, &idle);
+  auto value = [&](const std::string& series) {
+    const auto values = flatten(plugin->metrics()->Collect());
+    const auto found = values.find(series);
+    return found == values.end() ? -1.0 : found->second;
+  };
+  ASSERT_TRUE(eventually([&] {
+    return c.redis_up() && value("janus_media_cluster_inbox_up") == 1;
+  })) << value("janus_media_cluster_inbox_up");
+  cluster::NodeMessage left;
+  left.type = cluster::MessageType::kPublisherLeft;
+  left.device_id = "cam-b";
+  ASSERT_TRUE(c.channel()->send("node-a", left));
+  cluster::NodeMessage forged = left;
+  forged.from_node = "node-c";
+  ASSERT_EQ(redis.query({"PUBLISH", cluster::node_inbox_channel("node-a"),
+                         cluster::encode_message(forged, "not-the-cluster-secret-0123456789")}),
+            "1");
+  ASSERT_TRUE(eventually([&] {
+    return value("janus_media_cluster_messages_total{type=publisher_left,direction=received}") ==
+               1 &&
+           value("janus_media_cluster_messages_dropped_total{reason=bad_signature}") == 1;
+  })) << value("janus_media_cluster_messages_total{type=publisher_left,direction=received}");
+  EXPECT_EQ(value("janus_media_cluster_messages_total{type=relay_request,direction=sent}"), 0);
+  EXPECT_EQ(value("janus_media_cluster_messages_dropped_total{reason=malformed}"), 0);
 }
 
 TEST(ClusterPluginSingleNodeTest, ScopeClusterOnASingleNodeIs1022) {
