@@ -37,6 +37,9 @@ struct ClusterConfig {
   int relay_port_min = 0;
   int relay_port_max = 0;
   std::string secret;  // shared by every node, at least kMinSecretBytes
+  // TEST ONLY: the share of relay packets the sending socket drops (RelaySocketOptions), so
+  // that tests can show loss repaired. 0 in production.
+  int test_relay_drop_percent = 0;
   std::int64_t heartbeat_ms = 1000;
   std::int64_t node_ttl_ms = 5000;
 };
