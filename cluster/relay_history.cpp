@@ -49,7 +49,7 @@ void RetransmissionHistory::store(const std::uint8_t* rtp, std::size_t len, Cloc
     for (Entry& entry : stream->entries) entry.valid = false;
   }
   const std::size_t size = arena_.size();
-  std::size_t offset = static_cast<std::size_t>(write_ % size);
+  auto offset = static_cast<std::size_t>(write_ % size);
   if (offset + len > size) {  // packets never wrap: the tail of the arena is skipped
     write_ += size - offset;
     offset = 0;

@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <system_error>
 
 #include "../common/abi_guard.h"
 #include "../common/log.h"
+#include "relay_socket.h"
 
 namespace jmedia::cluster {
 namespace {
@@ -51,7 +51,7 @@ RelayLoop::~RelayLoop() {
   close(epoll_fd_);
 }
 
-void RelayLoop::wake() {
+void RelayLoop::wake() const {
   const std::uint64_t one = 1;
   // A full counter already wakes the loop.
   [[maybe_unused]] const ssize_t written = write(wake_fd_, &one, sizeof one);
@@ -68,7 +68,7 @@ std::uint64_t RelayLoop::attach(int fd, Endpoint& endpoint) {
   event.events = EPOLLIN;  // level-triggered: what one pass leaves is seen by the next
   event.data.u64 = id;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    log_error("cluster relay loop: epoll_ctl add: %s", std::strerror(errno));
+    log_error("cluster relay loop: epoll_ctl add: %s", errno_text(errno).c_str());
     std::lock_guard lock(mutex_);
     entries_.erase(id);
     return 0;
@@ -118,7 +118,7 @@ void RelayLoop::pass() {
   const int timeout = static_cast<int>(std::max<std::int64_t>(0, wait.count()));
   const int ready = epoll_wait(epoll_fd_, events, kEventsPerWait, timeout);
   if (ready < 0 && errno != EINTR) {
-    log_error("cluster relay loop: epoll_wait: %s", std::strerror(errno));
+    log_error("cluster relay loop: epoll_wait: %s", errno_text(errno).c_str());
   }
   std::lock_guard dispatch(dispatch_mutex_);
   const Clock::time_point now = Clock::now();

@@ -57,7 +57,7 @@ class RelayLoop {
   };
   void run();
   void pass();
-  void wake();
+  void wake() const;
 
   const std::chrono::milliseconds tick_;
   int epoll_fd_ = -1;

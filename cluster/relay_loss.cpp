@@ -51,7 +51,7 @@ LossTracker::Arrival LossTracker::on_packet(std::uint16_t seq, Clock::time_point
     ++received_;
     return Arrival::kInOrder;
   }
-  const std::uint64_t back = static_cast<std::uint64_t>(-static_cast<std::int32_t>(delta));
+  const auto back = static_cast<std::uint64_t>(-static_cast<std::int32_t>(delta));
   if (back > highest_) return Arrival::kOld;
   const std::uint64_t ext = highest_ - back;
   const auto end = missing_.begin() + static_cast<std::ptrdiff_t>(count_);

@@ -12,7 +12,6 @@ namespace {
 
 using Clock = RelayLoop::Clock;
 
-constexpr std::size_t kMaxPlain = kRelayMaxDatagram - kSrtcpTrailer;
 constexpr std::size_t kNackEntriesPerPacket = 64;
 constexpr std::size_t kDuePerTick = 256;
 
@@ -38,9 +37,10 @@ std::uint32_t random_ssrc() {
 class RelayReceiver::Reports final : public RtcpVisitor {
  public:
   Reports(RelayReceiver& receiver, Clock::time_point now) : receiver_(receiver), now_(now) {}
-  void on_nack(std::uint32_t, std::uint32_t, std::uint16_t, std::uint16_t) override {}
-  void on_keyframe_request(std::uint32_t, std::uint32_t) override {}
-  void on_sender_report(std::uint32_t ssrc, std::uint64_t ntp, std::uint32_t) override {
+  void on_nack(std::uint32_t /*sender_ssrc*/, std::uint32_t /*media_ssrc*/, std::uint16_t /*pid*/,
+               std::uint16_t /*blp*/) override {}
+  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t /*media_ssrc*/) override {}
+  void on_sender_report(std::uint32_t ssrc, std::uint64_t ntp, std::uint32_t /*rtp_ts*/) override {
     for (Stream& stream : receiver_.streams_) {
       if (stream.used && stream.ssrc == ssrc) {
         stream.last_sr = static_cast<std::uint32_t>(ntp >> 16);
@@ -48,7 +48,7 @@ class RelayReceiver::Reports final : public RtcpVisitor {
       }
     }
   }
-  void on_receiver_report(std::uint32_t) override {}
+  void on_receiver_report(std::uint32_t /*ssrc*/) override {}
 
  private:
   RelayReceiver& receiver_;

@@ -25,7 +25,7 @@ class RelaySender::Feedback final : public RtcpVisitor {
  public:
   Feedback(RelaySender& sender, Clock::time_point now)
       : sender_(sender), now_(now), budget_(sender.max_resends_) {}
-  void on_nack(std::uint32_t, std::uint32_t media_ssrc, std::uint16_t pid,
+  void on_nack(std::uint32_t /*sender_ssrc*/, std::uint32_t media_ssrc, std::uint16_t pid,
                std::uint16_t blp) override {
     sender_.resend(media_ssrc, pid, now_, budget_);
     for (unsigned bit = 0; bit < 16; ++bit) {
@@ -34,12 +34,13 @@ class RelaySender::Feedback final : public RtcpVisitor {
       }
     }
   }
-  void on_keyframe_request(std::uint32_t, std::uint32_t media_ssrc) override {
+  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t media_ssrc) override {
     add(sender_.counters_.keyframe_requests);
     sender_.listener_.keyframe_requested(media_ssrc);
   }
-  void on_sender_report(std::uint32_t, std::uint64_t, std::uint32_t) override {}
-  void on_receiver_report(std::uint32_t) override {}
+  void on_sender_report(std::uint32_t /*ssrc*/, std::uint64_t /*ntp*/,
+                        std::uint32_t /*rtp_ts*/) override {}
+  void on_receiver_report(std::uint32_t /*ssrc*/) override {}
 
  private:
   RelaySender& sender_;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace jmedia::cluster {
 namespace {
@@ -21,6 +22,10 @@ std::uint64_t mix(std::uint64_t x) {
 }
 
 }  // namespace
+
+std::string errno_text(int error) {
+  return std::system_category().message(error);
+}
 
 int RelayAddress::port() const {
   if (storage.ss_family == AF_INET) {
@@ -103,7 +108,7 @@ std::unique_ptr<RelaySocket> RelaySocket::open(const RelaySocketOptions& options
   if (!RelayAddress::resolve(options.host, 0, address, error)) return nullptr;
   const int fd = socket(address.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    error = std::string("relay socket: ") + std::strerror(errno);
+    error = "relay socket: " + errno_text(errno);
     return nullptr;
   }
   // The kernel caps it at net.core.rmem_max; what it grants is enough for a best effort.
@@ -128,13 +133,13 @@ std::unique_ptr<RelaySocket> RelaySocket::open(const RelaySocketOptions& options
     close(fd);
     error = "relay socket: cannot bind " + options.host + " in " +
             std::to_string(options.port_min) + "-" + std::to_string(options.port_max) + ": " +
-            std::strerror(last_errno);
+            errno_text(last_errno);
     return nullptr;
   }
   RelayAddress local;
   local.length = sizeof local.storage;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length) != 0) {
-    error = std::string("relay socket: getsockname: ") + std::strerror(errno);
+    error = "relay socket: getsockname: " + errno_text(errno);
     close(fd);
     return nullptr;
   }
@@ -174,7 +179,7 @@ bool RelaySocket::send_to(const std::uint8_t* data, std::size_t len,
 }
 
 long RelaySocket::receive(std::uint8_t* buffer, std::size_t cap, RelayAddress& from,
-                          bool& truncated) noexcept {
+                          bool& truncated) const noexcept {
   for (;;) {
     from.length = sizeof from.storage;
     const ssize_t got = recvfrom(fd_, buffer, cap, MSG_DONTWAIT | MSG_TRUNC,

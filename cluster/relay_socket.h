@@ -18,6 +18,9 @@ namespace jmedia::cluster {
 // plus SRTP's tag.
 inline constexpr std::size_t kRelayMaxDatagram = 1600;
 
+// errno's text, thread-safe (strerror is not).
+std::string errno_text(int error);
+
 struct RelayAddress {
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -58,7 +61,8 @@ class RelaySocket {
   bool send_to(const std::uint8_t* data, std::size_t len, const RelayAddress& to) noexcept;
   // One datagram into buffer: its length, 0 when none is waiting, -1 on an error; truncated
   // is set when it was longer than cap (its tail is lost).
-  long receive(std::uint8_t* buffer, std::size_t cap, RelayAddress& from, bool& truncated) noexcept;
+  long receive(std::uint8_t* buffer, std::size_t cap, RelayAddress& from,
+               bool& truncated) const noexcept;
 
   std::uint64_t test_dropped() const { return test_dropped_.load(std::memory_order_relaxed); }
   std::uint64_t send_errors() const { return send_errors_.load(std::memory_order_relaxed); }
