@@ -449,6 +449,37 @@ TEST_F(ClusterRelay, BadInputIsCountedAndDropped) {
   EXPECT_EQ(sender->stats().rejected, 3u);
 }
 
+TEST_F(ClusterRelay, RelaysComeAndGoWhileTheRelayThreadServesTheirFeedback) {
+  // Each round: feedback (NACKs, reports, a PLI) in flight while both ends are destroyed on
+  // this thread and the relay thread is busy with them (ThreadSanitizer checks the handover).
+  for (int round = 0; round < 20; ++round) {
+    RelayReceiverOptions receiver_options;
+    receiver_options.report_interval = milliseconds(1);
+    receiver_options.keyframe_interval = milliseconds(0);
+    auto receiver = make_receiver("relay-churn", receiver_options);
+    ASSERT_TRUE(receiver);
+    RelaySenderOptions options;
+    options.socket.test_drop_percent = 20;
+    options.socket.test_drop_seed = static_cast<std::uint64_t>(round);
+    auto sender = make_sender("relay-churn", receiver->local(), options);
+    ASSERT_TRUE(sender);
+    receiver->set_peer(sender->local());
+    for (std::uint16_t seq = 0; seq < 200; ++seq) {
+      sender->send_rtp(rtp(kVideo, seq, 96, 300).data(), 312);
+      if (seq % 50 == 0) receiver->request_keyframe(kVideo);
+    }
+    ASSERT_TRUE(eventually([&] { return sender->stats().nacks_received > 0; }));
+    if (round % 2 == 0) {
+      sender.reset();
+      receiver.reset();
+    } else {
+      receiver.reset();
+      sender.reset();
+    }
+  }
+  EXPECT_EQ(loop_.endpoints(), 0u);
+}
+
 TEST_F(ClusterRelay, CreationFailsClosedWithAReason) {
   std::string error;
   RelayReceiverOptions bad_id;
