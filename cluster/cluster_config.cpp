@@ -145,7 +145,7 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
   }
   log_info(
       "config: cluster: node '%s', directory redis %s%s, heartbeat_ms=%lld node_ttl_ms=%lld, "
-      "advertise_host=%s relay_ports=%s (relays are not built yet)",
+      "advertise_host=%s relay_ports=%s (relays: not used by the plugin yet)",
       config.node_id.c_str(), config.redis.text().c_str(),
       config.redis_password.empty() ? "" : " (AUTH)", static_cast<long long>(config.heartbeat_ms),
       static_cast<long long>(config.node_ttl_ms),

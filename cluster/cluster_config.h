@@ -32,7 +32,8 @@ struct ClusterConfig {
   std::string redis_password;  // AUTH when non-empty
   std::string node_id;
   std::string api_url;  // advertised in this node's record when set (informative)
-  // For the relays between nodes (not built yet): read and validated now.
+  // For the relays between nodes (cluster/relay_*; not used by the plugin yet): read and
+  // validated now.
   std::string advertise_host;
   int relay_port_min = 0;
   int relay_port_max = 0;
