@@ -94,6 +94,8 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
   config.secret = values.text("cluster.secret", "");
   config.heartbeat_ms = values.integer("cluster.heartbeat_ms", config.heartbeat_ms, 50, 60000);
   config.node_ttl_ms = values.integer("cluster.node_ttl_ms", config.node_ttl_ms, 150, 600000);
+  config.test_relay_drop_percent =
+      static_cast<int>(values.integer("cluster.test_relay_drop_percent", 0, 0, 100));
 
   if (redis.empty()) {
     if (!config.node_id.empty() || !config.secret.empty()) {
@@ -135,9 +137,15 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
                               std::to_string(config.heartbeat_ms) +
                               "): a claim would expire between two refreshes");
   }
+  if (config.test_relay_drop_percent != 0) {
+    log_warn(
+        "config: cluster: test_relay_drop_percent=%d: TEST ONLY, this node's relays drop "
+        "that share of the packets they send",
+        config.test_relay_drop_percent);
+  }
   log_info(
       "config: cluster: node '%s', directory redis %s%s, heartbeat_ms=%lld node_ttl_ms=%lld, "
-      "advertise_host=%s relay_ports=%s (relays are not built yet)",
+      "advertise_host=%s relay_ports=%s (relays: not used by the plugin yet)",
       config.node_id.c_str(), config.redis.text().c_str(),
       config.redis_password.empty() ? "" : " (AUTH)", static_cast<long long>(config.heartbeat_ms),
       static_cast<long long>(config.node_ttl_ms),

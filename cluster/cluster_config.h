@@ -32,11 +32,15 @@ struct ClusterConfig {
   std::string redis_password;  // AUTH when non-empty
   std::string node_id;
   std::string api_url;  // advertised in this node's record when set (informative)
-  // For the relays between nodes (not built yet): read and validated now.
+  // For the relays between nodes (cluster/relay_*; not used by the plugin yet): read and
+  // validated now.
   std::string advertise_host;
   int relay_port_min = 0;
   int relay_port_max = 0;
   std::string secret;  // shared by every node, at least kMinSecretBytes
+  // TEST ONLY: the share of relay packets the sending socket drops (RelaySocketOptions), so
+  // that tests can show loss repaired. 0 in production.
+  int test_relay_drop_percent = 0;
   std::int64_t heartbeat_ms = 1000;
   std::int64_t node_ttl_ms = 5000;
 };

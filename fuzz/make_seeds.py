@@ -449,6 +449,25 @@ def edge():
 
 
 
+def relay_rtcp():
+    def header(fmt, pt, body):
+        return struct.pack("!BBH", 0x80 | fmt, pt, (4 + len(body)) // 4 - 1) + body
+
+    sr = header(0, 200, struct.pack("!IIIIII", 0x1234, 0xE0000000, 0x80000000, 90000, 10, 1200))
+    rr = header(1, 201, struct.pack("!I", 0x99) + struct.pack("!IIIIII", 0x1234, 3, 70000, 0,
+                                                                   0x00008000, 655))
+    nack = header(1, 205, struct.pack("!IIHHHH", 0x99, 0x1234, 100, 0x8001, 65535, 0x0003))
+    pli = header(1, 206, struct.pack("!II", 0x99, 0x1234))
+    fir = header(4, 206, struct.pack("!IIII", 0x99, 0, 0x1234, 0x07000000))
+    return {
+        "parse-sr": b"\x00" + sr,
+        "parse-rr-nack-pli": b"\x00" + rr + nack + pli,
+        "parse-fir": b"\x00" + fir,
+        "parse-bad-length": b"\x00" + nack[:2] + b"\x00\x09" + nack[4:],
+        "nack-round-trip": b"\x01" + struct.pack("!12H", 1, 2, 3, 17, 18, 40, 41, 4095, 4000,
+                                                 200, 201, 216),
+    }
+
 
 def main():
     write("plugin_requests", plugin_requests())
@@ -460,6 +479,7 @@ def main():
     write("event_aggregator", event_aggregator())
     write("access_token", access_token())
     write("edge", edge())
+    write("relay_rtcp", relay_rtcp())
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())
         print("%-18s %3d seeds, %6d bytes" % (folder.name, len(files),

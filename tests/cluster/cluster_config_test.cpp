@@ -76,6 +76,14 @@ TEST(ClusterConfigTest, RelaySettingsAndTimingsAreValidated) {
   EXPECT_NE(load(base("cluster.relay_ports", "21000")).error, "");
   EXPECT_NE(load(base("cluster.relay_ports", "22000-21000")).error, "");
   EXPECT_NE(load(base("cluster.advertise_host", "a host")).error, "");
+  EXPECT_EQ(load(base("cluster.test_relay_drop_percent", "5")).config.test_relay_drop_percent, 5);
+  EXPECT_EQ(load({}).config.test_relay_drop_percent, 0);
+  {
+    ConfigValues config(base("cluster.test_relay_drop_percent", "150"));
+    const auto result = load_cluster_config(config);
+    EXPECT_EQ(result.config.test_relay_drop_percent, 0);  // out of 0-100: the default, warned
+    EXPECT_EQ(config.problems().size(), 1u);
+  }
   // A TTL under two heartbeats would let a live claim expire.
   auto values = base("cluster.heartbeat_ms", "1000");
   values["cluster.node_ttl_ms"] = "1500";
