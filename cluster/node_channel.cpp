@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <random>
 #include <system_error>
 
 #include "../common/abi_guard.h"
@@ -16,17 +14,10 @@
 #include "directory.h"
 #include "directory_keys.h"
 #include "redis_link.h"
+#include "relay_keys.h"
 
 namespace jmedia::cluster {
 namespace {
-
-std::string random_hex64() {
-  std::random_device device;
-  const std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) ^ device();
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
 
 // ["subscribe", channel, n], ["message", channel, payload], ["pong", ""]: the first element.
 std::string kind_of(const redisReply* reply) {
@@ -42,7 +33,6 @@ NodeChannel::NodeChannel(const DirectoryOptions& options, Directory& directory,
       node_id_(options.node_id),
       secret_(options.secret),
       inbox_(node_inbox_channel(options.node_id)),
-      relay_id_prefix_(options.node_id + "-" + random_hex64() + "-"),
       heartbeat_(options.heartbeat),
       io_timeout_(redis_io_timeout(options.node_ttl)),
       backoff_min_(options.backoff_min),
@@ -81,9 +71,8 @@ void NodeChannel::wake() const {
   [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
 }
 
-std::string NodeChannel::new_relay_id() {
-  std::lock_guard lock(requests_mutex_);
-  return relay_id_prefix_ + std::to_string(++next_relay_);
+std::string NodeChannel::new_relay_id() const {
+  return cluster::new_relay_id(node_id_ + "-");
 }
 
 bool NodeChannel::publish(const std::string& to_node, const NodeMessage& message) {
@@ -116,7 +105,7 @@ bool NodeChannel::send(const std::string& to_node, NodeMessage message) {
 }
 
 std::string NodeChannel::request_relay(const std::string& origin, const std::string& device_id,
-                                       const std::string& address) {
+                                       const std::string& address, std::string relay_id) {
   if (!valid_node_id(origin)) {
     count_drop(Drop::kUnsent);
     return "";
@@ -125,7 +114,7 @@ std::string NodeChannel::request_relay(const std::string& origin, const std::str
   request.type = MessageType::kRelayRequest;
   request.from_node = node_id_;
   request.device_id = device_id;
-  request.relay_id = new_relay_id();
+  request.relay_id = relay_id.empty() ? new_relay_id() : std::move(relay_id);
   request.address = address;
   {
     // Pending before it goes: the answer may be back before publish() returns.

@@ -78,12 +78,14 @@ class NodeChannel {
   // that relay_id.
   bool send(const std::string& to_node, NodeMessage message);
   // Any thread, never waits: asks origin for a relay of device_id to address (where this node
-  // receives it), resent until answered (above). The new relay_id, or "" when it could not
+  // receives it), resent until answered (above). relay_id: the id the receiving end was made
+  // with (its keys derive from it), or "" for a new one. The relay_id, or "" when it could not
   // be sent (the asker answers 1022 then).
   std::string request_relay(const std::string& origin, const std::string& device_id,
-                            const std::string& address);
-  // Unique in the cluster and across restarts: "<node_id>-<random>-<counter>".
-  std::string new_relay_id();
+                            const std::string& address, std::string relay_id = {});
+  // Unique in the cluster and across restarts: "<node_id>-" then 128 random bits
+  // (cluster::new_relay_id, relay_keys.h).
+  std::string new_relay_id() const;
 
   bool subscribed() const { return subscribed_.load(std::memory_order_acquire); }
   std::uint64_t sent(MessageType type) const { return at(sent_, type); }
@@ -130,7 +132,6 @@ class NodeChannel {
   const std::string node_id_;
   const std::string secret_;
   const std::string inbox_;
-  const std::string relay_id_prefix_;
   const std::chrono::milliseconds heartbeat_;
   const std::chrono::milliseconds io_timeout_;
   const std::chrono::milliseconds backoff_min_;
@@ -144,7 +145,6 @@ class NodeChannel {
   // Lock order: requests_mutex_ is a leaf; never held across a Redis call or a listener call.
   mutable std::mutex requests_mutex_;
   std::map<std::string, Pending> requests_;  // by relay_id
-  std::uint64_t next_relay_ = 0;
 
   // The channel thread's only.
   std::unique_ptr<RedisLink> link_;

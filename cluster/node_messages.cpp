@@ -1,11 +1,8 @@
 #include "node_messages.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 
+#include "../common/crypto.h"
 #include "../common/json.h"
 #include "cluster_config.h"
 
@@ -15,21 +12,7 @@ namespace {
 constexpr std::size_t kMacHexBytes = 64;  // HMAC-SHA256, hex
 
 std::string mac_hex(std::string_view secret, std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-           reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest,
-           &length) == nullptr) {
-    return "";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * static_cast<std::size_t>(length));
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return to_hex(hmac_sha256(secret, {text}));
 }
 
 bool valid_address(std::string_view text) {
@@ -117,7 +100,7 @@ DecodeResult decode_message(std::string_view wire, std::string_view secret, Node
   const std::string_view json = wire.substr(kMacHexBytes + 1);
   const std::string expected = mac_hex(secret, json);
   if (expected.size() != kMacHexBytes ||
-      CRYPTO_memcmp(expected.data(), wire.data(), kMacHexBytes) != 0) {
+      !constant_time_equals(expected, wire.substr(0, kMacHexBytes))) {
     why = "the signature does not match (another cluster.secret?)";
     return DecodeResult::kBadSignature;
   }

@@ -1,12 +1,12 @@
 #include "relay_keys.h"
 
-#include <glib.h>
+#include "../common/crypto.h"
+
 #include <sys/random.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <initializer_list>
 #include <stdexcept>
 
 namespace jmedia::cluster {
@@ -17,21 +17,7 @@ constexpr std::size_t kHashBytes = 32;
 constexpr std::string_view kSalt = "jmedia cluster relay v1";
 constexpr std::string_view kLabel = "jmedia relay srtp aead_aes_128_gcm";
 
-using Digest = std::array<std::uint8_t, kHashBytes>;
-
-Digest hmac_sha256(const std::uint8_t* key, std::size_t key_len,
-                   std::initializer_list<std::string_view> parts) {
-  GHmac* hmac = g_hmac_new(G_CHECKSUM_SHA256, key, key_len);
-  for (const std::string_view part : parts) {
-    g_hmac_update(hmac, reinterpret_cast<const guchar*>(part.data()),
-                  static_cast<gssize>(part.size()));
-  }
-  Digest digest{};
-  gsize length = digest.size();
-  g_hmac_get_digest(hmac, digest.data(), &length);
-  g_hmac_unref(hmac);
-  return digest;
-}
+using Digest = Sha256Digest;
 
 std::string_view as_text(const std::uint8_t* bytes, std::size_t length) {
   return {reinterpret_cast<const char*>(bytes), length};
@@ -48,15 +34,13 @@ bool hkdf_sha256(std::string_view salt, std::string_view ikm, std::string_view i
                  std::uint8_t* out, std::size_t out_len) {
   if (out_len == 0 || out_len > 255 * kHashBytes) return false;
   static constexpr std::uint8_t kZeros[kHashBytes] = {};
-  const Digest prk = salt.empty() ? hmac_sha256(kZeros, sizeof kZeros, {ikm})
-                                  : hmac_sha256(reinterpret_cast<const std::uint8_t*>(salt.data()),
-                                                salt.size(), {ikm});
+  const Digest prk = hmac_sha256(salt.empty() ? as_text(kZeros, sizeof kZeros) : salt, {ikm});
   Digest block{};
   std::size_t done = 0;
   for (std::uint8_t counter = 1; done < out_len; ++counter) {
     const std::string_view previous =
         counter == 1 ? std::string_view() : as_text(block.data(), block.size());
-    block = hmac_sha256(prk.data(), prk.size(), {previous, info, as_text(&counter, 1)});
+    block = hmac_sha256(as_text(prk.data(), prk.size()), {previous, info, as_text(&counter, 1)});
     const std::size_t take = std::min(kHashBytes, out_len - done);
     std::memcpy(out + done, block.data(), take);
     done += take;

@@ -33,20 +33,6 @@ std::string describe(const AuthConfig& config) {
   return "none";
 }
 
-bool constant_time_equals(std::string_view expected, std::string_view given) noexcept {
-  if (expected.empty()) return false;
-  // Every byte of given is compared (against expected, cyclically); a length mismatch is folded
-  // into the result instead of returning early.
-  const std::size_t length_diff = expected.size() ^ given.size();
-  volatile unsigned char byte_diff = 0;
-  for (std::size_t i = 0; i < given.size(); ++i) {
-    byte_diff = byte_diff | static_cast<unsigned char>(
-                                static_cast<unsigned char>(given[i]) ^
-                                static_cast<unsigned char>(expected[i % expected.size()]));
-  }
-  return (length_diff | byte_diff) == 0;
-}
-
 Authenticator::Authenticator(AuthConfig config)
     : config_(std::move(config)),
       bearer_(!config_.bearer_token.empty()),

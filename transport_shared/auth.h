@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/crypto.h"
+
 namespace jmedia::transport {
 
 struct AuthConfig {
@@ -17,10 +19,6 @@ struct AuthConfig {
 
 // "none", "bearer", "basic" or "bearer+basic" (for logs; never the secrets).
 std::string describe(const AuthConfig& config);
-
-// True when both are equal. The time taken depends on given.size() only, never on the contents
-// of either string or on where they differ. expected must not be empty.
-bool constant_time_equals(std::string_view expected, std::string_view given) noexcept;
 
 class Authenticator {
  public:
