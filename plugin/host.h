@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "../common/janus_api.h"
-#include "device.h"
+#include "publisher_media.h"
 #include "errors.h"
 #include "types.h"
 
