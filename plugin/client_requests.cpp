@@ -94,11 +94,6 @@ Role MediaPlugin::end_role_and_tell(const SessionPtr& session, EndReason reason)
   return role;
 }
 
-void MediaPlugin::publisher_media_changed(const SessionPtr& session, const PublisherMedia& media) {
-  // Viewers to tell hear of it through the device's listener (device_has_news).
-  if (Device* device = session->device()) device->update_media(session->publisher(), media);
-}
-
 void MediaPlugin::device_has_news(const std::shared_ptr<Device>& device) {
   notifier_.notify(device);
 }
@@ -329,9 +324,12 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     // The kinds relayed are those the new answer accepted: a client that adds a camera gets
     // its video through.
     session->renegotiated(MediaFlags{answer.audio, answer.video, answer.data});
-    // Viewers offered other codecs stop now and get a new offer, as when a publisher with
-    // other codecs takes over; later viewers are offered what the publisher sends now.
-    if (role == Role::kPublisher) publisher_media_changed(session, answer.media);
+    // Viewers offered other codecs stop now and get a new offer (the device's listener queues
+    // them on the notifier), as when a publisher with other codecs takes over; later viewers
+    // are offered what the publisher sends now.
+    if (Device* device = session->device(); device != nullptr && role == Role::kPublisher) {
+      device->update_media(session->publisher(), answer.media);
+    }
   }
   if (!request.offer_sdp) {
     if (request.audio) session->set_audio(*request.audio);

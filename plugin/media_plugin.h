@@ -133,9 +133,6 @@ class MediaPlugin : private DeviceListener {
   // leave_role, then, when a role did end, tells the client: {"result":"hangup",
   // "media_session","role","reason"}. Returns the role that ended (kNone: none was left).
   Role end_role_and_tell(const SessionPtr& session, EndReason reason);
-  // The publisher session renegotiated its media (the configure path): viewers whose offer
-  // has other codecs stop receiving now and get a new offer from the notifier. Any thread.
-  void publisher_media_changed(const SessionPtr& session, const PublisherMedia& media);
   // DeviceListener: the device's consumers have news (any thread; queued on the notifier).
   void device_has_news(const std::shared_ptr<Device>& device) override;
   // On the notifier thread: pushes each viewer of device what it has not been told yet

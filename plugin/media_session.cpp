@@ -45,7 +45,7 @@ void MediaSession::set_video(bool on) {
   mirror_kinds();
 }
 
-void MediaSession::mirror_kinds() {
+void MediaSession::mirror_kinds() const {
   if (LocalViewer* viewer = this->viewer()) {
     viewer->set_kinds(MediaFlags{audio_enabled(), video_enabled(), data_enabled()});
   }

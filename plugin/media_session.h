@@ -161,7 +161,7 @@ class MediaSession {
   std::atomic<std::int64_t> stopped_seen_ms_{0};
 
   JsonPtr identity_json(Device* device, Role role, SessionState state) const;
-  void mirror_kinds();  // the session's kinds to its viewer endpoint, if it has one
+  void mirror_kinds() const;  // the session's kinds to its viewer endpoint, if it has one
 };
 
 }  // namespace jmedia

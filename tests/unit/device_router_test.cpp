@@ -41,7 +41,7 @@ class FakeConsumer final : public Consumer {
     packet.buffer[3] = 0x7f;
     packet.mindex = 9;
   }
-  void send_data(janus_plugin_data&) override { ++data; }
+  void send_data(janus_plugin_data& /*packet*/) override { ++data; }
   void use_media(const PublisherMedia& media) override { offered = media; }
 
   std::vector<std::uint16_t> seqs;
