@@ -35,7 +35,7 @@ PublisherMedia media(const std::string& video_codec, int video_payload_type = 96
 // A producer nobody asks anything of here.
 class QuietProducer final : public Producer {
  public:
-  void request_keyframe(bool) override {}
+  void request_keyframe(bool /*new_consumer*/) override {}
 };
 
 class DeviceNewsTest : public ::testing::Test {

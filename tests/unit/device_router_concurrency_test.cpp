@@ -26,6 +26,7 @@ TEST(DeviceRouterConcurrency, RoutingHandOversAndConsumerChurnTogether) {
   media.video_codec = "vp8";
   media.video_payload_type = 96;
   std::vector<janus_plugin_session*> viewer_handles;
+  viewer_handles.reserve(8);
   for (int i = 0; i < 8; ++i) viewer_handles.push_back(host.new_handle());
   {
     auto device = std::make_shared<Device>("cam");
@@ -62,6 +63,7 @@ TEST(DeviceRouterConcurrency, RoutingHandOversAndConsumerChurnTogether) {
       while (!stop.load()) device->request_keyframe(false);
     });
     std::vector<std::thread> churn;
+    churn.reserve(2);
     for (int t = 0; t < 2; ++t) {
       churn.emplace_back([&, t] {
         for (int round = 0; round < 150; ++round) {
