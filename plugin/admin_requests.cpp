@@ -74,10 +74,9 @@ JsonPtr MediaPlugin::kick(const KickRequest& request) {
     if (!device) {
       return error_reply(Error{ErrorCode::kNoSuchDevice, "no device '" + *request.device_id + "'"});
     }
-    std::vector<SessionPtr> members;
-    if (auto publisher = device->publisher()) members.push_back(publisher);
-    for (const auto& viewer : *device->viewers()) members.push_back(viewer->session_ptr());
-    for (const auto& member : members) kicked += kick_session(member, request.reason);
+    for (const auto& member : local_sessions_of(*device)) {
+      kicked += kick_session(member, request.reason);
+    }
   }
   JsonPtr reply = adopt(json_object());
   set(reply.get(), "media", "kick");

@@ -59,28 +59,27 @@ void MediaPlugin::enter_role(const SessionPtr& session, Role role, const MediaFl
 }
 
 Role MediaPlugin::leave_role(const SessionPtr& session, EndReason reason) {
-  std::shared_ptr<Device> orphaned;  // its viewers are to be told
-  Role role;
-  {
-    std::lock_guard lock(session->transition_mutex());
-    role = session->role();
-    if (role == Role::kNone) return role;
-    auto device = session->device_ptr();
-    if (role == Role::kPublisher && device) {
-      if (devices_.release_publisher(device, session.get())) orphaned = device;
-      // Only if still this node's, and not published here again meanwhile; never waits.
-      if (directory_) directory_->release(device->id());
-    } else if (role == Role::kViewer && device) {
-      if (auto link = devices_.remove_viewer(device, session.get())) link->started = false;
-      session->set_viewer_link(nullptr);
+  std::lock_guard lock(session->transition_mutex());
+  const Role role = session->role();
+  if (role == Role::kNone) return role;
+  auto device = session->device_ptr();
+  if (role == Role::kPublisher && device) {
+    // Viewers left behind hear of it through the device's listener (device_has_news).
+    if (LocalPublisher* producer = session->publisher())
+      devices_.release_producer(device, producer);
+    // Only if still this node's, and not published here again meanwhile; never waits.
+    if (directory_) directory_->release(device->id());
+  } else if (role == Role::kViewer && device) {
+    if (LocalViewer* consumer = session->viewer()) {
+      consumer->stop();
+      devices_.remove_consumer(device, consumer);
     }
-    if (session->state() != SessionState::kUp) metrics_->peerconnection_failed(role, reason);
-    metrics_->session_ended(role, reason);
-    session->end_role();
-    sessions_.index_role(session, role, Role::kNone);
-    sessions_.release_active();
   }
-  if (orphaned) notifier_.notify(orphaned);
+  if (session->state() != SessionState::kUp) metrics_->peerconnection_failed(role, reason);
+  metrics_->session_ended(role, reason);
+  session->end_role();
+  sessions_.index_role(session, role, Role::kNone);
+  sessions_.release_active();
   return role;
 }
 
@@ -95,18 +94,15 @@ Role MediaPlugin::end_role_and_tell(const SessionPtr& session, EndReason reason)
   return role;
 }
 
-void MediaPlugin::publisher_media_changed(const SessionPtr& session, const PublisherMedia& media) {
-  auto device = session->device_ptr();
-  if (device && device->update_media(session.get(), media) && !device->viewers()->empty()) {
-    notifier_.notify(device);
-  }
+void MediaPlugin::device_has_news(const std::shared_ptr<Device>& device) {
+  notifier_.notify(device);
 }
 
 void MediaPlugin::tell_viewers(const std::shared_ptr<Device>& device) {
   DeviceNews news = device->take_news();
   std::optional<std::string> offer;  // one for every viewer that renegotiates
-  if (std::any_of(news.viewers.begin(), news.viewers.end(), [](const ViewerNews& item) {
-        return item.joined == ViewerNews::Joined::kNewOffer;
+  if (std::any_of(news.consumers.begin(), news.consumers.end(), [](const ConsumerNews& item) {
+        return item.joined == ConsumerNews::Joined::kNewOffer;
       })) {
     auto made = sdp_.viewer_offer(news.media);
     if (auto* sdp = std::get_if<std::string>(&made)) {
@@ -116,15 +112,18 @@ void MediaPlugin::tell_viewers(const std::shared_ptr<Device>& device) {
                std::get<Error>(made).reason.c_str());
     }
   }
-  for (const auto& item : news.viewers) {
-    const SessionPtr& session = item.viewer->session_ptr();
-    if (item.publisher_left) {
+  for (const auto& item : news.consumers) {
+    // A local viewer's session, found by the handle its consumer holds; one gone meanwhile
+    // has nobody to tell.
+    const SessionPtr session = session_of(item.consumer->session_handle());
+    if (!session) continue;
+    if (item.producer_left) {
       JsonPtr event = result_event("publisher_left");
       set(event.get(), "device_id", device->id());
       push(session, "", std::move(event));
     }
-    if (item.joined == ViewerNews::Joined::kNone) continue;
-    const bool renegotiate = item.joined == ViewerNews::Joined::kNewOffer;
+    if (item.joined == ConsumerNews::Joined::kNone) continue;
+    const bool renegotiate = item.joined == ConsumerNews::Joined::kNewOffer;
     JsonPtr event = result_event(renegotiate ? "offer" : "publisher_joined");
     set(event.get(), "device_id", device->id());
     set(event.get(), "media_session", session->id());
@@ -207,7 +206,8 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
                 "this handle belongs to device '" + bound->id() + "'; attach a new handle"});
     }
     if (auto error = claim_role_slot(session)) return refuse_offer(session, tx, *error);
-    auto claimed = devices_.claim_publisher(request.device_id, session, answer.media);
+    auto claimed = devices_.claim_producer(request.device_id, session->publisher_endpoint(metrics_),
+                                           answer.media);
     if (auto* error = std::get_if<Error>(&claimed)) {
       sessions_.release_active();
       return refuse_offer(session, tx, *error);
@@ -222,7 +222,6 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
   set(event.get(), "media_session", session->id());
   set(event.get(), "device_id", request.device_id);
   push(session, tx, std::move(event), answer_jsep(answer.sdp));
-  if (!device->viewers()->empty()) notifier_.notify(device);
   end_if_stopping(session);
   return true;
 }
@@ -239,9 +238,9 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
                                                           bound->id() + "'; attach a new handle"});
     }
     if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
-    auto link = std::make_shared<ViewerLink>(session);
+    auto consumer = session->viewer_endpoint();
     auto added =
-        devices_.add_viewer(request.device_id, link, limits_.max_viewers_per_device.load());
+        devices_.add_consumer(request.device_id, consumer, limits_.max_viewers_per_device.load());
     if (auto* error = std::get_if<Error>(&added)) {
       if (error->code == ErrorCode::kTooManyViewers) {
         metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
@@ -255,13 +254,12 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
       auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
       auto offered = sdp_.viewer_offer(media);
       if (auto* refused = std::get_if<Error>(&offered)) {
-        devices_.remove_viewer(device, session.get());
+        devices_.remove_consumer(device, consumer.get());
         sessions_.release_active();
         return push_error(session, tx, *refused);
       }
       offer = std::move(std::get<std::string>(offered));
       session->bind_device(device);
-      session->set_viewer_link(link);
       enter_role(session, Role::kViewer,
                  MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
     }
@@ -284,20 +282,17 @@ bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
 }
 
 bool MediaPlugin::run_start(const SessionPtr& session, const std::string& tx) {
-  auto link = session->viewer_link();
-  if (session->role() != Role::kViewer || !link) {
+  LocalViewer* consumer = session->viewer();
+  Device* device = session->device();
+  if (session->role() != Role::kViewer || consumer == nullptr || device == nullptr) {
     return push_error(session, tx, Error{ErrorCode::kWrongState, "start needs a watch first"});
   }
-  if (Device* device = session->device()) device->start_viewer(*link);
+  device->start_consumer(*consumer);
   push(session, tx, result_event("watching"));
   // A keyframe asked for now would reach a viewer whose media is not up yet and be lost:
   // setup_media asks when it is. Only a viewer that is up already (after a renegotiation)
   // needs one here.
-  if (session->state() == SessionState::kUp) {
-    if (Device* device = session->device()) {
-      if (auto publisher = device->publisher()) request_keyframe(*publisher, true);
-    }
-  }
+  if (session->state() == SessionState::kUp) device->request_keyframe(true);
   return true;
 }
 
@@ -329,9 +324,12 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
     // The kinds relayed are those the new answer accepted: a client that adds a camera gets
     // its video through.
     session->renegotiated(MediaFlags{answer.audio, answer.video, answer.data});
-    // Viewers offered other codecs stop now and get a new offer, as when a publisher with
-    // other codecs takes over; later viewers are offered what the publisher sends now.
-    if (role == Role::kPublisher) publisher_media_changed(session, answer.media);
+    // Viewers offered other codecs stop now and get a new offer (the device's listener queues
+    // them on the notifier), as when a publisher with other codecs takes over; later viewers
+    // are offered what the publisher sends now.
+    if (Device* device = session->device(); device != nullptr && role == Role::kPublisher) {
+      device->update_media(session->publisher(), answer.media);
+    }
   }
   if (!request.offer_sdp) {
     if (request.audio) session->set_audio(*request.audio);
@@ -345,11 +343,9 @@ bool MediaPlugin::run_configure(const SessionPtr& session, const std::string& tx
   const bool video_resumed = request.video.value_or(false);
   if (request.keyframe || video_resumed) {
     if (role == Role::kViewer) {
-      if (Device* device = session->device()) {
-        if (auto publisher = device->publisher()) request_keyframe(*publisher);
-      }
+      if (Device* device = session->device()) device->request_keyframe(false);
     } else {
-      request_keyframe(*session);
+      request_own_keyframe(*session);
     }
   }
   push(session, tx, result_event("configured"), std::move(jsep));

@@ -21,8 +21,8 @@ std::vector<cluster::PublishedDevice> MediaPlugin::ClusterLink::published() {
   for (;;) {
     auto [page, more] = plugin_.devices_.page_devices(after, 1000);
     for (const auto& device : page) {
-      if (device->has_publisher()) {
-        devices.push_back(cluster::PublishedDevice{device->id(), device->viewer_count()});
+      if (device->has_producer()) {
+        devices.push_back(cluster::PublishedDevice{device->id(), device->consumer_count()});
       }
     }
     if (!more || page.empty()) break;
@@ -33,7 +33,7 @@ std::vector<cluster::PublishedDevice> MediaPlugin::ClusterLink::published() {
 
 bool MediaPlugin::ClusterLink::publishes(const std::string& device_id) {
   auto device = plugin_.devices_.find(device_id);
-  return device && device->has_publisher();
+  return device && device->has_producer();
 }
 
 void MediaPlugin::ClusterLink::device_lost(const std::string& device_id,
@@ -72,7 +72,7 @@ void MediaPlugin::start_cluster() {
 std::variant<bool, Error> MediaPlugin::claim_in_cluster(const std::string& device_id) {
   if (!directory_) return false;
   // Published here already: the local registry answers 1014, and the claim is this node's.
-  if (auto device = devices_.find(device_id); device && device->has_publisher()) return false;
+  if (auto device = devices_.find(device_id); device && device->has_producer()) return false;
   const auto claim = directory_->claim(device_id);
   switch (claim.result) {
     case cluster::Directory::ClaimResult::kClaimed:
@@ -172,7 +172,8 @@ JsonPtr MediaPlugin::cluster_devices_page(const DevicesRequest& request,
 
 void MediaPlugin::device_lost(const std::string& device_id, const std::string& holder) {
   auto device = devices_.find(device_id);
-  SessionPtr publisher = device ? device->publisher() : nullptr;
+  auto producer = device ? device->producer() : nullptr;
+  SessionPtr publisher = producer ? session_of(producer->session_handle()) : nullptr;
   if (!publisher || publisher->destroyed()) return;
   log_warn("cluster: device %s: node '%s' holds it in the directory: ending publisher %s here",
            device_id.c_str(), holder.c_str(), publisher->id().c_str());

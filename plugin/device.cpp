@@ -1,39 +1,53 @@
 #include "device.h"
 
-#include <random>
+#include <utility>
 
-#include "media_session.h"
+#include "rtp_rewriter.h"
 
 namespace jmedia {
-namespace {
 
-std::uint32_t random_ssrc() {
-  thread_local std::mt19937 generator{std::random_device{}()};
-  std::uint32_t ssrc = 0;
-  while (ssrc == 0) ssrc = generator();
-  return ssrc;
+std::size_t Device::route_rtp(const Producer& from, janus_plugin_rtp& packet) const {
+  if (producer_raw_.load(std::memory_order_acquire) != &from) return 0;
+  const auto consumers = this->consumers();
+  if (consumers->empty()) return 0;
+  RtpRewriter::Header original;
+  if (!RtpRewriter::save(packet.buffer, packet.length, original)) return 0;
+  const int mindex = packet.mindex;
+  const bool video = packet.video != FALSE;
+  std::size_t copies = 0;
+  for (const auto& consumer : *consumers) {
+    if (!consumer->wants(video)) continue;
+    consumer->send_rtp(packet);
+    RtpRewriter::restore(packet.buffer, original);
+    packet.mindex = mindex;
+    ++copies;
+  }
+  return copies;
 }
 
-}  // namespace
-
-// 20 ms of Opus at 48 kHz; one frame of 30 fps video at 90 kHz.
-ViewerLink::ViewerLink(std::shared_ptr<MediaSession> session)
-    : audio(random_ssrc(), 960), video(random_ssrc(), 3000), session_(std::move(session)) {}
-
-void ViewerLink::use_payload_types(const PublisherMedia& media) {
-  std::lock_guard lock(relay_mutex);
-  audio.set_payload_type(media.audio_payload_type);
-  video.set_payload_type(media.video_payload_type);
+std::size_t Device::route_data(const Producer& from, janus_plugin_data& packet) const {
+  if (producer_raw_.load(std::memory_order_acquire) != &from) return 0;
+  std::size_t copies = 0;
+  for (const auto& consumer : *consumers()) {
+    if (!consumer->wants_data()) continue;
+    consumer->send_data(packet);
+    ++copies;
+  }
+  return copies;
 }
 
-bool Device::has_publisher() const {
+void Device::request_keyframe(bool new_consumer) const {
+  if (auto producer = this->producer()) producer->request_keyframe(new_consumer);
+}
+
+bool Device::has_producer() const {
   std::lock_guard lock(mutex_);
-  return publisher_ != nullptr;
+  return producer_ != nullptr;
 }
 
-std::shared_ptr<MediaSession> Device::publisher() const {
+std::shared_ptr<Producer> Device::producer() const {
   std::lock_guard lock(mutex_);
-  return publisher_;
+  return producer_;
 }
 
 std::optional<PublisherMedia> Device::media() const {
@@ -41,121 +55,126 @@ std::optional<PublisherMedia> Device::media() const {
   return media_;
 }
 
-void Device::set_publisher(std::shared_ptr<MediaSession> session, PublisherMedia media) {
-  std::lock_guard lock(mutex_);
-  stop_viewers_with_other_codecs(media);
-  ++publishers_;
-  publisher_raw_.store(session.get(), std::memory_order_release);
-  publisher_ = std::move(session);
-  media_ = std::move(media);
+void Device::set_producer(std::shared_ptr<Producer> producer, PublisherMedia media) {
+  {
+    std::lock_guard lock(mutex_);
+    stop_consumers_with_other_codecs(media);
+    ++producers_;
+    producer_raw_.store(producer.get(), std::memory_order_release);
+    producer_ = std::move(producer);
+    media_ = std::move(media);
+  }
+  tell_listener_if_consumers();
 }
 
-bool Device::update_media(const MediaSession* session, PublisherMedia media) {
-  std::lock_guard lock(mutex_);
-  if (publisher_.get() != session || session == nullptr) return false;
-  stop_viewers_with_other_codecs(media);
-  media_ = std::move(media);
+bool Device::update_media(const Producer* producer, PublisherMedia media) {
+  {
+    std::lock_guard lock(mutex_);
+    if (producer_.get() != producer || producer == nullptr) return false;
+    stop_consumers_with_other_codecs(media);
+    media_ = std::move(media);
+  }
+  tell_listener_if_consumers();
   return true;
 }
 
-void Device::stop_viewers_with_other_codecs(const PublisherMedia& media) const {
-  for (const auto& viewer : *viewers()) {
-    if (!viewer->offered_.same_codecs(media)) viewer->started = false;
+void Device::stop_consumers_with_other_codecs(const PublisherMedia& media) const {
+  for (const auto& consumer : *consumers()) {
+    if (!consumer->offered_.same_codecs(media)) consumer->stop();
   }
 }
 
-bool Device::clear_publisher(const MediaSession* session) {
-  std::lock_guard lock(mutex_);
-  if (publisher_.get() != session || session == nullptr) return false;
-  publisher_raw_.store(nullptr, std::memory_order_release);
-  publisher_.reset();
+bool Device::clear_producer(const Producer* producer) {
+  std::shared_ptr<Producer> removed;  // released after the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (producer_.get() != producer || producer == nullptr) return false;
+    producer_raw_.store(nullptr, std::memory_order_release);
+    removed = std::move(producer_);
+  }
+  tell_listener_if_consumers();
   return true;
 }
 
-std::size_t Device::viewer_count() const {
-  return viewers()->size();
+void Device::tell_listener_if_consumers() {
+  if (listener_ != nullptr && !consumers()->empty()) listener_->device_has_news(shared_from_this());
 }
 
-PublisherMedia Device::add_viewer(std::shared_ptr<ViewerLink> viewer) {
+PublisherMedia Device::add_consumer(std::shared_ptr<Consumer> consumer) {
   std::lock_guard lock(mutex_);
-  viewer->told_publisher_ = publisher_ ? publishers_ : 0;
-  viewer->offered_ = media_.value_or(PublisherMedia{});
-  viewer->use_payload_types(viewer->offered_);
-  PublisherMedia media = viewer->offered_;
-  auto next = std::make_shared<ViewerList>(*viewers());
-  next->push_back(std::move(viewer));
-  publish_viewers(std::move(next));
+  consumer->stop();
+  consumer->told_producer_ = producer_ ? producers_ : 0;
+  consumer->offered_ = media_.value_or(PublisherMedia{});
+  consumer->use_media(consumer->offered_);
+  PublisherMedia media = consumer->offered_;
+  auto next = std::make_shared<ConsumerList>(*consumers());
+  next->push_back(std::move(consumer));
+  publish_consumers(std::move(next));
   return media;
 }
 
-void Device::start_viewer(ViewerLink& viewer) {
+void Device::start_consumer(Consumer& consumer) {
   std::lock_guard lock(mutex_);
-  viewer.started = !media_ || viewer.offered_.same_codecs(*media_);
+  consumer.started_.store(!media_ || consumer.offered_.same_codecs(*media_),
+                          std::memory_order_release);
 }
 
 DeviceNews Device::take_news() {
   std::lock_guard lock(mutex_);
-  const std::uint64_t now = publisher_ ? publishers_ : 0;
+  const std::uint64_t now = producer_ ? producers_ : 0;
   DeviceNews news;
   if (media_) news.media = *media_;
-  for (const auto& viewer : *viewers()) {
-    ViewerNews item{viewer};
-    item.publisher_left = viewer->told_publisher_ != 0 && viewer->told_publisher_ != now;
+  for (const auto& consumer : *consumers()) {
+    ConsumerNews item{consumer};
+    item.producer_left = consumer->told_producer_ != 0 && consumer->told_producer_ != now;
     if (now != 0) {
-      if (!viewer->offered_.same_codecs(news.media)) {
-        item.joined = ViewerNews::Joined::kNewOffer;
-        viewer->offered_ = news.media;
-        viewer->started = false;
-        viewer->use_payload_types(news.media);
-      } else if (viewer->told_publisher_ != now) {
-        item.joined = ViewerNews::Joined::kSameCodecs;
+      if (!consumer->offered_.same_codecs(news.media)) {
+        item.joined = ConsumerNews::Joined::kNewOffer;
+        consumer->offered_ = news.media;
+        consumer->stop();
+        consumer->use_media(news.media);
+      } else if (consumer->told_producer_ != now) {
+        item.joined = ConsumerNews::Joined::kSameCodecs;
       }
     }
-    viewer->told_publisher_ = now;
-    if (item.publisher_left || item.joined != ViewerNews::Joined::kNone) {
-      news.viewers.push_back(std::move(item));
+    consumer->told_producer_ = now;
+    if (item.producer_left || item.joined != ConsumerNews::Joined::kNone) {
+      news.consumers.push_back(std::move(item));
     }
   }
   return news;
 }
 
-std::shared_ptr<ViewerLink> Device::remove_viewer(const MediaSession* session) {
+std::shared_ptr<Consumer> Device::remove_consumer(const Consumer* consumer) {
   std::lock_guard lock(mutex_);
-  auto current = viewers();
-  auto next = std::make_shared<ViewerList>();
+  auto current = consumers();
+  auto next = std::make_shared<ConsumerList>();
   next->reserve(current->size());
-  std::shared_ptr<ViewerLink> removed;
-  for (const auto& viewer : *current) {
-    if (&viewer->session() == session) {
-      removed = viewer;
+  std::shared_ptr<Consumer> removed;
+  for (const auto& c : *current) {
+    if (c.get() == consumer) {
+      removed = c;
     } else {
-      next->push_back(viewer);
+      next->push_back(c);
     }
   }
-  if (removed) publish_viewers(std::move(next));
+  if (removed) publish_consumers(std::move(next));
   return removed;
 }
 
-std::shared_ptr<ViewerLink> Device::find_viewer(const MediaSession* session) const {
-  for (const auto& viewer : *viewers()) {
-    if (&viewer->session() == session) return viewer;
-  }
-  return nullptr;
-}
-
-void Device::publish_viewers(std::shared_ptr<const ViewerList> next) {
-  std::shared_ptr<const ViewerList> previous;
+void Device::publish_consumers(std::shared_ptr<const ConsumerList> next) {
+  std::shared_ptr<const ConsumerList> previous;
   {
     std::lock_guard lock(snapshot_mutex_);
-    previous = std::move(viewers_);
-    viewers_ = std::move(next);
+    previous = std::move(consumers_);
+    consumers_ = std::move(next);
   }
-  // previous (and any viewer only it held) is released here, outside the snapshot lock.
+  // previous (and a consumer only it held) is released here, outside the snapshot lock.
 }
 
 bool Device::empty() const {
   std::lock_guard lock(mutex_);
-  return publisher_ == nullptr && viewers()->empty();
+  return producer_ == nullptr && consumers()->empty();
 }
 
 }  // namespace jmedia

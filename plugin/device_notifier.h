@@ -33,7 +33,7 @@ class DeviceNotifier {
   void notify(const std::shared_ptr<Device>& device);
   // Drops what waits and joins the thread (after the turn in progress). Idempotent.
   void stop();
-  // Devices waiting or being told now; 0 also means the notifier holds no session any more.
+  // Devices waiting or being told now; 0 also means the notifier holds no device any more.
   std::size_t pending();
 
  private:

@@ -8,54 +8,53 @@ void DeviceRegistry::drop_if_empty(Map& map, const std::shared_ptr<Device>& devi
   if (it != map.end() && it->second == device) map.erase(it);
 }
 
-std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::claim_publisher(
-    const std::string& device_id, const std::shared_ptr<MediaSession>& session,
+std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::claim_producer(
+    const std::string& device_id, const std::shared_ptr<Producer>& producer,
     const PublisherMedia& media) {
   return devices_.with_shard(device_id,
                              [&](Map& map) -> std::variant<std::shared_ptr<Device>, Error> {
                                auto& slot = map[device_id];
-                               if (!slot) slot = std::make_shared<Device>(device_id);
-                               if (slot->has_publisher()) {
+                               if (!slot) slot = std::make_shared<Device>(device_id, listener_);
+                               if (slot->has_producer()) {
                                  return Error{ErrorCode::kDeviceBusy,
                                               "device '" + device_id + "' has a publisher already"};
                                }
-                               slot->set_publisher(session, media);
+                               slot->set_producer(producer, media);
                                return slot;
                              });
 }
 
-std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_viewer(
-    const std::string& device_id, const std::shared_ptr<ViewerLink>& viewer,
-    std::size_t max_viewers) {
+std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_consumer(
+    const std::string& device_id, const std::shared_ptr<Consumer>& consumer,
+    std::size_t max_consumers) {
   return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Watched, Error> {
     auto it = map.find(device_id);
-    if (it == map.end() || !it->second->has_publisher()) {
+    if (it == map.end() || !it->second->has_producer()) {
       return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
     }
-    if (it->second->viewer_count() >= max_viewers) {
+    if (it->second->consumer_count() >= max_consumers) {
       return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
                                                    "' has max_viewers_per_device (" +
-                                                   std::to_string(max_viewers) + ") viewers"};
+                                                   std::to_string(max_consumers) + ") viewers"};
     }
-    PublisherMedia media = it->second->add_viewer(viewer);
+    PublisherMedia media = it->second->add_consumer(consumer);
     return Watched{it->second, std::move(media)};
   });
 }
 
-bool DeviceRegistry::release_publisher(const std::shared_ptr<Device>& device,
-                                       const MediaSession* session) {
+bool DeviceRegistry::release_producer(const std::shared_ptr<Device>& device,
+                                      const Producer* producer) {
   return devices_.with_shard(device->id(), [&](Map& map) {
-    if (!device->clear_publisher(session)) return false;
-    const bool viewers_left = !device->viewers()->empty();
+    if (!device->clear_producer(producer)) return false;
     drop_if_empty(map, device);
-    return viewers_left;
+    return true;
   });
 }
 
-std::shared_ptr<ViewerLink> DeviceRegistry::remove_viewer(const std::shared_ptr<Device>& device,
-                                                          const MediaSession* session) {
+std::shared_ptr<Consumer> DeviceRegistry::remove_consumer(const std::shared_ptr<Device>& device,
+                                                          const Consumer* consumer) {
   return devices_.with_shard(device->id(), [&](Map& map) {
-    auto removed = device->remove_viewer(session);
+    auto removed = device->remove_consumer(consumer);
     drop_if_empty(map, device);
     return removed;
   });
@@ -82,7 +81,7 @@ std::pair<std::vector<DeviceRegistry::Summary>, bool> DeviceRegistry::page(
   std::vector<Summary> summaries;
   summaries.reserve(devices.size());
   for (const auto& device : devices) {
-    summaries.push_back(Summary{device->id(), device->has_publisher(), device->viewer_count()});
+    summaries.push_back(Summary{device->id(), device->has_producer(), device->consumer_count()});
   }
   return {std::move(summaries), more};
 }

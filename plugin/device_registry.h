@@ -1,6 +1,7 @@
-// Every device with a publisher or viewers, sharded by device_id and ordered within each
-// shard for stable cursor paging. A device's publisher/viewer membership changes under its
+// Every device with a producer or consumers, sharded by device_id and ordered within each
+// shard for stable cursor paging. A device's producer/consumer membership changes under its
 // shard's lock, so "claim if free", "join if published" and "drop when empty" are atomic.
+// The registry owns the devices (a session holds the one it publishes or watches).
 #pragma once
 
 #include <map>
@@ -18,26 +19,29 @@ namespace jmedia {
 
 class DeviceRegistry {
  public:
-  explicit DeviceRegistry(std::size_t shards) : devices_(shards) {}
+  // listener: what every device created here tells of its changes (outlives the registry's
+  // devices); null: nobody.
+  explicit DeviceRegistry(std::size_t shards, DeviceListener* listener = nullptr)
+      : listener_(listener), devices_(shards) {}
 
-  // Makes session the publisher of device_id, creating the device; kDeviceBusy if it has one.
-  // Viewers already there are told by Device::take_news (the plugin's notifier).
-  std::variant<std::shared_ptr<Device>, Error> claim_publisher(
-      const std::string& device_id, const std::shared_ptr<MediaSession>& session,
+  // Makes producer the producer of device_id, creating the device; kDeviceBusy if it has one.
+  // Consumers already there hear of it through the device's listener (Device::take_news).
+  std::variant<std::shared_ptr<Device>, Error> claim_producer(
+      const std::string& device_id, const std::shared_ptr<Producer>& producer,
       const PublisherMedia& media);
   struct Watched {
     std::shared_ptr<Device> device;
-    PublisherMedia media;  // the publisher's, which the viewer's offer is built from
+    PublisherMedia media;  // the producer's, which the consumer's offer is built from
   };
-  // Adds a viewer of device_id; kNoSuchDevice without a publisher, kTooManyViewers at max.
-  std::variant<Watched, Error> add_viewer(const std::string& device_id,
-                                          const std::shared_ptr<ViewerLink>& viewer,
-                                          std::size_t max_viewers);
-  // Removes session from device as publisher; true when it was, and viewers are left to
-  // be told (Device::take_news).
-  bool release_publisher(const std::shared_ptr<Device>& device, const MediaSession* session);
-  std::shared_ptr<ViewerLink> remove_viewer(const std::shared_ptr<Device>& device,
-                                            const MediaSession* session);
+  // Adds a consumer of device_id; kNoSuchDevice without a producer, kTooManyViewers at max.
+  std::variant<Watched, Error> add_consumer(const std::string& device_id,
+                                            const std::shared_ptr<Consumer>& consumer,
+                                            std::size_t max_consumers);
+  // Removes producer from device; true when it was its producer (consumers left hear of it
+  // through the device's listener). Drops the device when nothing is left in it.
+  bool release_producer(const std::shared_ptr<Device>& device, const Producer* producer);
+  std::shared_ptr<Consumer> remove_consumer(const std::shared_ptr<Device>& device,
+                                            const Consumer* consumer);
   std::shared_ptr<Device> find(const std::string& device_id) const;
 
   struct Summary {
@@ -60,6 +64,7 @@ class DeviceRegistry {
   // Drops the device from the map when nothing is left in it (caller holds the shard lock).
   static void drop_if_empty(Map& map, const std::shared_ptr<Device>& device);
 
+  DeviceListener* const listener_;
   ShardedMap<std::string, std::shared_ptr<Device>, std::hash<std::string>, Map> devices_;
 };
 

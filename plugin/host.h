@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "../common/janus_api.h"
-#include "device.h"
+#include "publisher_media.h"
 #include "errors.h"
 #include "types.h"
 
@@ -26,7 +26,11 @@ class Host {
   virtual void send_pli(janus_plugin_session* handle) = 0;
   virtual void send_remb(janus_plugin_session* handle, std::uint32_t bitrate) = 0;
   virtual void close_pc(janus_plugin_session* handle) = 0;
-  // Drops the reference the core took on the janus_plugin_session for us (refcount.h).
+  // Takes one more reference on the janus_plugin_session (refcount.h), for an object that
+  // relays to the handle and may outlive the session that owns the core's reference
+  // (HandleRef).
+  virtual void retain_handle(janus_plugin_session* handle) = 0;
+  // Drops a reference: the one the core took for us, or one retain_handle took.
   virtual void release_handle(janus_plugin_session* handle) = 0;
   // RTCP inspection: does the packet ask for a keyframe (PLI or FIR)?
   virtual bool requests_keyframe(janus_plugin_rtcp* packet) = 0;

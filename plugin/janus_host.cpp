@@ -28,6 +28,9 @@ void JanusHost::send_remb(janus_plugin_session* handle, std::uint32_t bitrate) {
 void JanusHost::close_pc(janus_plugin_session* handle) {
   core_->close_pc(handle);
 }
+void JanusHost::retain_handle(janus_plugin_session* handle) {
+  janus_refcount_increase(&handle->ref);
+}
 void JanusHost::release_handle(janus_plugin_session* handle) {
   janus_refcount_decrease(&handle->ref);
 }

@@ -17,6 +17,7 @@ class JanusHost final : public Host {
   void send_pli(janus_plugin_session* handle) override;
   void send_remb(janus_plugin_session* handle, std::uint32_t bitrate) override;
   void close_pc(janus_plugin_session* handle) override;
+  void retain_handle(janus_plugin_session* handle) override;
   void release_handle(janus_plugin_session* handle) override;
   bool requests_keyframe(janus_plugin_rtcp* packet) override;
 

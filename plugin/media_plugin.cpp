@@ -52,7 +52,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       metrics_(std::make_shared<PluginMetrics>(config.max_device_series)),
       limits_{config.max_sessions, config.max_viewers_per_device},
       sessions_(config.shards),
-      devices_(config.shards),
+      devices_(config.shards, this),
       queue_(config.worker_threads, config.queue_size),
       notifier_([this](const std::shared_ptr<Device>& device) { tell_viewers(device); }) {
   metrics_->set_snapshot_source([this] {
@@ -88,7 +88,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       std::size_t named = 0;
       for (const auto& id : metrics_->device_series_ids()) {
         auto device = devices_.find(id);
-        const std::size_t viewers = device ? device->viewer_count() : 0;
+        const std::size_t viewers = device ? device->consumer_count() : 0;
         snapshot.device_viewers.push_back(viewers);
         named += viewers;
       }
@@ -264,17 +264,13 @@ void MediaPlugin::shutdown() {
   if (directory_) directory_->stop();
   queue_.stop();
   notifier_.stop();  // after the workers, which notify; what still waits is dropped
-  // Break the session <-> device references before the sessions go.
+  // Nothing below a session holds it (ownership flows one way): dropping the table and the
+  // registry frees everything, each handle reference with the object that took it.
   for (auto& session : sessions_.remove_all()) {
     std::lock_guard lock(session->transition_mutex());
     session->mark_destroyed();
     if (session->role() != Role::kNone)
       metrics_->session_ended(session->role(), EndReason::kShutdown);
-    if (auto device = session->device_ptr()) {
-      device->clear_publisher(session.get());
-      device->remove_viewer(session.get());
-    }
-    session->set_viewer_link(nullptr);
   }
   devices_.clear();
 }
@@ -478,6 +474,25 @@ MediaPlugin::SessionPtr MediaPlugin::shared_session(const MediaSession* session)
   return session == nullptr ? nullptr : sessions_.find(session->handle());
 }
 
+MediaPlugin::SessionPtr MediaPlugin::session_of(const janus_plugin_session* handle) const {
+  return handle == nullptr ? nullptr : sessions_.find(handle);
+}
+
+std::vector<MediaPlugin::SessionPtr> MediaPlugin::local_sessions_of(const Device& device) const {
+  std::vector<SessionPtr> members;
+  if (auto producer = device.producer()) {
+    if (auto session = session_of(producer->session_handle()))
+      members.push_back(std::move(session));
+  }
+  const auto consumers = device.consumers();
+  members.reserve(members.size() + consumers->size());
+  for (const auto& consumer : *consumers) {
+    if (auto session = session_of(consumer->session_handle()))
+      members.push_back(std::move(session));
+  }
+  return members;
+}
+
 void MediaPlugin::setup_media(janus_plugin_session* handle) {
   MediaSession* session = live_session(handle);
   if (session == nullptr) return;
@@ -491,27 +506,22 @@ void MediaPlugin::setup_media(janus_plugin_session* handle) {
   if (session->role() == Role::kViewer) {
     // A viewer decodes nothing until the next keyframe: ask for one now, whatever was asked
     // for before (that keyframe went to other viewers, or to none).
-    if (Device* device = session->device()) {
-      if (auto publisher = device->publisher()) request_keyframe(*publisher, true);
-    }
+    if (Device* device = session->device()) device->request_keyframe(true);
   } else if (session->role() == Role::kPublisher) {
     Device* device = session->device();
-    if (device != nullptr && !device->viewers()->empty()) request_keyframe(*session);
+    if (device != nullptr && device->consumer_count() != 0) request_own_keyframe(*session);
   }
 }
 
-void MediaPlugin::request_keyframe(MediaSession& publisher, bool new_viewer) {
-  // Viewers' own PLIs come in bursts: at most one per 100 ms reaches the publisher. A viewer
-  // whose media just came up always gets its request through.
-  const std::int64_t now = monotonic_ms_now();
-  if (new_viewer) {
-    publisher.keyframe_requested_at(now);
-    host_.send_pli(publisher.handle());
-    metrics_->keyframe_requested();
-  } else if (publisher.keyframe_request_due(now, 100)) {
-    host_.send_pli(publisher.handle());
-    metrics_->keyframe_requested();
+void MediaPlugin::request_own_keyframe(MediaSession& session) {
+  // A publisher's requests share its producer's rate limit with its viewers' requests.
+  if (session.role() == Role::kPublisher) {
+    if (LocalPublisher* producer = session.publisher()) producer->request_keyframe(false);
+    return;
   }
+  if (!session.echo_keyframes().due(monotonic_ms_now(), 100)) return;
+  host_.send_pli(session.handle());
+  metrics_->keyframe_requested();
 }
 
 void MediaPlugin::slow_link(janus_plugin_session* handle, int mindex, bool video, bool uplink) {
@@ -570,14 +580,10 @@ JsonPtr next_cursor(bool more, const std::string& last) {
   return more ? adopt(json_stringn_nocheck(last.data(), last.size())) : adopt(json_null());
 }
 
-// The publisher and viewers of a device in media_session order: at most
+// The local publisher and viewers of a device in media_session order: at most
 // 1 + max_viewers_per_device, counted as page reads.
-std::vector<std::shared_ptr<MediaSession>> members_of(const Device& device) {
-  std::vector<std::shared_ptr<MediaSession>> members;
-  if (auto publisher = device.publisher()) members.push_back(std::move(publisher));
-  const auto viewers = device.viewers();
-  members.reserve(members.size() + viewers->size());
-  for (const auto& viewer : *viewers) members.push_back(viewer->session_ptr());
+std::vector<std::shared_ptr<MediaSession>> by_id(
+    std::vector<std::shared_ptr<MediaSession>> members) {
   page_entries_read += members.size();
   std::sort(members.begin(), members.end(),
             [](const auto& a, const auto& b) { return a->id() < b->id(); });
@@ -621,7 +627,7 @@ JsonPtr MediaPlugin::list(const ListRequest& request, const Grants* grants) cons
   if (request.device_id) {
     // A device has at most one publisher and max_viewers_per_device viewers: small.
     if (auto device = devices_.find(*request.device_id)) {
-      for (auto& member : members_of(*device)) {
+      for (auto& member : by_id(local_sessions_of(*device))) {
         if (!request.cursor.empty() && member->id() <= request.cursor) continue;
         if (request.role && member->role() != *request.role) continue;
         if (page.size() == request.limit) {
@@ -655,7 +661,7 @@ JsonPtr MediaPlugin::list_covered(const ListRequest& request, const Grants& gran
   // Takes the members of device after the session id `after` ("" = all) until the page is
   // full; false once it is and another member was there (more follow).
   auto take = [&](const Device& device, const std::string& after) {
-    for (auto& member : members_of(device)) {
+    for (auto& member : by_id(local_sessions_of(device))) {
       if (!after.empty() && member->id() <= after) continue;
       if (request.role && member->role() != *request.role) continue;
       if (page.size() == request.limit) {

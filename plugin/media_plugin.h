@@ -46,12 +46,13 @@ struct LiveLimits {
 // What token mode checks exp and nbf against: the system clock, or a test's.
 using AccessClock = std::function<TokenVerifier::Clock::time_point()>;
 
-class MediaPlugin {
+// The plugin is its devices' listener (DeviceListener): it queues their news on its notifier.
+class MediaPlugin : private DeviceListener {
  public:
   // config.access in token mode: the verifier is built here, once (config.access_error must
   // be empty: init refuses to start otherwise; here it throws std::invalid_argument).
   MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config, AccessClock clock = {});
-  ~MediaPlugin();  // shutdown()
+  ~MediaPlugin() override;  // shutdown()
   MediaPlugin(const MediaPlugin&) = delete;
   MediaPlugin& operator=(const MediaPlugin&) = delete;
 
@@ -132,9 +133,8 @@ class MediaPlugin {
   // leave_role, then, when a role did end, tells the client: {"result":"hangup",
   // "media_session","role","reason"}. Returns the role that ended (kNone: none was left).
   Role end_role_and_tell(const SessionPtr& session, EndReason reason);
-  // The publisher session renegotiated its media (the configure path): viewers whose offer
-  // has other codecs stop receiving now and get a new offer from the notifier. Any thread.
-  void publisher_media_changed(const SessionPtr& session, const PublisherMedia& media);
+  // DeviceListener: the device's consumers have news (any thread; queued on the notifier).
+  void device_has_news(const std::shared_ptr<Device>& device) override;
   // On the notifier thread: pushes each viewer of device what it has not been told yet
   // (publisher_left, then publisher_joined or an offer).
   void tell_viewers(const std::shared_ptr<Device>& device);
@@ -145,7 +145,8 @@ class MediaPlugin {
   // Called by a worker after the session entered a role: if graceful_stop began meanwhile,
   // its single pass may have missed that role, so the worker ends it (end_for_shutdown).
   void end_if_stopping(const SessionPtr& session);
-  void request_keyframe(MediaSession& publisher, bool new_viewer = false);
+  // A publisher's or an echo's own keyframe request (configure, setup_media), rate-limited.
+  void request_own_keyframe(MediaSession& session);
 
   // Token mode, in handle_message on the Janus thread that delivers the request, before it
   // looks anything up or takes a queue slot: the token's grants, or the error that answers
@@ -184,6 +185,11 @@ class MediaPlugin {
   // The session of a handle on its own loop thread (media callbacks), or null.
   MediaSession* live_session(janus_plugin_session* handle) const;
   SessionPtr shared_session(const MediaSession* session) const;
+  // The session a device's producer or consumer serves, found by the handle it holds (null:
+  // not a local session, or gone).
+  SessionPtr session_of(const janus_plugin_session* handle) const;
+  // The device's local publisher and viewers that are still in the session table.
+  std::vector<SessionPtr> local_sessions_of(const Device& device) const;
 
   // cluster_requests.cpp: the plugin's side of the directory (cluster/directory.h).
   class ClusterLink;

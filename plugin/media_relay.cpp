@@ -1,7 +1,7 @@
 // The media path: RTP, RTCP and data from the core. Runs on each handle's loop thread and
-// takes no lock shared with other devices: a publisher copies the pointer to its device's
-// copy-on-write viewer list (under the device's snapshot lock, held for that copy only) and
-// relays to each started viewer.
+// takes no lock shared with other devices: a publisher's packets go to its device, the router
+// (Device::route_rtp), which copies the pointer to its copy-on-write consumer list (under its
+// snapshot lock, held for that copy only) and hands the packet to each started consumer.
 #include "media_plugin.h"
 
 namespace jmedia {
@@ -27,31 +27,9 @@ void MediaPlugin::incoming_rtp(janus_plugin_session* handle, janus_plugin_rtp* p
 
 void MediaPlugin::relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet) {
   Device* device = publisher.device();
-  if (device == nullptr || !device->is_publisher(&publisher)) return;
-  auto viewers = device->viewers();
-  if (viewers->empty()) return;
-  RtpRewriter::Header original;
-  if (!RtpRewriter::save(packet->buffer, packet->length, original)) return;
-  const int mindex = packet->mindex;
-  packet->mindex = -1;  // the viewer's first m-line of this kind
-  std::uint64_t copies = 0;
-  for (const auto& viewer : *viewers) {
-    MediaSession& target = viewer->session();
-    if (!viewer->started.load(std::memory_order_acquire) || target.destroyed() ||
-        !target.kind_enabled(packet->video)) {
-      continue;
-    }
-    {
-      std::lock_guard lock(viewer->relay_mutex);
-      RtpRewriter& rewriter = packet->video ? viewer->video : viewer->audio;
-      rewriter.rewrite(packet->buffer, packet->length);
-      host_.relay_rtp(target.handle(), packet);
-    }
-    RtpRewriter::restore(packet->buffer, original);
-    target.count_out(packet->length);
-    ++copies;
-  }
-  packet->mindex = mindex;
+  LocalPublisher* producer = publisher.publisher();
+  if (device == nullptr || producer == nullptr) return;
+  const std::size_t copies = device->route_rtp(*producer, *packet);
   // The shared counters once per packet: every loop thread adds to them.
   if (copies != 0) {
     metrics_->rtp_relayed(packet->video, packet->length, copies);
@@ -68,11 +46,9 @@ void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp*
       host_.relay_rtcp(handle, packet);
       return;
     case Role::kViewer:
-      // Keyframe requests go to the device's publisher; the core answers the rest (NACKs).
+      // Keyframe requests go to the device's producer; the core answers the rest (NACKs).
       if (packet->video && host_.requests_keyframe(packet)) {
-        if (Device* device = session->device()) {
-          if (auto publisher = device->publisher()) request_keyframe(*publisher);
-        }
+        if (Device* device = session->device()) device->request_keyframe(false);
       }
       return;
     default:
@@ -96,17 +72,10 @@ void MediaPlugin::incoming_data(janus_plugin_session* handle, janus_plugin_data*
 
 void MediaPlugin::relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet) {
   Device* device = publisher.device();
-  if (device == nullptr || !device->is_publisher(&publisher)) return;
-  for (const auto& viewer : *device->viewers()) {
-    MediaSession& target = viewer->session();
-    if (!viewer->started.load(std::memory_order_acquire) || target.destroyed() ||
-        !target.data_enabled()) {
-      continue;
-    }
-    host_.relay_data(target.handle(), packet);
-    target.count_out(packet->length);
-    metrics_->data_relayed(packet->length);
-  }
+  LocalPublisher* producer = publisher.publisher();
+  if (device == nullptr || producer == nullptr) return;
+  const std::size_t copies = device->route_data(*producer, *packet);
+  if (copies != 0) metrics_->data_relayed(packet->length, copies);
 }
 
 }  // namespace jmedia

@@ -1,19 +1,8 @@
 #include "media_session.h"
 
 #include <array>
-#include <chrono>
 
 namespace jmedia {
-
-std::int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t monotonic_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 MediaSession::MediaSession(Host& host, janus_plugin_session* handle, std::string id)
     : host_(host), handle_(handle), id_(std::move(id)), created_at_ms_(unix_ms_now()) {}
@@ -26,6 +15,7 @@ void MediaSession::start_negotiation(Role role, const MediaFlags& accepted) {
   audio_.store(accepted.audio, std::memory_order_relaxed);
   video_.store(accepted.video, std::memory_order_relaxed);
   data_.store(accepted.data, std::memory_order_relaxed);
+  mirror_kinds();
   role_.store(role, std::memory_order_release);
   // A reason set for the last negotiation's close_pc (hangup, kick, timeout, shutdown) is
   // stale: the core may never have answered it, and this negotiation ends for its own reason.
@@ -42,6 +32,23 @@ void MediaSession::renegotiated(const MediaFlags& accepted) {
   audio_.store(accepted.audio, std::memory_order_relaxed);
   video_.store(accepted.video, std::memory_order_relaxed);
   data_.store(accepted.data, std::memory_order_relaxed);
+  mirror_kinds();
+}
+
+void MediaSession::set_audio(bool on) {
+  audio_.store(on, std::memory_order_relaxed);
+  mirror_kinds();
+}
+
+void MediaSession::set_video(bool on) {
+  video_.store(on, std::memory_order_relaxed);
+  mirror_kinds();
+}
+
+void MediaSession::mirror_kinds() const {
+  if (LocalViewer* viewer = this->viewer()) {
+    viewer->set_kinds(MediaFlags{audio_enabled(), video_enabled(), data_enabled()});
+  }
 }
 
 void MediaSession::media_up() {
@@ -65,20 +72,28 @@ std::shared_ptr<Device> MediaSession::device_ptr() const {
   return device_;
 }
 
-std::shared_ptr<ViewerLink> MediaSession::viewer_link() const {
+std::shared_ptr<LocalPublisher> MediaSession::publisher_endpoint(
+    const std::shared_ptr<PluginMetrics>& metrics) {
   std::lock_guard lock(links_mutex_);
-  return viewer_link_;
+  if (!publisher_) {
+    publisher_ = std::make_shared<LocalPublisher>(host_, handle_, metrics);
+    publisher_raw_.store(publisher_.get(), std::memory_order_release);
+  }
+  return publisher_;
 }
 
-void MediaSession::set_viewer_link(std::shared_ptr<ViewerLink> link) {
-  std::lock_guard lock(links_mutex_);
-  viewer_link_ = std::move(link);
-}
-
-bool MediaSession::keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms) {
-  std::int64_t last = last_keyframe_request_ms_.load(std::memory_order_relaxed);
-  if (last != 0 && now_ms - last < interval_ms) return false;
-  return last_keyframe_request_ms_.compare_exchange_strong(last, now_ms);
+std::shared_ptr<LocalViewer> MediaSession::viewer_endpoint() {
+  std::shared_ptr<LocalViewer> viewer;
+  {
+    std::lock_guard lock(links_mutex_);
+    if (!viewer_) {
+      viewer_ = std::make_shared<LocalViewer>(host_, handle_);
+      viewer_raw_.store(viewer_.get(), std::memory_order_release);
+    }
+    viewer = viewer_;
+  }
+  mirror_kinds();
+  return viewer;
 }
 
 namespace {
@@ -139,8 +154,14 @@ JsonPtr MediaSession::to_json(JsonDetail detail) const {
   set_unchecked(o, "data", data_enabled());
   set_unchecked(o, "packets_in", packets_in_.load(std::memory_order_relaxed));
   set_unchecked(o, "bytes_in", bytes_in_.load(std::memory_order_relaxed));
-  set_unchecked(o, "packets_out", packets_out_.load(std::memory_order_relaxed));
-  set_unchecked(o, "bytes_out", bytes_out_.load(std::memory_order_relaxed));
+  // An echo counts its own; what a viewer was sent, its consumer counts.
+  const LocalViewer* viewer = this->viewer();
+  set_unchecked(o, "packets_out",
+                packets_out_.load(std::memory_order_relaxed) +
+                    (viewer != nullptr ? viewer->packets_out() : 0));
+  set_unchecked(
+      o, "bytes_out",
+      bytes_out_.load(std::memory_order_relaxed) + (viewer != nullptr ? viewer->bytes_out() : 0));
   return object;
 }
 

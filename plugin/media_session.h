@@ -3,6 +3,9 @@
 // fields read on the media path are atomic; role changes are serialised by a per-session
 // mutex. The lifecycle follows Janus's rules (destroyed flag set once, hangup once per
 // negotiation, the core's handle reference released when the last owner lets go).
+// Ownership flows down: SessionTable -> MediaSession -> its device and its role's endpoint (a
+// LocalPublisher or LocalViewer, which the device also holds while the session has the role);
+// nothing below holds the session.
 #pragma once
 
 #include <atomic>
@@ -16,12 +19,12 @@
 #include "../common/json.h"
 #include "device.h"
 #include "host.h"
+#include "keyframe_gate.h"
+#include "local_publisher.h"
+#include "local_viewer.h"
 #include "types.h"
 
 namespace jmedia {
-
-std::int64_t unix_ms_now();
-std::int64_t monotonic_ms_now();
 
 class MediaSession {
  public:
@@ -67,8 +70,9 @@ class MediaSession {
   bool video_enabled() const { return video_.load(std::memory_order_relaxed); }
   bool data_enabled() const { return data_.load(std::memory_order_relaxed); }
   bool kind_enabled(bool video) const { return video ? video_enabled() : audio_enabled(); }
-  void set_audio(bool on) { audio_.store(on, std::memory_order_relaxed); }
-  void set_video(bool on) { video_.store(on, std::memory_order_relaxed); }
+  // Also what its viewer endpoint receives (a viewer pauses and resumes kinds here).
+  void set_audio(bool on);
+  void set_video(bool on);
   std::uint32_t bitrate() const { return bitrate_.load(std::memory_order_relaxed); }
   void set_bitrate(std::uint32_t bps) { bitrate_.store(bps, std::memory_order_relaxed); }
 
@@ -76,8 +80,16 @@ class MediaSession {
   void bind_device(std::shared_ptr<Device> device);
   Device* device() const { return device_raw_.load(std::memory_order_acquire); }
   std::shared_ptr<Device> device_ptr() const;
-  std::shared_ptr<ViewerLink> viewer_link() const;
-  void set_viewer_link(std::shared_ptr<ViewerLink> link);
+
+  // Its endpoints on that device: the producer it is as a publisher, the consumer it is as a
+  // viewer. Each is made at the first publish or watch (transition mutex held) and kept for
+  // the session's life, so that the media path may use the raw pointers without a lock; the
+  // device holds one only while the session has that role. Each holds its own reference on
+  // the handle.
+  std::shared_ptr<LocalPublisher> publisher_endpoint(const std::shared_ptr<PluginMetrics>& metrics);
+  LocalPublisher* publisher() const { return publisher_raw_.load(std::memory_order_acquire); }
+  std::shared_ptr<LocalViewer> viewer_endpoint();
+  LocalViewer* viewer() const { return viewer_raw_.load(std::memory_order_acquire); }
 
   void count_in(std::size_t bytes) {
     packets_in_.fetch_add(1, std::memory_order_relaxed);
@@ -88,9 +100,9 @@ class MediaSession {
     bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
   }
 
-  // At most one keyframe request per interval reaches a publisher (viewers ask in bursts).
-  bool keyframe_request_due(std::int64_t now_ms, std::int64_t interval_ms);
-  void keyframe_requested_at(std::int64_t now_ms) { last_keyframe_request_ms_.store(now_ms); }
+  // An echo's own keyframe requests (configure): at most one per interval. A publisher's go
+  // through its LocalPublisher, with the device's consumers' requests.
+  KeyframeGate& echo_keyframes() { return echo_keyframes_; }
 
   // Why the next hangup happens, when we know better than the core (request, kick). Cleared
   // by start_negotiation: it is about the PeerConnection it was set for.
@@ -122,12 +134,15 @@ class MediaSession {
   const std::string id_;
   const std::int64_t created_at_ms_;
   std::mutex transition_mutex_;
-  mutable std::mutex links_mutex_;  // guards device_ and viewer_link_
+  mutable std::mutex links_mutex_;  // guards device_, publisher_ and viewer_ (a leaf)
   std::shared_ptr<Device> device_;
-  std::shared_ptr<ViewerLink> viewer_link_;
+  std::shared_ptr<LocalPublisher> publisher_;
+  std::shared_ptr<LocalViewer> viewer_;
   std::atomic<Device*> device_raw_{nullptr};
+  std::atomic<LocalPublisher*> publisher_raw_{nullptr};
+  std::atomic<LocalViewer*> viewer_raw_{nullptr};
   std::atomic<std::int64_t> up_at_ms_{0};
-  std::atomic<std::int64_t> last_keyframe_request_ms_{0};
+  KeyframeGate echo_keyframes_;
   std::atomic<bool> destroyed_{false};
   std::atomic<bool> hanging_up_{false};
   std::atomic<Role> role_{Role::kNone};
@@ -146,6 +161,7 @@ class MediaSession {
   std::atomic<std::int64_t> stopped_seen_ms_{0};
 
   JsonPtr identity_json(Device* device, Role role, SessionState state) const;
+  void mirror_kinds() const;  // the session's kinds to its viewer endpoint, if it has one
 };
 
 }  // namespace jmedia

@@ -90,9 +90,9 @@ class PluginMetrics final : public prometheus::Collectable {
     rtp_packets_[video ? 1 : 0].add(copies);
     rtp_bytes_[video ? 1 : 0].add(bytes * copies);
   }
-  void data_relayed(std::size_t bytes) {
-    data_messages_.add();
-    data_bytes_.add(bytes);
+  void data_relayed(std::size_t bytes, std::uint64_t copies = 1) {
+    data_messages_.add(copies);
+    data_bytes_.add(bytes * copies);
   }
   void keyframe_requested() { keyframe_requests_.add(); }
   void limit_rejected(LimitKind limit) { limit_rejections_[static_cast<int>(limit)].add(); }

@@ -1,6 +1,18 @@
 #include "types.h"
 
+#include <chrono>
+
 namespace jmedia {
+
+std::int64_t unix_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t monotonic_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 const char* end_reason_label(EndReason reason) {
   switch (reason) {

@@ -1,6 +1,7 @@
 // Small value types shared by requests, sessions and devices.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -35,5 +36,8 @@ const char* end_reason_text(EndReason reason);
 const char* role_name(Role role);
 std::optional<Role> role_from_name(std::string_view name);  // publisher/viewer/echo only
 const char* state_name(SessionState state);
+
+std::int64_t unix_ms_now();
+std::int64_t monotonic_ms_now();
 
 }  // namespace jmedia

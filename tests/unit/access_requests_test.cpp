@@ -483,12 +483,17 @@ class AccessListingsTest : public AccessRequestsTest {
     for (const auto& device_id : devices) {
       auto device = plugin->devices().find(device_id);
       if (!device) continue;
-      if (auto p = device->publisher(); p && (!role || *role == Role::kPublisher)) {
-        sessions.emplace_back(device_id, p->id());
+      // The device's endpoints name their sessions by handle.
+      auto id_of = [&](janus_plugin_session* handle) {
+        auto session = plugin->sessions().find(handle);
+        return session ? session->id() : std::string();
+      };
+      if (auto p = device->producer(); p && (!role || *role == Role::kPublisher)) {
+        sessions.emplace_back(device_id, id_of(p->session_handle()));
       }
       if (!role || *role == Role::kViewer) {
-        for (const auto& v : *device->viewers())
-          sessions.emplace_back(device_id, v->session().id());
+        for (const auto& v : *device->consumers())
+          sessions.emplace_back(device_id, id_of(v->session_handle()));
       }
     }
     std::sort(sessions.begin(), sessions.end());

@@ -1,4 +1,4 @@
-// What viewers are told about their device's publisher (Device::take_news) and the thread
+// What consumers are told about their device's producer (Device::take_news) and the thread
 // that tells them (DeviceNotifier): changes coalesce per device, in order, and the fan-out
 // never runs on the thread that made the change.
 #include "../../plugin/device_notifier.h"
@@ -14,14 +14,14 @@
 #include <thread>
 #include <vector>
 
-#include "../../plugin/media_session.h"
+#include "../../plugin/local_viewer.h"
 #include "fake_host.h"
 
 namespace jmedia {
 namespace {
 
 using testing::FakeHost;
-using Joined = ViewerNews::Joined;
+using Joined = ConsumerNews::Joined;
 
 PublisherMedia media(const std::string& video_codec, int video_payload_type = 96) {
   PublisherMedia m;
@@ -32,94 +32,98 @@ PublisherMedia media(const std::string& video_codec, int video_payload_type = 96
   return m;
 }
 
+// A producer nobody asks anything of here.
+class QuietProducer final : public Producer {
+ public:
+  void request_keyframe(bool /*new_consumer*/) override {}
+};
+
 class DeviceNewsTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MediaSession> session() {
-    return std::make_shared<MediaSession>(host, host.new_handle(),
-                                          "s" + std::to_string(++sessions));
-  }
-  std::shared_ptr<ViewerLink> watch() {
-    auto link = std::make_shared<ViewerLink>(session());
-    device.add_viewer(link);
-    link->started = true;
-    return link;
+  static std::shared_ptr<Producer> producer() { return std::make_shared<QuietProducer>(); }
+  // A viewer that watched the producer there now and answered.
+  std::shared_ptr<LocalViewer> watch() {
+    auto viewer = std::make_shared<LocalViewer>(host, host.new_handle());
+    device.add_consumer(viewer);
+    device.start_consumer(*viewer);
+    return viewer;
   }
 
   FakeHost host;
-  int sessions = 0;
   Device device{"cam1"};
 };
 
 TEST_F(DeviceNewsTest, AViewerThatWatchesThePublisherThereNowHasNothingToHear) {
-  auto publisher = session();
-  device.set_publisher(publisher, media("vp8"));
+  auto publisher = producer();
+  device.set_producer(publisher, media("vp8"));
   auto viewer = watch();
-  EXPECT_TRUE(device.take_news().viewers.empty());
+  EXPECT_TRUE(viewer->started());
+  EXPECT_TRUE(device.take_news().consumers.empty());
 }
 
 TEST_F(DeviceNewsTest, LeaveThenSameCodecs) {
-  auto first = session();
-  device.set_publisher(first, media("vp8"));
+  auto first = producer();
+  device.set_producer(first, media("vp8"));
   auto viewer = watch();
-  ASSERT_TRUE(device.clear_publisher(first.get()));
+  ASSERT_TRUE(device.clear_producer(first.get()));
   auto left = device.take_news();
-  ASSERT_EQ(left.viewers.size(), 1u);
-  EXPECT_TRUE(left.viewers[0].publisher_left);
-  EXPECT_EQ(left.viewers[0].joined, Joined::kNone);
-  EXPECT_TRUE(device.take_news().viewers.empty()) << "told once";
-  device.set_publisher(session(), media("vp8", 120));  // same codec, another number
+  ASSERT_EQ(left.consumers.size(), 1u);
+  EXPECT_TRUE(left.consumers[0].producer_left);
+  EXPECT_EQ(left.consumers[0].joined, Joined::kNone);
+  EXPECT_TRUE(device.take_news().consumers.empty()) << "told once";
+  device.set_producer(producer(), media("vp8", 120));  // same codec, another number
   auto joined = device.take_news();
-  ASSERT_EQ(joined.viewers.size(), 1u);
-  EXPECT_FALSE(joined.viewers[0].publisher_left);
-  EXPECT_EQ(joined.viewers[0].joined, Joined::kSameCodecs);
-  EXPECT_TRUE(viewer->started.load()) << "same codecs: media goes on";
+  ASSERT_EQ(joined.consumers.size(), 1u);
+  EXPECT_FALSE(joined.consumers[0].producer_left);
+  EXPECT_EQ(joined.consumers[0].joined, Joined::kSameCodecs);
+  EXPECT_TRUE(viewer->started()) << "same codecs: media goes on";
 }
 
 TEST_F(DeviceNewsTest, ChangesWhileNobodyToldCoalesceIntoLeaveAndOneOffer) {
-  auto first = session();
-  device.set_publisher(first, media("vp8"));
+  auto first = producer();
+  device.set_producer(first, media("vp8"));
   auto viewer = watch();
-  device.clear_publisher(first.get());
-  auto second = session();
-  device.set_publisher(second, media("h264"));
-  EXPECT_FALSE(viewer->started.load()) << "no media of other codecs before the new offer";
-  device.clear_publisher(second.get());
-  device.set_publisher(session(), media("vp9"));
+  device.clear_producer(first.get());
+  auto second = producer();
+  device.set_producer(second, media("h264"));
+  EXPECT_FALSE(viewer->started()) << "no media of other codecs before the new offer";
+  device.clear_producer(second.get());
+  device.set_producer(producer(), media("vp9"));
   auto news = device.take_news();
-  ASSERT_EQ(news.viewers.size(), 1u);
-  EXPECT_TRUE(news.viewers[0].publisher_left);
-  EXPECT_EQ(news.viewers[0].joined, Joined::kNewOffer);
+  ASSERT_EQ(news.consumers.size(), 1u);
+  EXPECT_TRUE(news.consumers[0].producer_left);
+  EXPECT_EQ(news.consumers[0].joined, Joined::kNewOffer);
   EXPECT_EQ(news.media.video_codec, "vp9");
-  EXPECT_TRUE(device.take_news().viewers.empty());
+  EXPECT_TRUE(device.take_news().consumers.empty());
 }
 
 TEST_F(DeviceNewsTest, ARenegotiationOffersOnlyViewersWhoseCodecsNoLongerMatch) {
-  auto publisher = session();
-  device.set_publisher(publisher, media("vp8"));
+  auto publisher = producer();
+  device.set_producer(publisher, media("vp8"));
   auto viewer = watch();
-  EXPECT_FALSE(device.update_media(session().get(), media("h264"))) << "not the publisher";
-  EXPECT_TRUE(viewer->started.load());
+  EXPECT_FALSE(device.update_media(producer().get(), media("h264"))) << "not the producer";
+  EXPECT_TRUE(viewer->started());
   EXPECT_TRUE(device.update_media(publisher.get(), media("vp8", 100)));
-  EXPECT_TRUE(device.take_news().viewers.empty()) << "same codecs: nothing to tell";
+  EXPECT_TRUE(device.take_news().consumers.empty()) << "same codecs: nothing to tell";
   EXPECT_TRUE(device.update_media(publisher.get(), media("h264")));
-  EXPECT_FALSE(viewer->started.load());
+  EXPECT_FALSE(viewer->started());
   auto news = device.take_news();
-  ASSERT_EQ(news.viewers.size(), 1u);
-  EXPECT_FALSE(news.viewers[0].publisher_left) << "the same publisher";
-  EXPECT_EQ(news.viewers[0].joined, Joined::kNewOffer);
+  ASSERT_EQ(news.consumers.size(), 1u);
+  EXPECT_FALSE(news.consumers[0].producer_left) << "the same producer";
+  EXPECT_EQ(news.consumers[0].joined, Joined::kNewOffer);
   EXPECT_EQ(news.media.video_codec, "h264");
 }
 
 TEST_F(DeviceNewsTest, OnlyAnAnswerToTheCurrentCodecsStartsAViewer) {
-  auto publisher = session();
-  device.set_publisher(publisher, media("vp8"));
+  auto publisher = producer();
+  device.set_producer(publisher, media("vp8"));
   auto viewer = watch();
   device.update_media(publisher.get(), media("h264"));
-  device.start_viewer(*viewer);  // answers the vp8 offer
-  EXPECT_FALSE(viewer->started.load());
+  device.start_consumer(*viewer);  // answers the vp8 offer
+  EXPECT_FALSE(viewer->started());
   device.take_news();  // the h264 offer goes out
-  device.start_viewer(*viewer);
-  EXPECT_TRUE(viewer->started.load());
+  device.start_consumer(*viewer);
+  EXPECT_TRUE(viewer->started());
 }
 
 // Holds the notifier's tell until open() (at most 10 s), recording what it was called for.

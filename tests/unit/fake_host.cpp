@@ -73,7 +73,12 @@ void FakeHost::relay_data(janus_plugin_session*, janus_plugin_data*) {
 void FakeHost::close_pc(janus_plugin_session*) {
   ++closed_pcs;
 }
+void FakeHost::retain_handle(janus_plugin_session* handle) {
+  ++retains;
+  g_atomic_int_inc(&handle->ref.count);
+}
 void FakeHost::release_handle(janus_plugin_session* handle) {
+  ++releases;
   g_atomic_int_dec_and_test(&handle->ref.count);
 }
 

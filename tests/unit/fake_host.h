@@ -39,6 +39,7 @@ class FakeHost : public Host {
   void send_pli(janus_plugin_session* handle) override;
   void send_remb(janus_plugin_session*, std::uint32_t) override { ++rembs; }
   void close_pc(janus_plugin_session* handle) override;
+  void retain_handle(janus_plugin_session* handle) override;
   void release_handle(janus_plugin_session* handle) override;
   bool requests_keyframe(janus_plugin_rtcp*) override { return keyframe_rtcp.load(); }
 
@@ -54,6 +55,8 @@ class FakeHost : public Host {
 
   std::atomic<int> relayed_rtp{0}, relayed_rtcp{0}, relayed_data{0}, plis{0}, rembs{0};
   std::atomic<int> closed_pcs{0};
+  // retain_handle and release_handle calls (every handle): retains must all be released.
+  std::atomic<int> retains{0}, releases{0};
   std::atomic<int> push_result{0};
   // The next this many push_event calls throw (a failing core call, a bad_alloc) instead.
   std::atomic<int> push_throws{0};

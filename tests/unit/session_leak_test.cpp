@@ -75,6 +75,9 @@ class LeanHost : public Host {
   void send_pli(janus_plugin_session*) override {}
   void send_remb(janus_plugin_session*, std::uint32_t) override {}
   void close_pc(janus_plugin_session*) override {}
+  void retain_handle(janus_plugin_session* handle) override {
+    g_atomic_int_inc(&handle->ref.count);
+  }
   void release_handle(janus_plugin_session* handle) override {
     g_atomic_int_dec_and_test(&handle->ref.count);
   }
