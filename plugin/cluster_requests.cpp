@@ -1,8 +1,8 @@
 // The plugin's side of the cluster directory (cluster/directory.h): publish claims its device
-// cluster-wide, watch of a device published elsewhere is refused clearly (relays are not built
-// yet), "devices" with "scope":"cluster" lists every node's devices from the directory, and a
-// device this node lost to another (claimed there while Redis was unreachable from here) has
-// its local publisher ended. This node's inbox runs (messages are counted), but until the
+// cluster-wide, watch of a device published elsewhere is refused clearly (the plugin does not
+// use the relays yet), "devices" with "scope":"cluster" lists every node's devices from the
+// directory, and a device this node lost to another (claimed there while Redis was unreachable from
+// here) has its local publisher ended. This node's inbox runs (messages are counted), but until the
 // relays exist nothing here sends to another node, and what arrives is logged and dropped.
 // README, "Scale-out".
 #include "../common/log.h"
@@ -42,7 +42,7 @@ void MediaPlugin::ClusterLink::device_lost(const std::string& device_id,
 }
 
 void MediaPlugin::ClusterLink::received(const cluster::NodeMessage& message) {
-  log_verbose("cluster: %s from node '%s' (device %s) dropped: relays are not built yet",
+  log_verbose("cluster: %s from node '%s' (device %s) dropped: the plugin does not use relays yet",
               cluster::message_type_name(message.type), message.from_node.c_str(),
               message.device_id.c_str());
 }

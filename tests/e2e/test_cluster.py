@@ -26,7 +26,7 @@ The directory work happens at publish, before any media: the clients here are pl
 clients of the Janus API with an aiortc offer whose candidates are stripped (so that no ICE
 check fails and ends a publisher during the test), not WebRTC peers. Local "publish" and
 "watch" working means their answers ("publishing", a viewer "offer"); media across nodes
-needs the relays, which are not built yet.
+needs the relays, which the plugin does not use yet.
 
 Run: JMEDIA_MODULES_DIR=<build>/modules /usr/bin/python3 tests/e2e/test_cluster.py -v
 """
