@@ -1,9 +1,10 @@
 """Part "srtp": the floor of a fan-out on this machine (bench/srtp_send.cpp, Google
 Benchmark): what one viewer's copy of a 1,200-byte RTP packet costs at the least on Janus's
 send path, srtp_protect with Debian's libsrtp2 (the library the janus binary links) and one
-UDP sendmsg on loopback to a drained socket, per SRTP profile. The fan-out part (1 publisher
-to N viewers, issue 16) is not built yet; these are the figures its per-viewer cost will be
-compared with."""
+UDP sendmsg on loopback to a drained socket, per SRTP profile: what the fan-out part's
+(1 publisher to N viewers, issue 16) cost per viewer-packet is compared with. Run it in the
+same invocation as fanout (`scripts/benchmark fanout srtp`): the machine's speed changes
+between runs, and the ratio is only fair within one."""
 
 import json
 import os
