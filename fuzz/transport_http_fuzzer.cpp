@@ -32,6 +32,7 @@
 namespace {
 
 using namespace jmedia::transport;
+using jmedia::constant_time_equals;
 using jmedia::JsonPtr;
 using jmedia::fuzz::kAdminToken;
 using jmedia::fuzz::kBasic;
