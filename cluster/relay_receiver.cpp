@@ -101,7 +101,8 @@ RelayReceiver::RelayReceiver(RelayReceiverOptions options, std::unique_ptr<Relay
       tx_(std::move(tx)),
       peer_(options.peer),
       rx_(std::move(rx)),
-      created_(Clock::now()) {
+      created_(Clock::now()),
+      peer_clock_(created_) {
   streams_.reserve(std::max<std::size_t>(options.max_streams, 1));
   for (std::size_t i = 0; i < std::max<std::size_t>(options.max_streams, 1); ++i) {
     streams_.emplace_back(options.loss);
@@ -188,7 +189,7 @@ bool RelayReceiver::count_unprotect(SrtpResult result) {
 }
 
 void RelayReceiver::authenticated_from(const RelayAddress& from, Clock::time_point now) {
-  last_peer_ns_.store(ns(now), std::memory_order_relaxed);
+  peer_clock_.heard(now);
   std::lock_guard lock(tx_mutex_);
   if (!(from == peer_)) peer_ = from;
 }
@@ -341,11 +342,8 @@ void RelayReceiver::send_report(Clock::time_point now) {
 }
 
 std::chrono::milliseconds RelayReceiver::peer_silent_for() const {
-  const auto now = Clock::now();
-  const auto last = last_peer_ns_.load(std::memory_order_relaxed);
-  const auto since =
-      last == 0 ? now - created_ : now - Clock::time_point(std::chrono::nanoseconds(last));
-  return std::chrono::duration_cast<std::chrono::milliseconds>(since);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      peer_clock_.silent_for(Clock::now()));
 }
 
 RelayReceiverStats RelayReceiver::stats() const {

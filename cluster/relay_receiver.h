@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "relay_loop.h"
+#include "relay_peer_clock.h"
 #include "relay_loss.h"
 #include "relay_socket.h"
 #include "relay_srtp.h"
@@ -142,7 +143,7 @@ class RelayReceiver final : private RelayLoop::Endpoint {
   std::vector<std::uint64_t> due_;  // NACK scratch
 
   const RelayLoop::Clock::time_point created_;
-  std::atomic<std::int64_t> last_peer_ns_{0};
+  RelayPeerClock peer_clock_;  // the last authenticated packet from the peer
   struct Counters {
     std::atomic<std::uint64_t> packets_received{0}, bytes_received{0}, rtcp_received{0}, lost{0},
         nacks_sent{0}, nacked{0}, recovered{0}, reordered{0}, restarts{0}, replayed{0},

@@ -8,10 +8,6 @@ namespace {
 
 using Clock = RelayLoop::Clock;
 
-std::int64_t ns(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 constexpr std::size_t kMaxPlain = kRelayMaxDatagram - kSrtcpTrailer;
 
 void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
@@ -98,7 +94,7 @@ RelaySender::RelaySender(RelaySenderOptions options, std::unique_ptr<RelaySocket
       tx_(std::move(tx)),
       history_(options.history),
       rx_(std::move(rx)),
-      created_(Clock::now()) {}
+      peer_clock_(Clock::now()) {}
 
 RelaySender::~RelaySender() {
   if (loop_id_ != 0) loop_->detach(loop_id_);
@@ -209,7 +205,7 @@ void RelaySender::handle_datagram(std::uint8_t* data, std::size_t len, Clock::ti
       return;
   }
   add(counters_.rtcp_received);
-  last_peer_rtcp_ns_.store(ns(now), std::memory_order_relaxed);
+  peer_clock_.heard(now);
   peer_lost_told_ = false;
   Feedback feedback(*this, now);
   if (!parse_rtcp(data, len, feedback)) add(counters_.malformed);
@@ -217,9 +213,7 @@ void RelaySender::handle_datagram(std::uint8_t* data, std::size_t len, Clock::ti
 
 void RelaySender::on_tick(Clock::time_point now) {
   if (peer_lost_told_) return;
-  const auto last = last_peer_rtcp_ns_.load(std::memory_order_relaxed);
-  const auto since =
-      last == 0 ? now - created_ : now - Clock::time_point(std::chrono::nanoseconds(last));
+  const auto since = peer_clock_.silent_for(now);
   if (since < peer_timeout_) return;
   peer_lost_told_ = true;
   const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(since);
@@ -229,11 +223,8 @@ void RelaySender::on_tick(Clock::time_point now) {
 }
 
 std::chrono::milliseconds RelaySender::peer_silent_for() const {
-  const auto now = Clock::now();
-  const auto last = last_peer_rtcp_ns_.load(std::memory_order_relaxed);
-  const auto since =
-      last == 0 ? now - created_ : now - Clock::time_point(std::chrono::nanoseconds(last));
-  return std::chrono::duration_cast<std::chrono::milliseconds>(since);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      peer_clock_.silent_for(Clock::now()));
 }
 
 RelaySenderStats RelaySender::stats() const {

@@ -17,6 +17,7 @@
 
 #include "relay_history.h"
 #include "relay_loop.h"
+#include "relay_peer_clock.h"
 #include "relay_socket.h"
 #include "relay_srtp.h"
 
@@ -110,8 +111,7 @@ class RelaySender final : private RelayLoop::Endpoint {
   std::unique_ptr<SrtpSession> rx_;
   bool peer_lost_told_ = false;
 
-  const RelayLoop::Clock::time_point created_;
-  std::atomic<std::int64_t> last_peer_rtcp_ns_{0};  // steady clock; 0: never
+  RelayPeerClock peer_clock_;  // the last authenticated RTCP from the peer
   struct Counters {
     std::atomic<std::uint64_t> packets_sent{0}, bytes_sent{0}, rtcp_sent{0}, nacks_received{0},
         retransmitted{0}, not_in_history{0}, keyframe_requests{0}, rtcp_received{0},
