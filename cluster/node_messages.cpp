@@ -28,6 +28,9 @@ bool has_relay_id(MessageType type) {
 bool has_address(MessageType type) {
   return type == MessageType::kRelayRequest || type == MessageType::kRelayAccept;
 }
+bool has_media(MessageType type) {
+  return type == MessageType::kRelayAccept || type == MessageType::kPublisherJoined;
+}
 
 // The schema of one message, for both sides: "" when it holds, else what is wrong.
 std::string schema_error(const NodeMessage& message) {
@@ -70,7 +73,7 @@ std::string encode_message(const NodeMessage& message, std::string_view secret) 
     set(object.get(), "reason", message.reason);  // checked: invalid UTF-8 is dropped
     if (member(object.get(), "reason") == nullptr) return "";
   }
-  if (message.type == MessageType::kPublisherJoined && !message.media.empty()) {
+  if (has_media(message.type) && !message.media.empty()) {
     JsonPtr media = adopt(json_loadb(message.media.data(), message.media.size(), 0, nullptr));
     if (!json_is_object(media.get())) return "";
     set(object.get(), "media", std::move(media));
@@ -137,7 +140,7 @@ DecodeResult decode_message(std::string_view wire, std::string_view secret, Node
     const auto code = integer_member(object.get(), "code");
     message.code = code && *code >= 0 && *code < 1000000 ? static_cast<int>(*code) : 0;
   }
-  if (message.type == MessageType::kPublisherJoined) {
+  if (has_media(message.type)) {
     if (const json_t* media = member(object.get(), "media")) {
       if (!json_is_object(media)) {
         why = "media is not an object";

@@ -8,7 +8,8 @@
 // kMaxMessageBytes in all, json one object:
 //   {"v":1,"type":T,"from_node":N, ...}
 //   relay_request    device_id, relay_id, address  (where the asking node receives the relay)
-//   relay_accept     device_id, relay_id, address  (the origin's relay port, for RTCP back)
+//   relay_accept     device_id, relay_id, address  (the origin's relay port, for RTCP back),
+//                    media (optional object: the publisher's media the relay carries)
 //   relay_refuse     device_id, relay_id, code, reason
 //   relay_stop       device_id, relay_id           (either side)
 //   publisher_left   device_id
@@ -54,7 +55,7 @@ struct NodeMessage {
   std::string address;   // relay_request, relay_accept: "host:port" ("[v6]:port")
   int code = 0;          // relay_refuse: an error code of docs/API.md
   std::string reason;    // relay_refuse
-  std::string media;     // publisher_joined: a JSON object as text, or empty
+  std::string media;     // relay_accept, publisher_joined: a JSON object as text, or empty
 };
 
 // The signed wire text; empty when the message breaks the schema (a missing field, a field

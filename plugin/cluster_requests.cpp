@@ -41,15 +41,31 @@ void MediaPlugin::ClusterLink::device_lost(const std::string& device_id,
   plugin_.device_lost(device_id, holder);
 }
 
+void MediaPlugin::ClusterLink::node_left(const std::string& node_id) {
+  plugin_.origin_node_left(node_id);
+  plugin_.remote_node_left(node_id);
+}
+
 void MediaPlugin::ClusterLink::received(const cluster::NodeMessage& message) {
-  log_verbose("cluster: %s from node '%s' (device %s) dropped: the plugin does not use relays yet",
-              cluster::message_type_name(message.type), message.from_node.c_str(),
-              message.device_id.c_str());
+  switch (message.type) {
+    case cluster::MessageType::kRelayRequest:
+      plugin_.origin_received(message);
+      return;
+    case cluster::MessageType::kRelayStop:
+      plugin_.origin_received(message);
+      plugin_.remote_received(message);
+      return;
+    case cluster::MessageType::kRelayAccept:
+    case cluster::MessageType::kRelayRefuse:
+    case cluster::MessageType::kPublisherLeft:
+    case cluster::MessageType::kPublisherJoined:
+      plugin_.remote_received(message);
+      return;
+  }
 }
 
 void MediaPlugin::ClusterLink::relay_unanswered(const cluster::NodeMessage& request) {
-  log_verbose("cluster: relay request %s (device %s) unanswered", request.relay_id.c_str(),
-              request.device_id.c_str());
+  plugin_.remote_unanswered(request);
 }
 
 void MediaPlugin::start_cluster() {
@@ -62,6 +78,7 @@ void MediaPlugin::start_cluster() {
   options.heartbeat = std::chrono::milliseconds(config.heartbeat_ms);
   options.node_ttl = std::chrono::milliseconds(config.node_ttl_ms);
   options.secret = config.secret;
+  relay_loop_ = std::make_unique<cluster::RelayLoop>();
   cluster_link_ = std::make_unique<ClusterLink>(*this);
   directory_ =
       std::make_unique<cluster::Directory>(std::move(options), *cluster_link_, cluster_link_.get());

@@ -16,6 +16,8 @@
 #include <unordered_set>
 
 #include "../cluster/directory.h"
+#include "../cluster/node_messages.h"
+#include "../cluster/relay_loop.h"
 #include "../common/janus_api.h"
 #include "../common/json.h"
 #include "device_notifier.h"
@@ -205,6 +207,16 @@ class MediaPlugin : private DeviceListener {
   // On the directory thread: another node holds a device published here; its publisher ends.
   void device_lost(const std::string& device_id, const std::string& holder);
 
+  // relay_origin.cpp: this node as the origin of relays, i.e. the devices published here that
+  // other nodes' viewers watch. On the inbox's or the directory's thread (ClusterLink).
+  void origin_received(const cluster::NodeMessage& message);
+  void origin_node_left(const std::string& node_id);
+  // remote_devices.cpp: this node's viewers of devices published on other nodes, through an
+  // inbound relay each. On the inbox's or the directory's thread (ClusterLink).
+  void remote_received(const cluster::NodeMessage& message);
+  void remote_unanswered(const cluster::NodeMessage& request);
+  void remote_node_left(const std::string& node_id);
+
   // media_relay.cpp
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
   void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
@@ -216,6 +228,9 @@ class MediaPlugin : private DeviceListener {
   std::unique_ptr<const TokenVerifier> verifier_;
   AccessClock clock_;
   std::shared_ptr<PluginMetrics> metrics_;
+  // Cluster only (null on a single node): the thread of every relay socket. Declared before
+  // the registry, whose devices hold the relays (each detaches from it when destroyed).
+  std::unique_ptr<cluster::RelayLoop> relay_loop_;
   LiveLimits limits_;
   SessionTable sessions_;
   DeviceRegistry devices_;

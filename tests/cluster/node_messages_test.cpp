@@ -24,7 +24,9 @@ NodeMessage message(MessageType type) {
     m.code = 1015;
     m.reason = "device 'cam:1' is not published here";
   }
-  if (type == MessageType::kPublisherJoined) m.media = R"({"audio":true,"video":"h264"})";
+  if (type == MessageType::kPublisherJoined || type == MessageType::kRelayAccept) {
+    m.media = R"({"audio":true,"video":"h264"})";
+  }
   return m;
 }
 
