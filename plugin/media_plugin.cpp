@@ -73,6 +73,8 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
               channel->dropped(static_cast<cluster::NodeChannel::Drop>(d));
         }
       }
+      snapshot.relays_out = origin_relay_totals();
+      snapshot.relays_in = remote_relay_totals();
     }
     for (int role = 1; role < kRoleCount; ++role) {
       snapshot.active[role] = sessions_.role_count(static_cast<Role>(role));

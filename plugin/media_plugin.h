@@ -211,11 +211,13 @@ class MediaPlugin : private DeviceListener {
   // other nodes' viewers watch. On the inbox's or the directory's thread (ClusterLink).
   void origin_received(const cluster::NodeMessage& message);
   void origin_node_left(const std::string& node_id);
+  RelayTotals origin_relay_totals() const;  // at scrape
   // remote_devices.cpp: this node's viewers of devices published on other nodes, through an
   // inbound relay each. On the inbox's or the directory's thread (ClusterLink).
   void remote_received(const cluster::NodeMessage& message);
   void remote_unanswered(const cluster::NodeMessage& request);
   void remote_node_left(const std::string& node_id);
+  RelayTotals remote_relay_totals() const;  // at scrape
 
   // media_relay.cpp
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);

@@ -34,6 +34,18 @@ inline constexpr std::array<std::string_view, 16> kRequestLabels = {
     "admin_kick", "admin_drain", "admin_limits", "invalid"};
 std::size_t request_label_index(std::string_view name, bool admin);
 
+// One direction's relays between nodes (README, "Scale-out"), summed at scrape: outbound on
+// the origin (relay_origin.cpp), inbound on the viewers' node (remote_devices.cpp).
+struct RelayTotals {
+  std::size_t relays = 0;
+  std::uint64_t packets = 0;        // RTP sent (out) or received (in), retransmissions aside
+  std::uint64_t bytes = 0;          // on the wire, RTP and RTCP
+  std::uint64_t lost = 0;           // in: gaps never filled
+  std::uint64_t nacked = 0;         // sequence numbers asked for (in) or asked of us (out)
+  std::uint64_t retransmitted = 0;  // out: resent from the history
+  std::uint64_t recovered = 0;      // in: NACKed, then arrived
+};
+
 class PluginMetrics final : public prometheus::Collectable {
  public:
   // Point-in-time values read at scrape.
@@ -55,6 +67,8 @@ class PluginMetrics final : public prometheus::Collectable {
     std::array<std::uint64_t, cluster::kMessageTypeCount> messages_sent{};
     std::array<std::uint64_t, cluster::kMessageTypeCount> messages_received{};
     std::array<std::uint64_t, cluster::NodeChannel::kDropCount> messages_dropped{};
+    RelayTotals relays_out;
+    RelayTotals relays_in;
   };
   using SnapshotSource = std::function<Snapshot()>;
 

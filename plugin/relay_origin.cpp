@@ -14,4 +14,8 @@ void MediaPlugin::origin_received(const cluster::NodeMessage& message) {
 
 void MediaPlugin::origin_node_left(const std::string& /*node_id*/) {}
 
+RelayTotals MediaPlugin::origin_relay_totals() const {
+  return {};
+}
+
 }  // namespace jmedia

@@ -19,4 +19,8 @@ void MediaPlugin::remote_unanswered(const cluster::NodeMessage& request) {
 
 void MediaPlugin::remote_node_left(const std::string& /*node_id*/) {}
 
+RelayTotals MediaPlugin::remote_relay_totals() const {
+  return {};
+}
+
 }  // namespace jmedia
