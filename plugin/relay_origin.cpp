@@ -164,7 +164,6 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
   std::optional<Entry> replaced;
   {
     std::shared_ptr<OutboundRelay> resent;
-    std::optional<PublisherMedia> media;
     {
       std::lock_guard lock(mutex_);
       if (auto it = relays_.find(request.relay_id); it != relays_.end()) {
@@ -175,7 +174,6 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
           return;
         }
         resent = it->second.relay;
-        media = it->second.device->media();
       } else {
         // A new relay_id from the same node for the same device replaces that node's relay.
         for (auto other = relays_.begin(); other != relays_.end(); ++other) {
@@ -190,7 +188,7 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
     }
     if (resent) {
       // A resend (our accept was lost, or crossed it): the same answer, nothing new.
-      accept(request, *resent, media.value_or(PublisherMedia{}));
+      accept(request, *resent, resent->announced());
       return;
     }
   }
@@ -248,7 +246,7 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
   log_info("cluster: relay %s: device %s to node '%s' at %s, from port %d",
            request.relay_id.c_str(), request.device_id.c_str(), node.c_str(),
            request.address.c_str(), relay->local_port());
-  accept(request, *relay, watched.media);
+  accept(request, *relay, relay->announced());
 }
 
 void RelayOrigin::refuse(const cluster::NodeMessage& request, ErrorCode code,
@@ -304,8 +302,7 @@ void RelayOrigin::end(Entry entry, bool tell_peer, const char* why) {
   }
 }
 
-void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews& news,
-                       const PublisherMedia& media) {
+void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews& news) {
   if (news.producer_left) {
     cluster::NodeMessage left;
     left.type = cluster::MessageType::kPublisherLeft;
@@ -322,7 +319,9 @@ void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews&
   cluster::NodeMessage joined;
   joined.type = cluster::MessageType::kPublisherJoined;
   joined.device_id = device.id();
-  joined.media = media_to_json(relayed(media));
+  // What the relay carries: the new media after a new offer (take_news gave it), or, with
+  // the same codecs, the payload types it announced before.
+  joined.media = media_to_json(relayed(relay.announced()));
   send(relay.node_id(), std::move(joined));
   // The relay's answer is implicit: it carries the new media at once.
   device.start_consumer(relay);

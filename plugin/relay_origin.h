@@ -56,10 +56,9 @@ class RelayOrigin final : private OutboundRelayListener {
   void node_left(const std::string& node_id);
   // The plugin's notifier thread: what relay's node is to hear of the device's publisher
   // (Device::take_news): publisher_left, then publisher_joined with the media the relay
-  // carries from now on (the relay starts again at once: its "answer" is implicit). No lock
-  // of the device held.
-  void tell(Device& device, OutboundRelay& relay, const ConsumerNews& news,
-            const PublisherMedia& media);
+  // carries from now on (OutboundRelay::announced; the relay starts again at once: its
+  // "answer" is implicit). No lock of the device held.
+  void tell(Device& device, OutboundRelay& relay, const ConsumerNews& news);
 
   RelayTotals totals() const;  // at scrape
   std::size_t relays() const;
