@@ -380,3 +380,31 @@ TEST_F(OriginPluginTest, APublisherWithTheSameCodecsKeepsTheRelaysPayloadTypes) 
 
 }  // namespace
 }  // namespace jmedia::testing
+
+namespace jmedia::testing {
+namespace {
+
+TEST_F(OriginPluginTest, AKeyframeRequestOnTheRelayReachesThePublisher) {
+  start();
+  janus_plugin_session* pub = publish("cam-a");
+  Asked asked = ask("cam-a");
+  ASSERT_TRUE(asked.answer);
+  send_media(pub, 0x3000, 1, 3);
+  ASSERT_TRUE(eventually([&] { return asked.media->of_type(96).size() == 3; }));
+  // The viewers' node's PLI (its receiver sends at most one per 500 ms; the publisher's gate
+  // lets one per 100 ms through) becomes a PLI on the publisher's handle.
+  const int before = host.plis.load();
+  const std::uint32_t video_ssrc = asked.media->of_type(96)[0].ssrc;
+  EXPECT_TRUE(eventually([&] {
+    asked.media->receiver->request_keyframe(video_ssrc);
+    return host.plis.load() > before;
+  })) << host.plis.load();
+  EXPECT_GT(asked.media->receiver->stats().keyframe_requests_sent, 0u);
+  const auto targets = host.pli_targets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_EQ(targets.back(), pub);
+  detach(pub);
+}
+
+}  // namespace
+}  // namespace jmedia::testing
