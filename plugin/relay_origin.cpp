@@ -137,7 +137,7 @@ void RelayOrigin::handle(const Task& task) {
       const char* why = task.kind == Task::Kind::kStop       ? "relay_stop from its node"
                         : task.kind == Task::Kind::kPeerLost ? "its node went silent"
                                                              : "the device's producer is not local";
-      end(std::move(entry), task.kind != Task::Kind::kStop, why);
+      end(entry, task.kind != Task::Kind::kStop, why);
       return;
     }
     case Task::Kind::kNodeLeft: {
@@ -153,7 +153,7 @@ void RelayOrigin::handle(const Task& task) {
           }
         }
       }
-      for (auto& entry : gone) end(std::move(entry), false, "its node left the cluster");
+      for (auto& entry : gone) end(entry, false, "its node left the cluster");
       return;
     }
   }
@@ -192,7 +192,7 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
       return;
     }
   }
-  if (replaced) end(std::move(*replaced), false, "its node asked for a new one");
+  if (replaced) end(*replaced, false, "its node asked for a new one");
 
   auto device = devices_.find(request.device_id);
   if (!device || !local_producer(*device)) {
@@ -282,7 +282,7 @@ bool RelayOrigin::send(const std::string& node, cluster::NodeMessage message) {
   return false;
 }
 
-void RelayOrigin::end(Entry entry, bool tell_peer, const char* why) {
+void RelayOrigin::end(const Entry& entry, bool tell_peer, const char* why) {
   OutboundRelay& relay = *entry.relay;
   relay.stop();
   devices_.remove_consumer(entry.device, &relay);
@@ -355,7 +355,7 @@ void RelayOrigin::stop() {
     std::lock_guard lock(mutex_);
     all.swap(relays_);
   }
-  for (auto& [id, entry] : all) end(std::move(entry), false, "the plugin stops");
+  for (auto& [id, entry] : all) end(entry, false, "the plugin stops");
 }
 
 // The plugin's side (ClusterLink calls these on the inbox's and the directory's threads).

@@ -92,7 +92,7 @@ class RelayOrigin final : private OutboundRelayListener {
               PublisherMedia media);
   // Takes the relay out of its device and closes it (the worker's or stop()'s thread, no lock
   // held); tell_peer: a relay_stop goes to its node.
-  void end(Entry entry, bool tell_peer, const char* why);
+  void end(const Entry& entry, bool tell_peer, const char* why);
   bool send(const std::string& node, cluster::NodeMessage message);
 
   cluster::RelayLoop& loop_;
