@@ -56,7 +56,20 @@ class RecordingReceiver final : public cluster::RelayReceiverListener {
     std::lock_guard lock(mutex_);
     packets_.push_back(std::move(rtp));
   }
-  void on_rtcp(const std::uint8_t*, std::size_t) override {}
+  // The sender reports (PT 200) of the compound RTCP that came, each as received.
+  void on_rtcp(const std::uint8_t* p, std::size_t len) override {
+    std::lock_guard lock(mutex_);
+    for (std::size_t at = 0; at + 4 <= len;) {
+      const std::size_t size = 4 * (((std::size_t{p[at + 2]} << 8) | p[at + 3]) + 1);
+      if (at + size > len) break;
+      if (p[at + 1] == 200) reports_.emplace_back(p + at, p + at + size);
+      at += size;
+    }
+  }
+  std::vector<std::vector<std::uint8_t>> sender_reports() {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
 
   std::vector<ReceivedRtp> packets() {
     std::lock_guard lock(mutex_);
@@ -80,6 +93,7 @@ class RecordingReceiver final : public cluster::RelayReceiverListener {
   RecordingReceiver() = default;
   std::mutex mutex_;
   std::vector<ReceivedRtp> packets_;
+  std::vector<std::vector<std::uint8_t>> reports_;
 };
 
 // One RTP packet of a publisher, as the core hands it to incoming_rtp.
