@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "../runtime/runtime.h"
 #include "cluster_link.h"
+#include "relay_origin.h"
 
 namespace jmedia {
 
@@ -264,6 +265,8 @@ void MediaPlugin::shutdown() {
   // First: this node's record and claims are withdrawn while its devices are still known;
   // workers that still claim or release find it stopped (answered at once).
   if (directory_) directory_->stop();
+  // Then the relays to other nodes: nothing asks for one any more.
+  if (origin_) origin_->stop();
   queue_.stop();
   notifier_.stop();  // after the workers, which notify; what still waits is dropped
   // Nothing below a session holds it (ownership flows one way): dropping the table and the

@@ -1,8 +1,17 @@
 #include "rtp_rewriter.h"
 
 #include <cstring>
+#include <random>
 
 namespace jmedia {
+
+std::uint32_t random_ssrc() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  std::uint32_t ssrc = 0;
+  while (ssrc == 0) ssrc = generator();
+  return ssrc;
+}
+
 namespace {
 
 constexpr std::size_t kHeaderBytes = 12;
@@ -71,6 +80,15 @@ bool RtpRewriter::save(const char* packet, std::size_t length, Header& header) {
 
 void RtpRewriter::restore(char* packet, const Header& header) {
   std::memcpy(packet, header.bytes, kHeaderBytes);
+}
+
+bool RtpRewriter::rewrite_sender_report(char* report, std::size_t length) const {
+  if (report == nullptr || length < 28 || !started_ || read32(report + 4) != source_ssrc_) {
+    return false;
+  }
+  write32(report + 4, out_ssrc_);
+  write32(report + 16, read32(report + 16) + timestamp_offset_);
+  return true;
 }
 
 }  // namespace jmedia

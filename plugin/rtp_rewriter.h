@@ -9,6 +9,9 @@
 
 namespace jmedia {
 
+// A random SSRC for a new outgoing stream (never 0).
+std::uint32_t random_ssrc();
+
 class RtpRewriter {
  public:
   // timestamp_step: how far the timestamp moves across a source change (one frame).
@@ -21,6 +24,11 @@ class RtpRewriter {
   // Rewrites seq, timestamp, SSRC (and payload type when set) in place. False (packet left
   // untouched) when it is too short to be RTP.
   bool rewrite(char* packet, std::size_t length);
+
+  // An RTCP sender report (its first 28 bytes: header, SSRC, NTP and RTP time, counts) of
+  // the source this stream now carries, rewritten in place into this stream's SSRC and RTP
+  // time. False (left untouched) for any other SSRC, or before the first packet.
+  bool rewrite_sender_report(char* report, std::size_t length) const;
 
   // Saved and restored around a rewrite so that the source's own packet stays intact for
   // the next viewer and for the core's statistics.
