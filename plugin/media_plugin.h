@@ -229,6 +229,8 @@ class MediaPlugin : private DeviceListener {
   // media_relay.cpp
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
   void relay_data_to_viewers(MediaSession& publisher, janus_plugin_data* packet);
+  // The publisher's sender reports to the device's relays to other nodes (OutboundRelay).
+  void relay_sender_reports(MediaSession& publisher, const janus_plugin_rtcp& packet);
 
   Host& host_;
   SdpEngine& sdp_;

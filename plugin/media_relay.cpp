@@ -3,6 +3,7 @@
 // (Device::route_rtp), which copies the pointer to its copy-on-write consumer list (under its
 // snapshot lock, held for that copy only) and hands the packet to each started consumer.
 #include "media_plugin.h"
+#include "outbound_relay.h"
 
 namespace jmedia {
 
@@ -45,6 +46,9 @@ void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp*
       // The peer's feedback is about the stream we send back, which is its own.
       host_.relay_rtcp(handle, packet);
       return;
+    case Role::kPublisher:
+      relay_sender_reports(*session, *packet);
+      return;
     case Role::kViewer:
       // Keyframe requests go to the device's producer; the core answers the rest (NACKs).
       if (packet->video && host_.requests_keyframe(packet)) {
@@ -53,6 +57,20 @@ void MediaPlugin::incoming_rtcp(janus_plugin_session* handle, janus_plugin_rtcp*
       return;
     default:
       return;
+  }
+}
+
+void MediaPlugin::relay_sender_reports(MediaSession& publisher, const janus_plugin_rtcp& packet) {
+  Device* device = publisher.device();
+  LocalPublisher* producer = publisher.publisher();
+  if (device == nullptr || producer == nullptr || packet.buffer == nullptr) return;
+  auto current = device->producer();
+  if (current.get() != producer) return;  // a publisher a hand-over replaced
+  // Only relays to other nodes: the core makes its own reports for each local viewer.
+  for (const auto& consumer : *device->consumers()) {
+    if (auto* relay = dynamic_cast<OutboundRelay*>(consumer.get())) {
+      relay->send_sender_reports(packet.buffer, packet.length);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #include "outbound_relay.h"
 
+#include <cstring>
 #include <utility>
 
 namespace jmedia {
@@ -41,6 +42,29 @@ void OutboundRelay::send_rtp(janus_plugin_rtp& packet) {
   if (!(packet.video ? video_ : audio_).rewrite(packet.buffer, packet.length)) return;
   if (sender_->send_rtp(reinterpret_cast<const std::uint8_t*>(packet.buffer), packet.length)) {
     count_out(packet.length);
+  }
+}
+
+void OutboundRelay::send_sender_reports(const char* rtcp, std::size_t length) {
+  if (!started()) return;
+  constexpr std::size_t kSenderInfo = 28;  // header, SSRC, NTP time, RTP time, counts
+  for (std::size_t at = 0; at + 4 <= length;) {
+    const auto* header = reinterpret_cast<const unsigned char*>(rtcp + at);
+    const std::size_t size = 4 * (((std::size_t{header[2]} << 8) | header[3]) + 1);
+    if (at + size > length) return;
+    if (header[1] == 200 && size >= kSenderInfo) {
+      char report[kSenderInfo];
+      std::memcpy(report, rtcp + at, kSenderInfo);
+      report[0] = static_cast<char>(0x80);  // no report blocks
+      report[2] = 0;
+      report[3] = 6;
+      std::lock_guard lock(relay_mutex_);
+      if (sender_ && (audio_.rewrite_sender_report(report, kSenderInfo) ||
+                      video_.rewrite_sender_report(report, kSenderInfo))) {
+        sender_->send_rtcp(reinterpret_cast<const std::uint8_t*>(report), kSenderInfo);
+      }
+    }
+    at += size;
   }
 }
 

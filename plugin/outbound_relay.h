@@ -50,6 +50,10 @@ class OutboundRelay final : public Consumer, private cluster::RelaySenderListene
   void send_rtp(janus_plugin_rtp& packet) override;
   void send_data(janus_plugin_data& /*packet*/) override {}  // never wanted: kinds say no data
   void use_media(const PublisherMedia& media) override;
+  // The publisher's RTCP (its loop thread): each sender report of the sources the relay
+  // carries goes on, in the relay's SSRC and RTP time, without its report blocks (those are
+  // about what the publisher receives). No allocation.
+  void send_sender_reports(const char* rtcp, std::size_t length);
 
   // Stops the relay for good: no more media, and the sender (its socket, its place on the
   // relay thread) is destroyed here, after the relay thread is out of it. Any thread but the

@@ -82,4 +82,13 @@ void RtpRewriter::restore(char* packet, const Header& header) {
   std::memcpy(packet, header.bytes, kHeaderBytes);
 }
 
+bool RtpRewriter::rewrite_sender_report(char* report, std::size_t length) const {
+  if (report == nullptr || length < 28 || !started_ || read32(report + 4) != source_ssrc_) {
+    return false;
+  }
+  write32(report + 4, out_ssrc_);
+  write32(report + 16, read32(report + 16) + timestamp_offset_);
+  return true;
+}
+
 }  // namespace jmedia

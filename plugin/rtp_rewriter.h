@@ -25,6 +25,11 @@ class RtpRewriter {
   // untouched) when it is too short to be RTP.
   bool rewrite(char* packet, std::size_t length);
 
+  // An RTCP sender report (its first 28 bytes: header, SSRC, NTP and RTP time, counts) of
+  // the source this stream now carries, rewritten in place into this stream's SSRC and RTP
+  // time. False (left untouched) for any other SSRC, or before the first packet.
+  bool rewrite_sender_report(char* report, std::size_t length) const;
+
   // Saved and restored around a rewrite so that the source's own packet stays intact for
   // the next viewer and for the core's statistics.
   struct Header {

@@ -408,3 +408,46 @@ TEST_F(OriginPluginTest, AKeyframeRequestOnTheRelayReachesThePublisher) {
 
 }  // namespace
 }  // namespace jmedia::testing
+
+namespace jmedia::testing {
+namespace {
+
+TEST_F(OriginPluginTest, ThePublishersSenderReportsGoOnTheRelayInItsStreams) {
+  start();
+  janus_plugin_session* pub = publish("cam-a");
+  Asked asked = ask("cam-a");
+  ASSERT_TRUE(asked.answer);
+  send_media(pub, 0x6000, 10, 3);  // audio SSRC 0x6000, timestamps 960 per seq
+  ASSERT_TRUE(eventually([&] { return asked.media->of_type(111).size() == 3; }));
+  const ReceivedRtp first = asked.media->of_type(111)[0];
+  // A sender report of the audio SSRC, RTP time of seq 11, with one report block.
+  std::array<char, 52> sr{};
+  sr[0] = static_cast<char>(0x81);
+  sr[1] = static_cast<char>(200);
+  sr[3] = 12;
+  const std::uint32_t fields[] = {0x6000, 0x11111111, 0x22222222, 11 * 960u, 3, 300};
+  for (int f = 0; f < 6; ++f) {
+    for (int i = 0; i < 4; ++i) sr[4 + 4 * f + i] = static_cast<char>(fields[f] >> (24 - 8 * i));
+  }
+  janus_plugin_rtcp rtcp{};
+  rtcp.video = FALSE;
+  rtcp.buffer = sr.data();
+  rtcp.length = sr.size();
+  plugin->incoming_rtcp(pub, &rtcp);
+  ASSERT_TRUE(eventually([&] { return !asked.media->sender_reports().empty(); }))
+      << "no sender report on the relay";
+  const auto report = asked.media->sender_reports()[0];
+  ASSERT_GE(report.size(), 28u);
+  auto word = [&](std::size_t at) {
+    return (std::uint32_t{report[at]} << 24) | (std::uint32_t{report[at + 1]} << 16) |
+           (std::uint32_t{report[at + 2]} << 8) | report[at + 3];
+  };
+  EXPECT_EQ(report[1], 200);
+  EXPECT_EQ(word(4), first.ssrc) << "the relay's audio SSRC";
+  EXPECT_EQ(word(8), 0x11111111u);
+  EXPECT_EQ(word(16), first.timestamp + 960u) << "the relay's RTP time of seq 11";
+  detach(pub);
+}
+
+}  // namespace
+}  // namespace jmedia::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,14 +26,15 @@ struct ReceivedRtp {
 class RecordingReceiver final : public cluster::RelayReceiverListener {
  public:
   // null (and a test failure) when it cannot be made.
-  static std::unique_ptr<RecordingReceiver> make(cluster::RelayLoop& loop,
-                                                 const std::string& relay_id,
-                                                 const std::string& secret) {
+  static std::unique_ptr<RecordingReceiver> make(
+      cluster::RelayLoop& loop, const std::string& relay_id, const std::string& secret,
+      std::chrono::milliseconds report_interval = std::chrono::milliseconds(1000)) {
     auto recording = std::unique_ptr<RecordingReceiver>(new RecordingReceiver);
     cluster::RelayReceiverOptions options;
     options.relay_id = relay_id;
     options.secret = secret;
     options.socket.host = "127.0.0.1";
+    options.report_interval = report_interval;
     std::string error;
     recording->receiver = cluster::RelayReceiver::create(loop, options, *recording, error);
     if (!recording->receiver) {
@@ -54,7 +56,20 @@ class RecordingReceiver final : public cluster::RelayReceiverListener {
     std::lock_guard lock(mutex_);
     packets_.push_back(std::move(rtp));
   }
-  void on_rtcp(const std::uint8_t*, std::size_t) override {}
+  // The sender reports (PT 200) of the compound RTCP that came, each as received.
+  void on_rtcp(const std::uint8_t* p, std::size_t len) override {
+    std::lock_guard lock(mutex_);
+    for (std::size_t at = 0; at + 4 <= len;) {
+      const std::size_t size = 4 * (((std::size_t{p[at + 2]} << 8) | p[at + 3]) + 1);
+      if (at + size > len) break;
+      if (p[at + 1] == 200) reports_.emplace_back(p + at, p + at + size);
+      at += size;
+    }
+  }
+  std::vector<std::vector<std::uint8_t>> sender_reports() {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
 
   std::vector<ReceivedRtp> packets() {
     std::lock_guard lock(mutex_);
@@ -78,6 +93,7 @@ class RecordingReceiver final : public cluster::RelayReceiverListener {
   RecordingReceiver() = default;
   std::mutex mutex_;
   std::vector<ReceivedRtp> packets_;
+  std::vector<std::vector<std::uint8_t>> reports_;
 };
 
 // One RTP packet of a publisher, as the core hands it to incoming_rtp.
