@@ -84,6 +84,17 @@ TEST(ClusterConfigTest, RelaySettingsAndTimingsAreValidated) {
     EXPECT_EQ(result.config.test_relay_drop_percent, 0);  // out of 0-100: the default, warned
     EXPECT_EQ(config.problems().size(), 1u);
   }
+  EXPECT_EQ(load({}).config.relay_linger_s, 10);
+  EXPECT_EQ(load(base("cluster.relay_linger_s", "0")).config.relay_linger_s, 0);
+  EXPECT_EQ(load(base("cluster.relay_linger_s", "3600")).config.relay_linger_s, 3600);
+  for (const char* bad : {"3601", "-1", "soon"}) {
+    ConfigValues config(base("cluster.relay_linger_s", bad));
+    const auto result = load_cluster_config(config);
+    EXPECT_EQ(result.config.relay_linger_s, 10) << bad;  // out of 0-3600: the default, warned
+    ASSERT_EQ(config.problems().size(), 1u) << bad;
+    EXPECT_NE(config.problems()[0].find("relay_linger_s"), std::string::npos)
+        << config.problems()[0];
+  }
   // A TTL under two heartbeats would let a live claim expire.
   auto values = base("cluster.heartbeat_ms", "1000");
   values["cluster.node_ttl_ms"] = "1500";
