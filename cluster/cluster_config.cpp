@@ -94,6 +94,7 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
   config.secret = values.text("cluster.secret", "");
   config.heartbeat_ms = values.integer("cluster.heartbeat_ms", config.heartbeat_ms, 50, 60000);
   config.node_ttl_ms = values.integer("cluster.node_ttl_ms", config.node_ttl_ms, 150, 600000);
+  config.relay_linger_s = values.integer("cluster.relay_linger_s", config.relay_linger_s, 0, 3600);
   config.test_relay_drop_percent =
       static_cast<int>(values.integer("cluster.test_relay_drop_percent", 0, 0, 100));
 
@@ -145,12 +146,13 @@ ClusterConfigResult load_cluster_config(ConfigValues& values) {
   }
   log_info(
       "config: cluster: node '%s', directory redis %s%s, heartbeat_ms=%lld node_ttl_ms=%lld, "
-      "advertise_host=%s relay_ports=%s (relays: not used by the plugin yet)",
+      "advertise_host=%s relay_ports=%s relay_linger_s=%lld",
       config.node_id.c_str(), config.redis.text().c_str(),
       config.redis_password.empty() ? "" : " (AUTH)", static_cast<long long>(config.heartbeat_ms),
       static_cast<long long>(config.node_ttl_ms),
       config.advertise_host.empty() ? "(unset)" : config.advertise_host.c_str(),
-      relay_ports.empty() ? "(unset)" : relay_ports.c_str());
+      relay_ports.empty() ? "(unset)" : relay_ports.c_str(),
+      static_cast<long long>(config.relay_linger_s));
   return ClusterConfigResult{std::move(config), ""};
 }
 

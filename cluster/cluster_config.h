@@ -32,8 +32,8 @@ struct ClusterConfig {
   std::string redis_password;  // AUTH when non-empty
   std::string node_id;
   std::string api_url;  // advertised in this node's record when set (informative)
-  // For the relays between nodes (cluster/relay_*; not used by the plugin yet): read and
-  // validated now.
+  // For the relays between nodes (cluster/relay_*): where this node's relay sockets bind and
+  // what the other nodes send to.
   std::string advertise_host;
   int relay_port_min = 0;
   int relay_port_max = 0;
@@ -43,6 +43,9 @@ struct ClusterConfig {
   int test_relay_drop_percent = 0;
   std::int64_t heartbeat_ms = 1000;
   std::int64_t node_ttl_ms = 5000;
+  // How long this node keeps a relay from another node after its last viewer here left (a
+  // viewer coming back meanwhile reuses it): 0-3600.
+  std::int64_t relay_linger_s = 10;
 };
 
 struct ClusterConfigResult {

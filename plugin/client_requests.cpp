@@ -229,49 +229,52 @@ bool MediaPlugin::run_publish(const SessionPtr& session, const std::string& tx,
 bool MediaPlugin::run_watch(const SessionPtr& session, const std::string& tx,
                             const WatchRequest& request) {
   std::string offer;
-  bool elsewhere = false;  // no local publisher: the cluster directory is asked, unlocked
-  {
-    std::lock_guard lock(session->transition_mutex());
-    if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
-      return push_error(session, tx,
-                        Error{ErrorCode::kWrongState, "this handle belongs to device '" +
-                                                          bound->id() + "'; attach a new handle"});
-    }
-    if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
-    auto consumer = session->viewer_endpoint();
-    auto added =
-        devices_.add_consumer(request.device_id, consumer, limits_.max_viewers_per_device.load());
-    if (auto* error = std::get_if<Error>(&added)) {
-      if (error->code == ErrorCode::kTooManyViewers) {
-        metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
+  // Held while the viewer is added to a device relayed from another node just set up: it
+  // keeps the relay from lingering out before the viewer is in.
+  std::shared_ptr<void> remote_hold;
+  for (int attempt = 0;; ++attempt) {
+    bool elsewhere = false;  // no local producer: the cluster directory is asked, unlocked
+    {
+      std::lock_guard lock(session->transition_mutex());
+      if (Device* bound = session->device(); bound != nullptr && bound->id() != request.device_id) {
+        return push_error(
+            session, tx,
+            Error{ErrorCode::kWrongState,
+                  "this handle belongs to device '" + bound->id() + "'; attach a new handle"});
       }
-      sessions_.release_active();
-      if (error->code != ErrorCode::kNoSuchDevice || !directory_) {
-        return push_error(session, tx, *error);
-      }
-      elsewhere = true;
-    } else {
-      auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
-      auto offered = sdp_.viewer_offer(media);
-      if (auto* refused = std::get_if<Error>(&offered)) {
-        devices_.remove_consumer(device, consumer.get());
+      if (auto error = claim_role_slot(session)) return push_error(session, tx, *error);
+      auto consumer = session->viewer_endpoint();
+      auto added =
+          devices_.add_consumer(request.device_id, consumer, limits_.max_viewers_per_device.load());
+      if (auto* error = std::get_if<Error>(&added)) {
+        if (error->code == ErrorCode::kTooManyViewers) {
+          metrics_->limit_rejected(LimitKind::kMaxViewersPerDevice);
+        }
         sessions_.release_active();
-        return push_error(session, tx, *refused);
+        if (error->code != ErrorCode::kNoSuchDevice || !directory_ || attempt != 0) {
+          return push_error(session, tx, *error);
+        }
+        elsewhere = true;
+      } else {
+        auto [device, media] = std::get<DeviceRegistry::Watched>(std::move(added));
+        auto offered = sdp_.viewer_offer(media);
+        if (auto* refused = std::get_if<Error>(&offered)) {
+          devices_.remove_consumer(device, consumer.get());
+          sessions_.release_active();
+          return push_error(session, tx, *refused);
+        }
+        offer = std::move(std::get<std::string>(offered));
+        session->bind_device(device);
+        enter_role(session, Role::kViewer,
+                   MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
       }
-      offer = std::move(std::get<std::string>(offered));
-      session->bind_device(device);
-      enter_role(session, Role::kViewer,
-                 MediaFlags{!media.audio_codec.empty(), !media.video_codec.empty(), media.data});
     }
-  }
-  if (elsewhere) {
-    // Asked without the transition mutex (a bounded wait for the directory thread): 1023 when
-    // another node publishes it, 1022 when the directory cannot be asked, else 1015.
-    auto remote = watch_elsewhere(request.device_id);
-    return push_error(session, tx,
-                      remote ? *remote
-                             : Error{ErrorCode::kNoSuchDevice,
-                                     "device '" + request.device_id + "' is not publishing"});
+    if (!elsewhere) break;
+    // Asked without the transition mutex (bounded waits for the directory thread and for the
+    // origin's answer): the device is then relayed here (added again, once), or the error.
+    if (auto remote = watch_elsewhere(request.device_id, remote_hold)) {
+      return push_error(session, tx, *remote);
+    }
   }
   JsonPtr event = result_event("offer");
   set(event.get(), "media_session", session->id());

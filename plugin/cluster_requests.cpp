@@ -1,13 +1,13 @@
 // The plugin's side of the cluster directory (cluster/directory.h): publish claims its device
-// cluster-wide, watch of a device published elsewhere is refused clearly (the plugin does not
-// use the relays yet), "devices" with "scope":"cluster" lists every node's devices from the
-// directory, and a device this node lost to another (claimed there while Redis was unreachable from
-// here) has its local publisher ended. This node's inbox runs (messages are counted), but until the
-// relays exist nothing here sends to another node, and what arrives is logged and dropped.
-// README, "Scale-out".
+// cluster-wide, watch of a device published elsewhere goes through this node's relay of it
+// (remote_devices.cpp), "devices" with "scope":"cluster" lists every node's devices from the
+// directory, and a device this node lost to another (claimed there while Redis was unreachable
+// from here) has its local publisher ended. A device relayed here from another node is not
+// this node's publication: never claimed, listed or lost here. README, "Scale-out".
 #include "../common/log.h"
 #include "cluster_link.h"
 #include "media_plugin.h"
+#include "remote_relays.h"
 
 namespace jmedia {
 
@@ -21,7 +21,7 @@ std::vector<cluster::PublishedDevice> MediaPlugin::ClusterLink::published() {
   for (;;) {
     auto [page, more] = plugin_.devices_.page_devices(after, 1000);
     for (const auto& device : page) {
-      if (device->has_producer()) {
+      if (const auto producer = device->producer(); producer && !producer->origin_node()) {
         devices.push_back(cluster::PublishedDevice{device->id(), device->consumer_count()});
       }
     }
@@ -33,7 +33,8 @@ std::vector<cluster::PublishedDevice> MediaPlugin::ClusterLink::published() {
 
 bool MediaPlugin::ClusterLink::publishes(const std::string& device_id) {
   auto device = plugin_.devices_.find(device_id);
-  return device && device->has_producer();
+  const auto producer = device ? device->producer() : nullptr;
+  return producer && !producer->origin_node();
 }
 
 void MediaPlugin::ClusterLink::device_lost(const std::string& device_id,
@@ -79,6 +80,7 @@ void MediaPlugin::start_cluster() {
   options.node_ttl = std::chrono::milliseconds(config.node_ttl_ms);
   options.secret = config.secret;
   relay_loop_ = std::make_unique<cluster::RelayLoop>();
+  remote_ = std::make_unique<RemoteRelays>(*this);
   cluster_link_ = std::make_unique<ClusterLink>(*this);
   directory_ =
       std::make_unique<cluster::Directory>(std::move(options), *cluster_link_, cluster_link_.get());
@@ -89,10 +91,19 @@ void MediaPlugin::start_cluster() {
 std::variant<bool, Error> MediaPlugin::claim_in_cluster(const std::string& device_id) {
   if (!directory_) return false;
   // Published here already: the local registry answers 1014, and the claim is this node's.
-  if (auto device = devices_.find(device_id); device && device->has_producer()) return false;
+  // A device relayed from another node is not: the directory decides.
+  auto device = devices_.find(device_id);
+  const auto producer = device ? device->producer() : nullptr;
+  if (producer && !producer->origin_node()) return false;
   const auto claim = directory_->claim(device_id);
   switch (claim.result) {
     case cluster::Directory::ClaimResult::kClaimed:
+      if (producer) {
+        // Ours now (the origin is gone): the local publisher takes over from the relay, whose
+        // viewers stay (a hand-over); the relay itself ends on the remote relays' thread.
+        devices_.release_producer(device, producer.get());
+        remote_->local_takes_over(device_id);
+      }
       return true;
     case cluster::Directory::ClaimResult::kTaken:
       return Error{
@@ -108,8 +119,11 @@ std::variant<bool, Error> MediaPlugin::claim_in_cluster(const std::string& devic
   return false;
 }
 
-std::optional<Error> MediaPlugin::watch_elsewhere(const std::string& device_id) {
-  if (!directory_) return std::nullopt;
+std::optional<Error> MediaPlugin::watch_elsewhere(const std::string& device_id,
+                                                  std::shared_ptr<void>& hold) {
+  const auto not_publishing =
+      Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
+  if (!directory_) return not_publishing;
   const auto unavailable =
       Error{ErrorCode::kClusterUnavailable,
             "device '" + device_id +
@@ -118,11 +132,8 @@ std::optional<Error> MediaPlugin::watch_elsewhere(const std::string& device_id) 
   if (!directory_->redis_up()) return unavailable;
   const auto found = directory_->lookup(device_id);
   if (!found.available) return unavailable;
-  if (found.holder.empty() || found.holder == directory_->node_id()) return std::nullopt;
-  return Error{ErrorCode::kRemoteDevice,
-               "device '" + device_id + "' is published on node '" + found.holder +
-                   "': watching a device of another node needs relays, which are not "
-                   "implemented yet; watch it on that node"};
+  if (found.holder.empty() || found.holder == directory_->node_id()) return not_publishing;
+  return remote_->wait_ready(device_id, found.holder, hold);
 }
 
 JsonPtr MediaPlugin::cluster_devices_page(const DevicesRequest& request,

@@ -51,6 +51,15 @@ bool DeviceRegistry::release_producer(const std::shared_ptr<Device>& device,
   });
 }
 
+bool DeviceRegistry::release_idle_producer(const std::shared_ptr<Device>& device,
+                                           const Producer* producer) {
+  return devices_.with_shard(device->id(), [&](Map& map) {
+    if (device->consumer_count() != 0 || !device->clear_producer(producer)) return false;
+    drop_if_empty(map, device);
+    return true;
+  });
+}
+
 std::shared_ptr<Consumer> DeviceRegistry::remove_consumer(const std::shared_ptr<Device>& device,
                                                           const Consumer* consumer) {
   return devices_.with_shard(device->id(), [&](Map& map) {
@@ -81,7 +90,10 @@ std::pair<std::vector<DeviceRegistry::Summary>, bool> DeviceRegistry::page(
   std::vector<Summary> summaries;
   summaries.reserve(devices.size());
   for (const auto& device : devices) {
-    summaries.push_back(Summary{device->id(), device->has_producer(), device->consumer_count()});
+    const auto producer = device->producer();
+    const std::string* node = producer ? producer->origin_node() : nullptr;
+    summaries.push_back(Summary{device->id(), producer != nullptr, device->consumer_count(),
+                                node != nullptr ? *node : std::string()});
   }
   return {std::move(summaries), more};
 }

@@ -40,6 +40,9 @@ class DeviceRegistry {
   // Removes producer from device; true when it was its producer (consumers left hear of it
   // through the device's listener). Drops the device when nothing is left in it.
   bool release_producer(const std::shared_ptr<Device>& device, const Producer* producer);
+  // release_producer only while device has no consumer (checked under the same shard lock as
+  // add_consumer: a viewer joining meanwhile keeps it); true when it was released.
+  bool release_idle_producer(const std::shared_ptr<Device>& device, const Producer* producer);
   std::shared_ptr<Consumer> remove_consumer(const std::shared_ptr<Device>& device,
                                             const Consumer* consumer);
   std::shared_ptr<Device> find(const std::string& device_id) const;
@@ -48,6 +51,7 @@ class DeviceRegistry {
     std::string device_id;
     bool publishing;
     std::size_t viewers;
+    std::string node_id;  // the producer's node when it is another one's (a relayed device)
   };
   // Up to limit devices after `after` ("" = from the start) in device_id order, plus whether
   // more follow; with ranges, only the devices whose id lies in them (what a token covers),

@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "../runtime/runtime.h"
 #include "cluster_link.h"
+#include "remote_relays.h"
 
 namespace jmedia {
 
@@ -263,6 +264,8 @@ void MediaPlugin::shutdown() {
   metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
   // First: this node's record and claims are withdrawn while its devices are still known;
   // workers that still claim or release find it stopped (answered at once).
+  // The remote relays' thread before the directory: their relay_stop's still go out.
+  if (remote_) remote_->stop();
   if (directory_) directory_->stop();
   queue_.stop();
   notifier_.stop();  // after the workers, which notify; what still waits is dropped
@@ -717,7 +720,18 @@ JsonPtr MediaPlugin::info(const InfoRequest& request, const Grants* grants) {
   }
   JsonPtr reply = adopt(json_object());
   set(reply.get(), "media", "info");
-  set(reply.get(), "session", session->to_json());
+  JsonPtr described = session->to_json();
+  // A viewer of a device relayed from another node: which node its producer is on.
+  if (session->role() == Role::kViewer) {
+    if (const auto device = session->device_ptr()) {
+      if (const auto producer = device->producer()) {
+        if (const std::string* node = producer->origin_node()) {
+          set(described.get(), "producer_node", *node);
+        }
+      }
+    }
+  }
+  set(reply.get(), "session", std::move(described));
   return reply;
 }
 
@@ -744,6 +758,9 @@ JsonPtr MediaPlugin::devices_page(const DevicesRequest& request, const Grants* g
     set_unchecked(device.get(), "device_id", summary.device_id);  // validated
     set_unchecked(device.get(), "publishing", summary.publishing);
     set_unchecked(device.get(), "viewers", static_cast<std::uint64_t>(summary.viewers));
+    // A device relayed from another node: that node (node ids are validated at load and in
+    // the directory's messages).
+    if (!summary.node_id.empty()) set(device.get(), "node_id", summary.node_id);
     json_array_append_new(array.get(), device.release());
   }
   set_unchecked(reply.get(), "devices", std::move(array));

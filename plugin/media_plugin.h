@@ -200,9 +200,12 @@ class MediaPlugin : private DeviceListener {
   // Waits for the directory thread at most DirectoryOptions::wait; Redis unreachable: accepted
   // here (claimed when it is back). Returns whether this call claimed it in the directory.
   std::variant<bool, Error> claim_in_cluster(const std::string& device_id);
-  // watch of a device with no local publisher, on a worker: 1023 when another node publishes
-  // it, 1022 when the directory cannot be asked, nullopt when nobody does (1015 stays).
-  std::optional<Error> watch_elsewhere(const std::string& device_id);
+  // watch of a device with no local producer, on a worker: when another node holds it, waits
+  // (bounded) for this node's relay of it (remote_devices.cpp); nullopt then: the device is
+  // in the registry now, add the viewer again (hold keeps the relay meanwhile). 1015 when
+  // nobody publishes it, 1022 when the directory cannot be asked or the origin does not
+  // answer, the origin's code when it refuses.
+  std::optional<Error> watch_elsewhere(const std::string& device_id, std::shared_ptr<void>& hold);
   JsonPtr cluster_devices_page(const DevicesRequest& request, const Grants* grants) const;
   // On the directory thread: another node holds a device published here; its publisher ends.
   void device_lost(const std::string& device_id, const std::string& holder);
@@ -213,11 +216,13 @@ class MediaPlugin : private DeviceListener {
   void origin_node_left(const std::string& node_id);
   RelayTotals origin_relay_totals() const;  // at scrape
   // remote_devices.cpp: this node's viewers of devices published on other nodes, through an
-  // inbound relay each. On the inbox's or the directory's thread (ClusterLink).
+  // inbound relay each (RemoteRelays, remote_relays.h). On the inbox's or the directory's
+  // thread (ClusterLink): recorded and handed to the remote relays' thread.
   void remote_received(const cluster::NodeMessage& message);
   void remote_unanswered(const cluster::NodeMessage& request);
   void remote_node_left(const std::string& node_id);
   RelayTotals remote_relay_totals() const;  // at scrape
+  class RemoteRelays;
 
   // media_relay.cpp
   void relay_to_viewers(MediaSession& publisher, janus_plugin_rtp* packet);
@@ -254,6 +259,9 @@ class MediaPlugin : private DeviceListener {
   DeviceNotifier notifier_;
   // Cluster only (null on a single node); after everything they reach, stopped first in
   // shutdown(). The link is the directory's listener and outlives it.
+  // Cluster only: this node's remote devices; its thread is stopped in shutdown() before the
+  // directory, and it is destroyed after the directory (whose threads call it).
+  std::unique_ptr<RemoteRelays> remote_;
   std::unique_ptr<ClusterLink> cluster_link_;
   std::unique_ptr<cluster::Directory> directory_;
 };

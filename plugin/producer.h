@@ -1,8 +1,10 @@
-// The source of a device's media (Device is the router): today a local publisher
-// (LocalPublisher); an inbound relay from another node is another kind. Media goes in through
+// The source of a device's media (Device is the router): a local publisher (LocalPublisher)
+// or an inbound relay from another node (InboundRelay). Media goes in through
 // Device::route_rtp/route_data, called with the producer by whichever thread receives it;
 // what flows back to the producer from the device's consumers is its interface here.
 #pragma once
+
+#include <string>
 
 #include "../common/janus_api.h"
 
@@ -22,6 +24,10 @@ class Producer {
   // relay). What the plugin maps back to a session with its session table, for listings,
   // kicks and events: the producer itself never reaches a session.
   virtual janus_plugin_session* session_handle() const { return nullptr; }
+  // The node the media comes from when it is another one's (an inbound relay); null for a
+  // producer of this node. What keeps a relayed device out of this node's publications (the
+  // directory's claims, relays to further nodes) and names its node in listings.
+  virtual const std::string* origin_node() const { return nullptr; }
 
  protected:
   Producer() = default;

@@ -64,13 +64,15 @@ class ClusterPluginTest : public PluginTest {
   std::unique_ptr<cluster::Directory> other;
 };
 
-TEST_F(ClusterPluginTest, ADeviceOfAnotherNodeIsBusyHereAndNotWatchable) {
+TEST_F(ClusterPluginTest, ADeviceOfAnotherNodeIsBusyHere) {
   janus_plugin_session* h = attach();
   auto busy = request(h, R"({"request":"publish","device_id":"cam-b"})", jsep("offer"));
   EXPECT_EQ(code(busy.event), numeric(ErrorCode::kDeviceBusy)) << busy.event;
   EXPECT_NE(str(busy.event, "error").find("node-b"), std::string::npos) << busy.event;
+  // Watchable through a relay, which this node cannot receive without an advertise_host.
   auto remote = request(h, R"({"request":"watch","device_id":"cam-b"})");
-  EXPECT_EQ(code(remote.event), numeric(ErrorCode::kRemoteDevice)) << remote.event;
+  EXPECT_EQ(code(remote.event), numeric(ErrorCode::kClusterUnavailable)) << remote.event;
+  EXPECT_NE(str(remote.event, "error").find("advertise_host"), std::string::npos) << remote.event;
   auto none = request(h, R"({"request":"watch","device_id":"cam-none"})");
   EXPECT_EQ(code(none.event), numeric(ErrorCode::kNoSuchDevice)) << none.event;
   EXPECT_EQ(plugin->sessions().active(), 0u);
