@@ -4,6 +4,8 @@
 
 #include "../common/log.h"
 #include "media_plugin.h"
+#include "outbound_relay.h"
+#include "relay_origin.h"
 
 namespace jmedia {
 
@@ -113,6 +115,11 @@ void MediaPlugin::tell_viewers(const std::shared_ptr<Device>& device) {
     }
   }
   for (const auto& item : news.consumers) {
+    // A relay to another node: that node is told (relay_origin.cpp), not a session here.
+    if (auto* relay = dynamic_cast<OutboundRelay*>(item.consumer.get())) {
+      if (origin_) origin_->tell(*device, *relay, item, news.media);
+      continue;
+    }
     // A local viewer's session, found by the handle its consumer holds; one gone meanwhile
     // has nobody to tell.
     const SessionPtr session = session_of(item.consumer->session_handle());

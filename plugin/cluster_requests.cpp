@@ -8,6 +8,7 @@
 #include "cluster_link.h"
 #include "media_plugin.h"
 #include "remote_relays.h"
+#include "relay_origin.h"
 
 namespace jmedia {
 
@@ -81,9 +82,11 @@ void MediaPlugin::start_cluster() {
   options.secret = config.secret;
   relay_loop_ = std::make_unique<cluster::RelayLoop>();
   remote_ = std::make_unique<RemoteRelays>(*this);
+  origin_ = std::make_unique<RelayOrigin>(*relay_loop_, devices_, config);
   cluster_link_ = std::make_unique<ClusterLink>(*this);
   directory_ =
       std::make_unique<cluster::Directory>(std::move(options), *cluster_link_, cluster_link_.get());
+  origin_->set_channel(directory_->channel());
   log_info("cluster: node '%s' joins the directory at redis %s", config.node_id.c_str(),
            config.redis.text().c_str());
 }

@@ -1,5 +1,7 @@
 #include "device_registry.h"
 
+#include <algorithm>
+
 namespace jmedia {
 
 void DeviceRegistry::drop_if_empty(Map& map, const std::shared_ptr<Device>& device) {
@@ -24,6 +26,33 @@ std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::claim_producer(
                              });
 }
 
+namespace {
+
+// The device's consumers that are sessions of this node (a relay to another node has no
+// session handle): what max_viewers_per_device counts.
+std::size_t local_viewers(const Device& device) {
+  const auto consumers = device.consumers();
+  return static_cast<std::size_t>(
+      std::count_if(consumers->begin(), consumers->end(),
+                    [](const auto& consumer) { return consumer->session_handle() != nullptr; }));
+}
+
+}  // namespace
+
+std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_relay(
+    const std::string& device_id, const std::shared_ptr<Consumer>& relay) {
+  return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Watched, Error> {
+    auto it = map.find(device_id);
+    auto producer = it == map.end() ? nullptr : it->second->producer();
+    if (!producer || producer->session_handle() == nullptr) {
+      return Error{ErrorCode::kNoSuchDevice,
+                   "device '" + device_id + "' is not published on this node"};
+    }
+    PublisherMedia media = it->second->add_consumer(relay);
+    return Watched{it->second, std::move(media)};
+  });
+}
+
 std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_consumer(
     const std::string& device_id, const std::shared_ptr<Consumer>& consumer,
     std::size_t max_consumers) {
@@ -32,7 +61,7 @@ std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_consumer(
     if (it == map.end() || !it->second->has_producer()) {
       return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
     }
-    if (it->second->consumer_count() >= max_consumers) {
+    if (local_viewers(*it->second) >= max_consumers) {
       return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
                                                    "' has max_viewers_per_device (" +
                                                    std::to_string(max_consumers) + ") viewers"};

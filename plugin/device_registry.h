@@ -33,10 +33,16 @@ class DeviceRegistry {
     std::shared_ptr<Device> device;
     PublisherMedia media;  // the producer's, which the consumer's offer is built from
   };
-  // Adds a consumer of device_id; kNoSuchDevice without a producer, kTooManyViewers at max.
+  // Adds a consumer of device_id; kNoSuchDevice without a producer, kTooManyViewers when
+  // max_consumers local viewers are there (relays to other nodes take no viewer slot).
   std::variant<Watched, Error> add_consumer(const std::string& device_id,
                                             const std::shared_ptr<Consumer>& consumer,
                                             std::size_t max_consumers);
+  // Adds an outbound relay to another node (OutboundRelay) to device_id: kNoSuchDevice
+  // unless its producer is a publisher of this node (one with a session handle); no viewer
+  // limit (one relay per node and device, which the origin side keeps to).
+  std::variant<Watched, Error> add_relay(const std::string& device_id,
+                                         const std::shared_ptr<Consumer>& relay);
   // Removes producer from device; true when it was its producer (consumers left hear of it
   // through the device's listener). Drops the device when nothing is left in it.
   bool release_producer(const std::shared_ptr<Device>& device, const Producer* producer);

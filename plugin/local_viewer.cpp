@@ -1,18 +1,6 @@
 #include "local_viewer.h"
 
-#include <random>
-
 namespace jmedia {
-namespace {
-
-std::uint32_t random_ssrc() {
-  thread_local std::mt19937 generator{std::random_device{}()};
-  std::uint32_t ssrc = 0;
-  while (ssrc == 0) ssrc = generator();
-  return ssrc;
-}
-
-}  // namespace
 
 // 20 ms of Opus at 48 kHz; one frame of 30 fps video at 90 kHz.
 LocalViewer::LocalViewer(Host& host, janus_plugin_session* handle)

@@ -14,6 +14,7 @@
 #include "../runtime/runtime.h"
 #include "cluster_link.h"
 #include "remote_relays.h"
+#include "relay_origin.h"
 
 namespace jmedia {
 
@@ -267,6 +268,8 @@ void MediaPlugin::shutdown() {
   // The remote relays' thread before the directory: their relay_stop's still go out.
   if (remote_) remote_->stop();
   if (directory_) directory_->stop();
+  // Then the relays to other nodes: nothing asks for one any more.
+  if (origin_) origin_->stop();
   queue_.stop();
   notifier_.stop();  // after the workers, which notify; what still waits is dropped
   // Nothing below a session holds it (ownership flows one way): dropping the table and the

@@ -33,6 +33,8 @@
 
 namespace jmedia {
 
+class RelayOrigin;
+
 // A handle_message outcome, turned into a janus_plugin_result at the ABI boundary.
 struct Reply {
   enum class Kind { kSync, kAsync } kind;
@@ -257,6 +259,9 @@ class MediaPlugin : private DeviceListener {
   std::unordered_set<const janus_plugin_session*> orphans_;
   // Its thread calls tell_viewers from construction on.
   DeviceNotifier notifier_;
+  // Cluster only (null on a single node): the outbound relays of the devices published here
+  // (relay_origin.h). After the registry and the relay loop it uses; stopped in shutdown().
+  std::unique_ptr<RelayOrigin> origin_;
   // Cluster only (null on a single node); after everything they reach, stopped first in
   // shutdown(). The link is the directory's listener and outlives it.
   // Cluster only: this node's remote devices; its thread is stopped in shutdown() before the

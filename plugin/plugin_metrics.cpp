@@ -27,6 +27,60 @@ constexpr std::array<const char*, kLimitKindCount> kLimitNames = {
 // Roles that take part in media (kNone never negotiates).
 constexpr std::array<Role, 3> kMediaRoles = {Role::kEcho, Role::kPublisher, Role::kViewer};
 
+// The relays between nodes, both directions (README, "Scale-out").
+void collect_relays(const PluginMetrics::Snapshot& snapshot,
+                    std::vector<prometheus::MetricFamily>& out) {
+  using metrics::add_counter;
+  using metrics::add_gauge;
+  using metrics::family;
+  const RelayTotals& sent = snapshot.relays_out;
+  const RelayTotals& got = snapshot.relays_in;
+  auto by_direction = [&](const char* name, const char* help, MetricType type, double out_value,
+                          double in_value) {
+    auto f = family(name, help, type);
+    if (type == MetricType::Gauge) {
+      add_gauge(f, {{"direction", "out"}}, out_value);
+      add_gauge(f, {{"direction", "in"}}, in_value);
+    } else {
+      add_counter(f, {{"direction", "out"}}, out_value);
+      add_counter(f, {{"direction", "in"}}, in_value);
+    }
+    out.push_back(std::move(f));
+  };
+  auto single = [&](const char* name, const char* help, double value) {
+    auto f = family(name, help, MetricType::Counter);
+    add_counter(f, {}, value);
+    out.push_back(std::move(f));
+  };
+  by_direction("janus_media_relays",
+               "Relays between nodes: out, of devices published here to other nodes; in, of "
+               "other nodes' devices watched here.",
+               MetricType::Gauge, static_cast<double>(sent.relays),
+               static_cast<double>(got.relays));
+  by_direction("janus_media_relay_packets_total",
+               "RTP packets sent (out) or received (in) on relays, retransmissions not included "
+               "out.",
+               MetricType::Counter, static_cast<double>(sent.packets),
+               static_cast<double>(got.packets));
+  by_direction("janus_media_relay_bytes_total",
+               "Bytes on the wire of relays (SRTP and SRTCP), sent (out) or received (in).",
+               MetricType::Counter, static_cast<double>(sent.bytes),
+               static_cast<double>(got.bytes));
+  single("janus_media_relay_lost_total",
+         "RTP packets of inbound relays lost for good (gaps no retransmission filled).",
+         static_cast<double>(got.lost));
+  by_direction("janus_media_relay_nacked_total",
+               "Sequence numbers NACKed on relays: asked of this node (out) or asked by it (in).",
+               MetricType::Counter, static_cast<double>(sent.nacked),
+               static_cast<double>(got.nacked));
+  single("janus_media_relay_retransmitted_total",
+         "RTP packets outbound relays resent from their retransmission history.",
+         static_cast<double>(sent.retransmitted));
+  single("janus_media_relay_recovered_total",
+         "RTP packets of inbound relays NACKed, then received.",
+         static_cast<double>(got.recovered));
+}
+
 }  // namespace
 
 std::size_t request_label_index(std::string_view name, bool admin) {
@@ -185,6 +239,7 @@ std::vector<prometheus::MetricFamily> PluginMetrics::Collect() const {
                     static_cast<double>(snapshot.messages_dropped[d]));
       }
       out.push_back(std::move(dropped));
+      collect_relays(snapshot, out);
     }
   }
 

@@ -1,8 +1,17 @@
 #include "rtp_rewriter.h"
 
 #include <cstring>
+#include <random>
 
 namespace jmedia {
+
+std::uint32_t random_ssrc() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  std::uint32_t ssrc = 0;
+  while (ssrc == 0) ssrc = generator();
+  return ssrc;
+}
+
 namespace {
 
 constexpr std::size_t kHeaderBytes = 12;

@@ -9,6 +9,9 @@
 
 namespace jmedia {
 
+// A random SSRC for a new outgoing stream (never 0).
+std::uint32_t random_ssrc();
+
 class RtpRewriter {
  public:
   // timestamp_step: how far the timestamp moves across a source change (one frame).
