@@ -117,7 +117,7 @@ void MediaPlugin::tell_viewers(const std::shared_ptr<Device>& device) {
   for (const auto& item : news.consumers) {
     // A relay to another node: that node is told (relay_origin.cpp), not a session here.
     if (auto* relay = dynamic_cast<OutboundRelay*>(item.consumer.get())) {
-      if (origin_) origin_->tell(*device, *relay, item, news.media);
+      if (origin_) origin_->tell(*device, *relay, item);
       continue;
     }
     // A local viewer's session, found by the handle its consumer holds; one gone meanwhile

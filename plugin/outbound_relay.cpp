@@ -49,6 +49,12 @@ void OutboundRelay::use_media(const PublisherMedia& media) {
   std::lock_guard lock(relay_mutex_);
   audio_.set_payload_type(media.audio_payload_type);
   video_.set_payload_type(media.video_payload_type);
+  announced_ = media;
+}
+
+PublisherMedia OutboundRelay::announced() {
+  std::lock_guard lock(relay_mutex_);
+  return announced_;
 }
 
 cluster::RelaySenderStats OutboundRelay::close() {

@@ -57,6 +57,11 @@ class OutboundRelay final : public Consumer, private cluster::RelaySenderListene
   // sender's last counters (zeros when it was closed already).
   cluster::RelaySenderStats close();
 
+  // The media it carries now (what use_media last gave it: the device's offer to it), which
+  // is what its node is told: a new publisher with the same codecs under other payload
+  // types is rewritten to these.
+  PublisherMedia announced();
+
   const std::string& relay_id() const { return relay_id_; }
   const std::string& node_id() const { return node_id_; }  // the viewers' node
   const std::string& device_id() const { return device_id_; }
@@ -83,6 +88,7 @@ class OutboundRelay final : public Consumer, private cluster::RelaySenderListene
   std::unique_ptr<cluster::RelaySender> sender_;
   RtpRewriter audio_;
   RtpRewriter video_;
+  PublisherMedia announced_;
 };
 
 }  // namespace jmedia

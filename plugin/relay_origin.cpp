@@ -137,7 +137,7 @@ void RelayOrigin::handle(const Task& task) {
       const char* why = task.kind == Task::Kind::kStop       ? "relay_stop from its node"
                         : task.kind == Task::Kind::kPeerLost ? "its node went silent"
                                                              : "the device's producer is not local";
-      end(std::move(entry), task.kind != Task::Kind::kStop, why);
+      end(entry, task.kind != Task::Kind::kStop, why);
       return;
     }
     case Task::Kind::kNodeLeft: {
@@ -153,7 +153,7 @@ void RelayOrigin::handle(const Task& task) {
           }
         }
       }
-      for (auto& entry : gone) end(std::move(entry), false, "its node left the cluster");
+      for (auto& entry : gone) end(entry, false, "its node left the cluster");
       return;
     }
   }
@@ -164,7 +164,6 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
   std::optional<Entry> replaced;
   {
     std::shared_ptr<OutboundRelay> resent;
-    std::optional<PublisherMedia> media;
     {
       std::lock_guard lock(mutex_);
       if (auto it = relays_.find(request.relay_id); it != relays_.end()) {
@@ -175,7 +174,6 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
           return;
         }
         resent = it->second.relay;
-        media = it->second.device->media();
       } else {
         // A new relay_id from the same node for the same device replaces that node's relay.
         for (auto other = relays_.begin(); other != relays_.end(); ++other) {
@@ -190,11 +188,11 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
     }
     if (resent) {
       // A resend (our accept was lost, or crossed it): the same answer, nothing new.
-      accept(request, *resent, media.value_or(PublisherMedia{}));
+      accept(request, *resent, resent->announced());
       return;
     }
   }
-  if (replaced) end(std::move(*replaced), false, "its node asked for a new one");
+  if (replaced) end(*replaced, false, "its node asked for a new one");
 
   auto device = devices_.find(request.device_id);
   if (!device || !local_producer(*device)) {
@@ -248,7 +246,7 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
   log_info("cluster: relay %s: device %s to node '%s' at %s, from port %d",
            request.relay_id.c_str(), request.device_id.c_str(), node.c_str(),
            request.address.c_str(), relay->local_port());
-  accept(request, *relay, watched.media);
+  accept(request, *relay, relay->announced());
 }
 
 void RelayOrigin::refuse(const cluster::NodeMessage& request, ErrorCode code,
@@ -284,7 +282,7 @@ bool RelayOrigin::send(const std::string& node, cluster::NodeMessage message) {
   return false;
 }
 
-void RelayOrigin::end(Entry entry, bool tell_peer, const char* why) {
+void RelayOrigin::end(const Entry& entry, bool tell_peer, const char* why) {
   OutboundRelay& relay = *entry.relay;
   relay.stop();
   devices_.remove_consumer(entry.device, &relay);
@@ -304,8 +302,7 @@ void RelayOrigin::end(Entry entry, bool tell_peer, const char* why) {
   }
 }
 
-void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews& news,
-                       const PublisherMedia& media) {
+void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews& news) {
   if (news.producer_left) {
     cluster::NodeMessage left;
     left.type = cluster::MessageType::kPublisherLeft;
@@ -322,7 +319,9 @@ void RelayOrigin::tell(Device& device, OutboundRelay& relay, const ConsumerNews&
   cluster::NodeMessage joined;
   joined.type = cluster::MessageType::kPublisherJoined;
   joined.device_id = device.id();
-  joined.media = media_to_json(relayed(media));
+  // What the relay carries: the new media after a new offer (take_news gave it), or, with
+  // the same codecs, the payload types it announced before.
+  joined.media = media_to_json(relayed(relay.announced()));
   send(relay.node_id(), std::move(joined));
   // The relay's answer is implicit: it carries the new media at once.
   device.start_consumer(relay);
@@ -356,7 +355,7 @@ void RelayOrigin::stop() {
     std::lock_guard lock(mutex_);
     all.swap(relays_);
   }
-  for (auto& [id, entry] : all) end(std::move(entry), false, "the plugin stops");
+  for (auto& [id, entry] : all) end(entry, false, "the plugin stops");
 }
 
 // The plugin's side (ClusterLink calls these on the inbox's and the directory's threads).

@@ -56,10 +56,9 @@ class RelayOrigin final : private OutboundRelayListener {
   void node_left(const std::string& node_id);
   // The plugin's notifier thread: what relay's node is to hear of the device's publisher
   // (Device::take_news): publisher_left, then publisher_joined with the media the relay
-  // carries from now on (the relay starts again at once: its "answer" is implicit). No lock
-  // of the device held.
-  void tell(Device& device, OutboundRelay& relay, const ConsumerNews& news,
-            const PublisherMedia& media);
+  // carries from now on (OutboundRelay::announced; the relay starts again at once: its
+  // "answer" is implicit). No lock of the device held.
+  void tell(Device& device, OutboundRelay& relay, const ConsumerNews& news);
 
   RelayTotals totals() const;  // at scrape
   std::size_t relays() const;
@@ -93,7 +92,7 @@ class RelayOrigin final : private OutboundRelayListener {
               PublisherMedia media);
   // Takes the relay out of its device and closes it (the worker's or stop()'s thread, no lock
   // held); tell_peer: a relay_stop goes to its node.
-  void end(Entry entry, bool tell_peer, const char* why);
+  void end(const Entry& entry, bool tell_peer, const char* why);
   bool send(const std::string& node, cluster::NodeMessage message);
 
   cluster::RelayLoop& loop_;

@@ -346,3 +346,65 @@ TEST_F(OriginPluginTest, ThePublishersNewsReachesTheRelaysNode) {
 
 }  // namespace
 }  // namespace jmedia::testing
+
+namespace jmedia::testing {
+namespace {
+
+TEST_F(OriginPluginTest, APublisherWithTheSameCodecsKeepsTheRelaysPayloadTypes) {
+  start();
+  janus_plugin_session* pub = publish("cam-a");
+  Asked asked = ask("cam-a");
+  ASSERT_TRUE(asked.answer);
+  detach(pub);
+  ASSERT_TRUE(viewer_node.wait(cluster::MessageType::kPublisherLeft, ""));
+  // The same codecs under another payload type: the relay goes on with the one it announced.
+  sdp.video_payload_type = 100;
+  janus_plugin_session* next = publish("cam-a");
+  auto joined = viewer_node.wait(cluster::MessageType::kPublisherJoined, "");
+  ASSERT_TRUE(joined) << "no publisher_joined";
+  std::string why;
+  auto media = media_from_json(joined->media, why);
+  ASSERT_TRUE(media) << why;
+  EXPECT_EQ(media->video_codec, "vp8");
+  EXPECT_EQ(media->video_payload_type, 96) << joined->media;
+  ASSERT_TRUE(eventually([&] { return plugin->notifications_pending() == 0; }));
+  for (std::uint16_t seq = 1; seq <= 5; ++seq) {
+    PublisherRtp video(true, 100, 0x4242, seq, seq * 3000u);
+    plugin->incoming_rtp(next, &video.packet);
+  }
+  EXPECT_TRUE(eventually([&] { return asked.media->of_type(96).size() == 5; }))
+      << asked.media->packets().size() << " packets, " << asked.media->of_type(100).size()
+      << " of payload type 100";
+  detach(next);
+}
+
+}  // namespace
+}  // namespace jmedia::testing
+
+namespace jmedia::testing {
+namespace {
+
+TEST_F(OriginPluginTest, AKeyframeRequestOnTheRelayReachesThePublisher) {
+  start();
+  janus_plugin_session* pub = publish("cam-a");
+  Asked asked = ask("cam-a");
+  ASSERT_TRUE(asked.answer);
+  send_media(pub, 0x3000, 1, 3);
+  ASSERT_TRUE(eventually([&] { return asked.media->of_type(96).size() == 3; }));
+  // The viewers' node's PLI (its receiver sends at most one per 500 ms; the publisher's gate
+  // lets one per 100 ms through) becomes a PLI on the publisher's handle.
+  const int before = host.plis.load();
+  const std::uint32_t video_ssrc = asked.media->of_type(96)[0].ssrc;
+  EXPECT_TRUE(eventually([&] {
+    asked.media->receiver->request_keyframe(video_ssrc);
+    return host.plis.load() > before;
+  })) << host.plis.load();
+  EXPECT_GT(asked.media->receiver->stats().keyframe_requests_sent, 0u);
+  const auto targets = host.pli_targets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_EQ(targets.back(), pub);
+  detach(pub);
+}
+
+}  // namespace
+}  // namespace jmedia::testing

@@ -231,3 +231,42 @@ TEST(PluginMetrics, NoSnapshotAfterShutdown) {
 
 }  // namespace
 }  // namespace jmedia
+
+namespace jmedia {
+namespace {
+
+TEST(PluginMetrics, RelayFamiliesBothDirectionsFromTheSnapshot) {
+  PluginMetrics metrics;
+  metrics.set_snapshot_source([] {
+    PluginMetrics::Snapshot snapshot;
+    snapshot.cluster = true;
+    snapshot.relays_out = RelayTotals{2, 100, 5000, 0, 7, 6, 0};
+    snapshot.relays_in = RelayTotals{3, 90, 4000, 4, 11, 0, 9};
+    return snapshot;
+  });
+  const auto values = testing::flatten(metrics.Collect());
+  const std::map<std::string, double> expected = {
+      {"janus_media_relays{direction=out}", 2},
+      {"janus_media_relays{direction=in}", 3},
+      {"janus_media_relay_packets_total{direction=out}", 100},
+      {"janus_media_relay_packets_total{direction=in}", 90},
+      {"janus_media_relay_bytes_total{direction=out}", 5000},
+      {"janus_media_relay_bytes_total{direction=in}", 4000},
+      {"janus_media_relay_lost_total", 4},
+      {"janus_media_relay_nacked_total{direction=out}", 7},
+      {"janus_media_relay_nacked_total{direction=in}", 11},
+      {"janus_media_relay_retransmitted_total", 6},
+      {"janus_media_relay_recovered_total", 9},
+  };
+  for (const auto& [series, value] : expected) {
+    auto found = values.find(series);
+    ASSERT_NE(found, values.end()) << series;
+    EXPECT_EQ(found->second, value) << series;
+  }
+  metrics.set_snapshot_source(nullptr);
+  EXPECT_EQ(testing::flatten(metrics.Collect()).count("janus_media_relays{direction=out}"), 0u)
+      << "no cluster, no relay series";
+}
+
+}  // namespace
+}  // namespace jmedia
