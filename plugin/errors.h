@@ -29,7 +29,7 @@ enum class ErrorCode : int {
   kUnauthorized = 1020,        // token mode: no token, or an invalid or expired one
   kForbidden = 1021,           // token mode: a valid token that does not grant this request
   kClusterUnavailable = 1022,  // the cluster directory (Redis) cannot be reached, or no cluster
-  kRemoteDevice = 1023,        // the device is published on another node (no relays yet)
+  kRemoteDevice = 1023,        // no longer sent (remote devices are relayed): number kept
   kInternal = 1099,            // a bug: logged with details
 };
 

@@ -93,10 +93,13 @@ void MediaPlugin::RemoteRelays::pass(Clock::time_point now) {
     for (const auto& [id, remote] : remotes_) all.push_back(remote);
   }
   for (const auto& remote : all) {
-    if (!step(remote, now)) continue;
+    const bool done = remote->done || step(remote, now);
+    if (!done) continue;
     std::lock_guard lock(mutex_);
+    remote->done = true;
+    // Kept while a watch still reads its outcome; a new watch makes a new one.
     auto it = remotes_.find(remote->device_id);
-    if (it != remotes_.end() && it->second == remote) remotes_.erase(it);
+    if (it != remotes_.end() && it->second == remote && remote->waiters == 0) remotes_.erase(it);
   }
 }
 
@@ -254,6 +257,11 @@ bool MediaPlugin::RemoteRelays::step(const std::shared_ptr<Remote>& remote, Cloc
     left = std::exchange(remote->left, false);
     gone = std::exchange(remote->gone, false);
     takeover = std::exchange(remote->takeover, false);
+    if (auto want = std::exchange(remote->want, std::nullopt);
+        want && remote->state == State::kLost) {
+      remote->origin = std::move(*want);
+      remote->state = State::kWanted;
+    }
     waiters = remote->waiters;
     state = remote->state;
   }
@@ -424,7 +432,7 @@ std::optional<Error> MediaPlugin::RemoteRelays::wait_ready(const std::string& de
   std::unique_lock lock(mutex_);
   if (stopping_) return Error{ErrorCode::kShuttingDown, "the plugin is stopping"};
   auto& slot = remotes_[device_id];
-  if (!slot) {
+  if (!slot || slot->done) {
     if (remotes_.size() > kMaxRemoteDevices) {
       remotes_.erase(device_id);
       return Error{ErrorCode::kClusterUnavailable,
@@ -438,8 +446,7 @@ std::optional<Error> MediaPlugin::RemoteRelays::wait_ready(const std::string& de
     slot->state = State::kWanted;
     slot->since = Clock::now();
   } else if (slot->state == State::kLost) {
-    slot->origin = origin;
-    slot->state = State::kWanted;
+    slot->want = origin;  // the remote thread asks it
   } else if (slot->state == State::kLeft) {
     // The origin said its publisher left (another holder is found within a second).
     return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};

@@ -67,6 +67,8 @@ class MediaPlugin::RemoteRelays {
     kLeft,       // the origin's publisher left: relay kept, device without producer
     kLost,       // no relay (origin gone or silent): viewers wait, the device is looked for
   };
+  // Written by the remote thread only, under mutex_ (others read them under it): origin,
+  // state, relay_id, relay, device, done. The remote thread reads them without it.
   struct Remote {
     std::string device_id;
     std::string origin;
@@ -82,6 +84,8 @@ class MediaPlugin::RemoteRelays {
     std::optional<std::string> joined;  // publisher_joined's media ("" for none)
     bool gone = false;                  // node_left, relay_stop from the origin
     bool takeover = false;              // a local publisher takes the device
+    std::optional<std::string> want;    // a watch found the device on this node (kLost)
+    bool done = false;                  // ended: erased once no watch waits on it
     // Outcome for waiting workers.
     std::optional<Error> failure;
     std::uint64_t round = 0;  // bumped at every outcome
