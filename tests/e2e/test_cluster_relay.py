@@ -12,9 +12,10 @@ Janus trio and one set of clients for the whole class, the tests in this order:
           (janus_media_relays{direction="out"} == 2), B and C one inbound relay each
   test_2  a late viewer on C: its first decoded frame within 1 s of its watch
   test_3  the 5 % loss on A's relay sockets is repaired: B's viewers lose < 0.5 % of the
-          RTP (aiortc getStats inbound-rtp packetsLost / expected, and the distinct sequence
-          numbers each receiver saw), and A's janus_media_relay_retransmitted_total and B's
-          janus_media_relay_recovered_total moved
+          audio and of the video RTP (aiortc's inbound-rtp packetsLost / expected, read for
+          every SSRC, and the distinct sequence numbers each receiver saw, so that a packet
+          that came twice hides no loss), and A's janus_media_relay_retransmitted_total and
+          B's janus_media_relay_recovered_total moved
   test_4  the same device published on B while A publishes it: 1014
   test_5  relay packets on the wire are SRTP: the test acts as a node ("node-t"): it
           PUBLISHes a signed relay_request (cluster/node_messages.h) into A's inbox with a
@@ -31,8 +32,14 @@ Janus trio and one set of clients for the whole class, the tests in this order:
   test_7  SIGKILL of A (by pid): the viewers on B and C get publisher_left within 6 s; the
           device published again on B: C's viewers decode it
 
+The viewers are plain aiortc receivers: they never ask for a keyframe themselves (a browser
+would), so they decode only if the nodes get them one when their media comes up, as a local
+viewer is (test_devices.py). Tests 1, 2 and 6 log what the diagnosis of a failure needs: when
+each viewer's ICE came up and when the publisher was asked for keyframes (KeyframeProbe), the
+relay counters, the remote viewers' events during the Redis outage.
+
 The tests share the nodes and clients: each checks what it needs from the earlier ones and
-says so when it is missing. Every wait is bounded; processes are ended by pid.
+says so when it is missing. Every wait is bounded; processes are ended by pid. About 30 s.
 
 Run: JMEDIA_MODULES_DIR=<build>/modules /usr/bin/python3 tests/e2e/test_cluster_relay.py -v
 """
@@ -58,8 +65,8 @@ from aiortc import RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import LOOPBACK, JanusProcess, RedisProcess, require_media_plugin  # noqa: E402
-from media_clients import (MEDIA_PLUGIN, Echoer, Publisher, Viewer, close_all,  # noqa: E402
-                           make_offer, plugin_data, result_of)
+from media_clients import (MEDIA_PLUGIN, Echoer, KeyframeProbe, Publisher,  # noqa: E402
+                           Viewer, close_all, make_offer, plugin_data, result_of)
 from media_clients import wait_until as async_wait_until  # noqa: E402
 from test_cluster import offer_without_candidates, wait_until  # noqa: E402
 
@@ -536,6 +543,7 @@ class ClusterRelayTest(unittest.TestCase):
     def setUpClass(cls):
         cls.t0 = time.monotonic()
         SequenceProbe.install()
+        KeyframeProbe.install()
         cls.loop = LoopThread()
         cls.peers = []
         try:
@@ -630,8 +638,9 @@ class ClusterRelayTest(unittest.TestCase):
         await viewer.connect()
         t = time.monotonic()
         await viewer.watch_and_start(device_id, self)
+        viewer.t_ice = time.monotonic()
         log("%s: watch of %s on %s answered and ICE up in %.2f s"
-            % (name, device_id, node.name, time.monotonic() - t))
+            % (name, device_id, node.name, viewer.t_ice - t))
         return viewer
 
     async def wait_decoding(self, viewer, source, since=0.0, frames=FRAMES, timeout=20):
@@ -666,8 +675,13 @@ class ClusterRelayTest(unittest.TestCase):
                 try:
                     await self.wait_decoding(viewer, SOURCE_A, t)
                 finally:
-                    log("keyframe requests to A's publisher (janus_media_keyframe_requests_total)"
-                        ": %r" % self.a.metric("janus_media_keyframe_requests_total"))
+                    plis = KeyframeProbe.keyframe_requests(self.publisher.pc, t)
+                    log("%s: ICE up %.2f s after the watches; keyframe requests: %r sent by "
+                        "A's plugin (janus_media_keyframe_requests_total), acted on by the "
+                        "publisher at %r s after the watches"
+                        % (viewer.name, viewer.t_ice - t,
+                           self.a.metric("janus_media_keyframe_requests_total"),
+                           [round(x - t, 2) for x in plis]))
                 log("%s decodes: %d readable video frames of A's publisher, %d audio, first "
                     "frame %.2f s after the watches"
                     % (viewer.name, readable(viewer, SOURCE_A), viewer.media.frames["audio"],
