@@ -363,6 +363,51 @@ TEST_F(RemoteWatchTest, TheOriginLeavingEndsItsRelayAndALocalPublisherTakesOver)
   detach(viewer);
 }
 
+TEST_F(RemoteWatchTest, ViewersLeftWithoutAPublisherGetItFromTheNextNodeThatHoldsTheDevice) {
+  janus_plugin_session* viewer = watching();
+  ASSERT_TRUE(media_reaches(viewer));
+  other->stop();
+  ASSERT_TRUE(told(viewer, "publisher_left"));
+  {
+    std::lock_guard lock(origin.mutex);
+    origin.sender.reset();
+  }
+  // cam-b is published on node-c now (the test's origin again, under another name).
+  cluster::DirectoryOptions options;
+  options.redis = cluster::Endpoint{"127.0.0.1", redis.port()};
+  options.node_id = "node-c";
+  options.heartbeat = milliseconds(100);
+  options.node_ttl = milliseconds(3000);
+  options.secret = kSecret;
+  other = std::make_unique<cluster::Directory>(options, origin, &origin);
+  origin.directory = other.get();
+  ASSERT_TRUE(eventually([&] { return other->redis_up() && other->channel()->subscribed(); }));
+  ASSERT_EQ(other->claim("cam-b").result, cluster::Directory::ClaimResult::kClaimed);
+  // Found in the directory's view within a second or two: a new relay, from node-c.
+  ASSERT_TRUE(told(viewer, "publisher_joined"));
+  {
+    std::lock_guard lock(origin.mutex);
+    EXPECT_EQ(origin.requests, 2);
+    EXPECT_EQ(origin.messages.back().from_node, "node-a");
+  }
+  const std::size_t before = host.relayed_to(viewer).size();
+  std::uint16_t seq = 1000;
+  EXPECT_TRUE(eventually([&] {
+    origin.send(96, ++seq, 0x71DE1);
+    return host.relayed_to(viewer).size() > before;
+  }));
+  const std::string media_session = [&] {
+    for (const auto& e : host.events_for(viewer)) {
+      if (str(e.event, "result") == "offer") return str(e.event, "media_session");
+    }
+    return std::string();
+  }();
+  const std::string info =
+      dump(sync(viewer, R"({"request":"info","media_session":")" + media_session + R"("})").get());
+  EXPECT_NE(info.find(R"("producer_node":"node-c")"), std::string::npos) << info;
+  detach(viewer);
+}
+
 TEST_F(RemoteWatchTest, TheLastViewerLeavingStopsTheRelayAfterTheLinger) {
   restart(TestOrigin::Answer::kAccept, 1);
   janus_plugin_session* viewer = watching();
