@@ -32,6 +32,18 @@ void add(RelayTotals& totals, const cluster::RelaySenderStats& stats) {
   totals.retransmitted += stats.retransmitted;
 }
 
+// What a relay counted after `since` (its counters only grow).
+cluster::RelaySenderStats counted_after(const cluster::RelaySenderStats& last,
+                                        const cluster::RelaySenderStats& since) {
+  cluster::RelaySenderStats delta;
+  auto after = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+  delta.packets_sent = after(last.packets_sent, since.packets_sent);
+  delta.bytes_sent = after(last.bytes_sent, since.bytes_sent);
+  delta.nacks_received = after(last.nacks_received, since.nacks_received);
+  delta.retransmitted = after(last.retransmitted, since.retransmitted);
+  return delta;
+}
+
 }  // namespace
 
 RelayOrigin::RelayOrigin(cluster::RelayLoop& loop, DeviceRegistry& devices,
@@ -54,6 +66,15 @@ void RelayOrigin::received(const cluster::NodeMessage& message) {
 
 void RelayOrigin::node_left(const std::string& node_id) {
   queue(Task{Task::Kind::kNodeLeft, {}, node_id});
+}
+
+RelayOrigin::Entry RelayOrigin::take(std::map<std::string, Entry>::iterator it) {
+  Entry entry = std::move(it->second);
+  relays_.erase(it);
+  // Into the totals now, so that no scrape sees them go down while the relay ends.
+  entry.counted = entry.relay->stats();
+  add(closed_, entry.counted);
+  return entry;
 }
 
 void RelayOrigin::relay_keyframe_requested(OutboundRelay& relay) {
@@ -131,8 +152,7 @@ void RelayOrigin::handle(const Task& task) {
         if (it == relays_.end()) return;
         if (task.kind == Task::Kind::kStop && it->second.relay->node_id() != task.message.from_node)
           return;
-        entry = std::move(it->second);
-        relays_.erase(it);
+        entry = take(it);
       }
       const char* why = task.kind == Task::Kind::kStop       ? "relay_stop from its node"
                         : task.kind == Task::Kind::kPeerLost ? "its node went silent"
@@ -146,8 +166,7 @@ void RelayOrigin::handle(const Task& task) {
         std::lock_guard lock(mutex_);
         for (auto it = relays_.begin(); it != relays_.end();) {
           if (it->second.relay->node_id() == task.id) {
-            gone.push_back(std::move(it->second));
-            it = relays_.erase(it);
+            gone.push_back(take(it++));
           } else {
             ++it;
           }
@@ -179,8 +198,7 @@ void RelayOrigin::handle_request(const cluster::NodeMessage& request) {
         for (auto other = relays_.begin(); other != relays_.end(); ++other) {
           if (other->second.relay->node_id() == node &&
               other->second.relay->device_id() == request.device_id) {
-            replaced = std::move(other->second);
-            relays_.erase(other);
+            replaced = take(other);
             break;
           }
         }
@@ -289,7 +307,7 @@ void RelayOrigin::end(const Entry& entry, bool tell_peer, const char* why) {
   const cluster::RelaySenderStats last = relay.close();
   {
     std::lock_guard lock(mutex_);
-    add(closed_, last);
+    add(closed_, counted_after(last, entry.counted));
   }
   log_info("cluster: relay %s of device %s to node '%s' ended: %s", relay.relay_id().c_str(),
            relay.device_id().c_str(), relay.node_id().c_str(), why);
@@ -350,12 +368,12 @@ void RelayOrigin::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::map<std::string, Entry> all;
+  std::vector<Entry> all;
   {
     std::lock_guard lock(mutex_);
-    all.swap(relays_);
+    while (!relays_.empty()) all.push_back(take(relays_.begin()));
   }
-  for (auto& [id, entry] : all) end(entry, false, "the plugin stops");
+  for (auto& entry : all) end(entry, false, "the plugin stops");
 }
 
 // The plugin's side (ClusterLink calls these on the inbox's and the directory's threads).

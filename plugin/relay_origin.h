@@ -78,11 +78,14 @@ class RelayOrigin final : private OutboundRelayListener {
   struct Entry {
     std::shared_ptr<Device> device;
     std::shared_ptr<OutboundRelay> relay;
+    cluster::RelaySenderStats counted;  // put in closed_ when it was taken out of relays_
   };
 
   void relay_keyframe_requested(OutboundRelay& relay) override;
   void relay_peer_lost(OutboundRelay& relay, std::chrono::milliseconds silent) override;
 
+  // Out of relays_ (mutex_ held), its counters into closed_.
+  Entry take(std::map<std::string, Entry>::iterator it);
   void queue(Task task);
   void run();
   void handle(const Task& task);

@@ -63,8 +63,9 @@ class RelayOriginTest : public ::testing::Test {
     receivers.clear();
   }
   RecordingReceiver* ask(const std::string& relay_id, const std::string& device_id = "cam",
-                         const std::string& node = "node-b") {
-    receivers.push_back(RecordingReceiver::make(loop, relay_id, kSecret));
+                         const std::string& node = "node-b",
+                         milliseconds report_interval = milliseconds(1000)) {
+    receivers.push_back(RecordingReceiver::make(loop, relay_id, kSecret, report_interval));
     if (!receivers.back()) return nullptr;
     cluster::NodeMessage request;
     request.type = cluster::MessageType::kRelayRequest;
@@ -90,17 +91,17 @@ class RelayOriginTest : public ::testing::Test {
 };
 
 TEST_F(RelayOriginTest, ARelayWhosePeerIsSilentEnds) {
-  make_origin(milliseconds(1500));
-  RecordingReceiver* media = ask("node-b-1");
+  make_origin(milliseconds(1000));
+  RecordingReceiver* media = ask("node-b-1", "cam", "node-b", milliseconds(100));
   ASSERT_NE(media, nullptr);
   ASSERT_TRUE(eventually([&] { return origin->relays() == 1; }));
   EXPECT_EQ(device->consumer_count(), 1u);
   EXPECT_TRUE(eventually([&] { return producer->new_consumer_keyframes.load() == 1; }));
   route(1);
   ASSERT_TRUE(eventually([&] { return media->packets().size() == 1; }));
-  // The receiver learnt the origin's address from that packet and reports every second: two
-  // reports, well past the 1.5 s since the relay was made, and the relay is still there.
-  ASSERT_TRUE(eventually([&] { return media->receiver->stats().reports_sent >= 2; }));
+  // The receiver learnt the origin's address from that packet and reports every 100 ms:
+  // 15 reports, past the origin's 1 s timeout since the first, and the relay is still there.
+  ASSERT_TRUE(eventually([&] { return media->receiver->stats().reports_sent >= 15; }));
   EXPECT_EQ(origin->relays(), 1u);
   // Its node goes silent.
   receivers.clear();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,14 +26,15 @@ struct ReceivedRtp {
 class RecordingReceiver final : public cluster::RelayReceiverListener {
  public:
   // null (and a test failure) when it cannot be made.
-  static std::unique_ptr<RecordingReceiver> make(cluster::RelayLoop& loop,
-                                                 const std::string& relay_id,
-                                                 const std::string& secret) {
+  static std::unique_ptr<RecordingReceiver> make(
+      cluster::RelayLoop& loop, const std::string& relay_id, const std::string& secret,
+      std::chrono::milliseconds report_interval = std::chrono::milliseconds(1000)) {
     auto recording = std::unique_ptr<RecordingReceiver>(new RecordingReceiver);
     cluster::RelayReceiverOptions options;
     options.relay_id = relay_id;
     options.secret = secret;
     options.socket.host = "127.0.0.1";
+    options.report_interval = report_interval;
     std::string error;
     recording->receiver = cluster::RelayReceiver::create(loop, options, *recording, error);
     if (!recording->receiver) {
