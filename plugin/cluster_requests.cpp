@@ -7,8 +7,8 @@
 #include "../common/log.h"
 #include "cluster_link.h"
 #include "media_plugin.h"
-#include "remote_relays.h"
 #include "relay_origin.h"
+#include "remote_relays.h"
 
 namespace jmedia {
 

@@ -13,8 +13,8 @@
 #include "../common/log.h"
 #include "../runtime/runtime.h"
 #include "cluster_link.h"
-#include "remote_relays.h"
 #include "relay_origin.h"
+#include "remote_relays.h"
 
 namespace jmedia {
 
@@ -263,10 +263,10 @@ void MediaPlugin::shutdown() {
   sweeper_wake_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   metrics_->set_snapshot_source(nullptr);  // a scrape must not reach a plugin going away
-  // First: this node's record and claims are withdrawn while its devices are still known;
-  // workers that still claim or release find it stopped (answered at once).
   // The remote relays' thread before the directory: their relay_stop's still go out.
   if (remote_) remote_->stop();
+  // Then this node's record and claims are withdrawn while its devices are still known;
+  // workers that still claim or release find it stopped (answered at once).
   if (directory_) directory_->stop();
   // Then the relays to other nodes: nothing asks for one any more.
   if (origin_) origin_->stop();

@@ -262,11 +262,11 @@ class MediaPlugin : private DeviceListener {
   // Cluster only (null on a single node): the outbound relays of the devices published here
   // (relay_origin.h). After the registry and the relay loop it uses; stopped in shutdown().
   std::unique_ptr<RelayOrigin> origin_;
-  // Cluster only (null on a single node); after everything they reach, stopped first in
-  // shutdown(). The link is the directory's listener and outlives it.
   // Cluster only: this node's remote devices; its thread is stopped in shutdown() before the
   // directory, and it is destroyed after the directory (whose threads call it).
   std::unique_ptr<RemoteRelays> remote_;
+  // Cluster only (null on a single node); after everything they reach, stopped first in
+  // shutdown(). The link is the directory's listener and outlives it.
   std::unique_ptr<ClusterLink> cluster_link_;
   std::unique_ptr<cluster::Directory> directory_;
 };

@@ -151,7 +151,7 @@ void MediaPlugin::RemoteRelays::end_relay(Remote& remote) {
 bool MediaPlugin::RemoteRelays::ask(Remote& remote, Clock::time_point now) {
   const cluster::ClusterConfig& config = plugin_.config_.cluster;
   auto* channel = plugin_.directory_ ? plugin_.directory_->channel() : nullptr;
-  auto failed = [&](std::string why) {
+  auto failed = [&](const std::string& why) {
     fail(remote, Error{ErrorCode::kClusterUnavailable,
                        "device '" + remote.device_id + "' is published on node '" + remote.origin +
                            "', and no relay from it can be set up: " + why});
@@ -199,7 +199,7 @@ bool MediaPlugin::RemoteRelays::ask(Remote& remote, Clock::time_point now) {
 
 bool MediaPlugin::RemoteRelays::apply_accept(Remote& remote, const cluster::NodeMessage& accept,
                                              Clock::time_point now) {
-  auto refused = [&](std::string why) {
+  auto refused = [&](const std::string& why) {
     end_relay(remote);
     fail(remote, Error{ErrorCode::kClusterUnavailable,
                        "device '" + remote.device_id + "': the relay from node '" + remote.origin +
