@@ -39,7 +39,8 @@ class RelayReceiver::Reports final : public RtcpVisitor {
   Reports(RelayReceiver& receiver, Clock::time_point now) : receiver_(receiver), now_(now) {}
   void on_nack(std::uint32_t /*sender_ssrc*/, std::uint32_t /*media_ssrc*/, std::uint16_t /*pid*/,
                std::uint16_t /*blp*/) override {}
-  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t /*media_ssrc*/) override {}
+  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t /*media_ssrc*/,
+                           bool /*full_intra*/) override {}
   void on_sender_report(std::uint32_t ssrc, std::uint64_t ntp, std::uint32_t /*rtp_ts*/) override {
     for (Stream& stream : receiver_.streams_) {
       if (stream.used && stream.ssrc == ssrc) {
@@ -115,19 +116,21 @@ RelayReceiver::~RelayReceiver() {
   if (loop_id_ != 0) loop_->detach(loop_id_);
 }
 
-bool RelayReceiver::request_keyframe(std::uint32_t media_ssrc) {
-  std::uint8_t plain[16];
-  const std::size_t len = write_pli(plain, sizeof plain, own_ssrc_, media_ssrc);
+bool RelayReceiver::request_keyframe(std::uint32_t media_ssrc, bool full_intra) {
+  std::uint8_t plain[20];
+  std::size_t len = 0;
   const Clock::time_point now = Clock::now();
   {
     std::lock_guard lock(tx_mutex_);
-    if (keyframe_requested_ && now - last_keyframe_request_ < keyframe_interval_) {
+    if (!full_intra && keyframe_requested_ && now - last_keyframe_request_ < keyframe_interval_) {
       add(counters_.keyframe_requests_limited);
       return false;
     }
     if (!peer_.valid()) return false;
     keyframe_requested_ = true;
     last_keyframe_request_ = now;
+    len = full_intra ? write_fir(plain, sizeof plain, own_ssrc_, media_ssrc, fir_sequence_++)
+                     : write_pli(plain, sizeof plain, own_ssrc_, media_ssrc);
   }
   if (!send_feedback(plain, len)) return false;
   add(counters_.keyframe_requests_sent);

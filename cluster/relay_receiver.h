@@ -77,9 +77,12 @@ class RelayReceiver final : private RelayLoop::Endpoint {
   RelayReceiver(const RelayReceiver&) = delete;
   RelayReceiver& operator=(const RelayReceiver&) = delete;
 
-  // Any thread: sends a PLI for media_ssrc unless one went less than keyframe_interval ago
-  // (false then, or when the origin's address is not known yet). Takes tx_mutex_.
-  bool request_keyframe(std::uint32_t media_ssrc);
+  // Any thread: sends a PLI for media_ssrc unless a request went less than keyframe_interval
+  // ago (false then, or when the origin's address is not known yet). full_intra: a decoder
+  // starts now (a new viewer), which cannot wait for the interval: an FIR, never held back
+  // (as a local viewer's request is not: one per viewer whose media comes up), and the
+  // interval of the PLIs after it starts again. Takes tx_mutex_.
+  bool request_keyframe(std::uint32_t media_ssrc, bool full_intra = false);
   // Any thread: where feedback goes from now on (the origin's relay socket, once signalled).
   // An authenticated packet from another address moves it there.
   void set_peer(const RelayAddress& peer);
@@ -134,6 +137,7 @@ class RelayReceiver final : private RelayLoop::Endpoint {
   RelayAddress peer_;
   RelayLoop::Clock::time_point last_keyframe_request_{};
   bool keyframe_requested_ = false;
+  std::uint8_t fir_sequence_ = 0;
 
   // The relay thread's only.
   std::unique_ptr<SrtpSession> rx_;

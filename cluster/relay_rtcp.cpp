@@ -68,10 +68,10 @@ void visit(const std::uint8_t* p, std::size_t size, RtcpVisitor& visitor) {
       break;
     case kRtcpPayloadFeedback:
       if (count == 1) {
-        visitor.on_keyframe_request(read32(p + 4), read32(p + 8));
+        visitor.on_keyframe_request(read32(p + 4), read32(p + 8), false);
       } else if (count == 4) {
         for (std::size_t at = 12; at + 8 <= size; at += 8) {
-          visitor.on_keyframe_request(read32(p + 4), read32(p + at));
+          visitor.on_keyframe_request(read32(p + 4), read32(p + at), true);
         }
       }
       break;
@@ -111,6 +111,18 @@ std::size_t write_pli(std::uint8_t* out, std::size_t cap, std::uint32_t sender_s
   write_header(out, 1, kRtcpPayloadFeedback, kSize);
   write32(out + 4, sender_ssrc);
   write32(out + 8, media_ssrc);
+  return kSize;
+}
+
+std::size_t write_fir(std::uint8_t* out, std::size_t cap, std::uint32_t sender_ssrc,
+                      std::uint32_t media_ssrc, std::uint8_t sequence) {
+  constexpr std::size_t kSize = 20;
+  if (out == nullptr || cap < kSize) return 0;
+  write_header(out, 4, kRtcpPayloadFeedback, kSize);
+  write32(out + 4, sender_ssrc);
+  write32(out + 8, 0);  // RFC 5104: the media source SSRC is unused; the FCI names it
+  write32(out + 12, media_ssrc);
+  write32(out + 16, static_cast<std::uint32_t>(sequence) << 24);
   return kSize;
 }
 

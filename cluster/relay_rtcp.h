@@ -25,8 +25,10 @@ class RtcpVisitor {
   // One FCI entry: pid and the bitmask of the 16 sequence numbers after it.
   virtual void on_nack(std::uint32_t sender_ssrc, std::uint32_t media_ssrc, std::uint16_t pid,
                        std::uint16_t blp) = 0;
-  // A PLI, or one FIR entry.
-  virtual void on_keyframe_request(std::uint32_t sender_ssrc, std::uint32_t media_ssrc) = 0;
+  // A PLI (full_intra false: a decoder lost its way), or one FIR entry (true: a decoder starts
+  // now, as a new viewer does, and must not be held back by a PLI rate limit).
+  virtual void on_keyframe_request(std::uint32_t sender_ssrc, std::uint32_t media_ssrc,
+                                   bool full_intra) = 0;
   // ntp: the 64-bit NTP timestamp.
   virtual void on_sender_report(std::uint32_t ssrc, std::uint64_t ntp, std::uint32_t rtp_ts) = 0;
   virtual void on_receiver_report(std::uint32_t ssrc) = 0;
@@ -43,6 +45,9 @@ bool parse_rtcp(const std::uint8_t* data, std::size_t len, RtcpVisitor& visitor)
 // Writers: each returns the bytes written, 0 when cap is too small.
 std::size_t write_pli(std::uint8_t* out, std::size_t cap, std::uint32_t sender_ssrc,
                       std::uint32_t media_ssrc);
+// An FIR (RFC 5104 4.3.1) for media_ssrc; sequence: its command number, one more per request.
+std::size_t write_fir(std::uint8_t* out, std::size_t cap, std::uint32_t sender_ssrc,
+                      std::uint32_t media_ssrc, std::uint8_t sequence);
 
 // A generic NACK for ext_seqs[0..count) (extended sequence numbers, ascending, no duplicates),
 // with at most max_entries FCI entries; covered says how many of ext_seqs it names (a prefix).

@@ -30,9 +30,10 @@ class RelaySender::Feedback final : public RtcpVisitor {
       }
     }
   }
-  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t media_ssrc) override {
+  void on_keyframe_request(std::uint32_t /*sender_ssrc*/, std::uint32_t media_ssrc,
+                           bool full_intra) override {
     add(sender_.counters_.keyframe_requests);
-    sender_.listener_.keyframe_requested(media_ssrc);
+    sender_.listener_.keyframe_requested(media_ssrc, full_intra);
   }
   void on_sender_report(std::uint32_t /*ssrc*/, std::uint64_t /*ntp*/,
                         std::uint32_t /*rtp_ts*/) override {}

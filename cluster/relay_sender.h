@@ -26,7 +26,9 @@ namespace jmedia::cluster {
 // Called on the relay thread (RelayLoop): never destroy the relay from here.
 class RelaySenderListener {
  public:
-  virtual void keyframe_requested(std::uint32_t media_ssrc) = 0;
+  // full_intra: an FIR, i.e. a decoder that starts now (a new viewer on the peer node), which
+  // no rate limit of the owner may hold back; false: a PLI.
+  virtual void keyframe_requested(std::uint32_t media_ssrc, bool full_intra) = 0;
   virtual void peer_lost(std::chrono::milliseconds silent) = 0;
 
  protected:

@@ -26,7 +26,7 @@ class Collect final : public RtcpVisitor {
       if ((blp >> bit) & 1u) seqs.insert(static_cast<std::uint16_t>(pid + bit + 1));
     }
   }
-  void on_keyframe_request(std::uint32_t, std::uint32_t) override { ++visits; }
+  void on_keyframe_request(std::uint32_t, std::uint32_t, bool) override { ++visits; }
   void on_sender_report(std::uint32_t, std::uint64_t, std::uint32_t) override { ++visits; }
   void on_receiver_report(std::uint32_t) override { ++visits; }
   std::size_t visits = 0;

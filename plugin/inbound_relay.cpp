@@ -20,12 +20,25 @@ InboundRelay::~InboundRelay() {
   receiver_.reset();
 }
 
-void InboundRelay::request_keyframe(bool /*new_consumer*/) {
-  // The receiver holds PLIs to one per keyframe_interval; the origin's producer applies its own
-  // limit. Before any video arrived there is nothing to name: the first keyframe comes anyway
-  // (the origin asks its publisher for one when the relay starts).
-  const std::uint32_t ssrc = video_ssrc_.load(std::memory_order_relaxed);
-  if (ssrc != 0 && receiver_) receiver_->request_keyframe(ssrc);
+void InboundRelay::request_keyframe(bool new_consumer) {
+  // A consumer's PLI: the receiver holds them to one per keyframe_interval, the origin's
+  // producer applies its own limit. A new consumer's: an FIR, which neither holds back (the
+  // keyframe the origin asked for when the relay began went by before this consumer could
+  // receive it). Before any video arrived there is no SSRC to name: the first video packet
+  // sends a new consumer's request (a PLI can wait for the next one).
+  const std::uint32_t ssrc = video_ssrc_.load(std::memory_order_acquire);
+  if (ssrc != 0) {
+    receiver_->request_keyframe(ssrc, new_consumer);
+    return;
+  }
+  if (!new_consumer) return;
+  full_intra_pending_.store(true, std::memory_order_release);
+  // Video may have come in between: then whichever of this thread and the relay thread takes
+  // the pending request back sends it.
+  const std::uint32_t now_known = video_ssrc_.load(std::memory_order_acquire);
+  if (now_known != 0 && full_intra_pending_.exchange(false, std::memory_order_acq_rel)) {
+    receiver_->request_keyframe(now_known, true);
+  }
 }
 
 void InboundRelay::bind(const std::shared_ptr<Device>& device, const PublisherMedia& media) {
@@ -62,7 +75,11 @@ void InboundRelay::on_rtp(const std::uint8_t* packet, std::size_t len) {
   if (video) {
     const std::uint32_t ssrc = (std::uint32_t{packet[8]} << 24) | (std::uint32_t{packet[9]} << 16) |
                                (std::uint32_t{packet[10]} << 8) | std::uint32_t{packet[11]};
-    video_ssrc_.store(ssrc, std::memory_order_relaxed);
+    video_ssrc_.store(ssrc, std::memory_order_release);
+    if (full_intra_pending_.load(std::memory_order_relaxed) &&
+        full_intra_pending_.exchange(false, std::memory_order_acq_rel)) {
+      receiver_->request_keyframe(ssrc, true);
+    }
   }
   std::memcpy(scratch_.data(), packet, len);
   janus_plugin_rtp rtp{};

@@ -56,6 +56,8 @@ class InboundRelay final : public Producer, private cluster::RelayReceiverListen
   std::atomic<int> audio_pt_{-1};
   std::atomic<int> video_pt_{-1};
   std::atomic<std::uint32_t> video_ssrc_{0};  // the last video SSRC seen: what a PLI names
+  // A new consumer asked for a keyframe before any video came: the first video packet sends it.
+  std::atomic<bool> full_intra_pending_{false};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> routed_{0};
   // The relay thread's only: the packet as Device::route_rtp rewrites it in place.

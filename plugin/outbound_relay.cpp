@@ -105,8 +105,8 @@ std::chrono::milliseconds OutboundRelay::peer_silent_for() {
   return sender_ ? sender_->peer_silent_for() : std::chrono::milliseconds::zero();
 }
 
-void OutboundRelay::keyframe_requested(std::uint32_t /*media_ssrc*/) {
-  listener_.relay_keyframe_requested(*this);
+void OutboundRelay::keyframe_requested(std::uint32_t /*media_ssrc*/, bool full_intra) {
+  listener_.relay_keyframe_requested(*this, full_intra);
 }
 
 void OutboundRelay::peer_lost(std::chrono::milliseconds silent) {

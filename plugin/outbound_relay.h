@@ -27,7 +27,8 @@ class OutboundRelay;
 class OutboundRelayListener {
  public:
   // The other node's viewers need a keyframe (a PLI or FIR on the relay).
-  virtual void relay_keyframe_requested(OutboundRelay& relay) = 0;
+  // full_intra: for a viewer there that starts decoding now (an FIR), never held back.
+  virtual void relay_keyframe_requested(OutboundRelay& relay, bool full_intra) = 0;
   // The other node has sent no RTCP for the sender's peer_timeout (told once).
   virtual void relay_peer_lost(OutboundRelay& relay, std::chrono::milliseconds silent) = 0;
 
@@ -77,7 +78,7 @@ class OutboundRelay final : public Consumer, private cluster::RelaySenderListene
  private:
   OutboundRelay(std::string relay_id, std::string node_id, std::string device_id,
                 OutboundRelayListener& listener);
-  void keyframe_requested(std::uint32_t media_ssrc) override;
+  void keyframe_requested(std::uint32_t media_ssrc, bool full_intra) override;
   void peer_lost(std::chrono::milliseconds silent) override;
 
   const std::string relay_id_;

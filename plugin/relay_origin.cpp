@@ -77,13 +77,13 @@ RelayOrigin::Entry RelayOrigin::take(std::map<std::string, Entry>::iterator it) 
   return entry;
 }
 
-void RelayOrigin::relay_keyframe_requested(OutboundRelay& relay) {
+void RelayOrigin::relay_keyframe_requested(OutboundRelay& relay, bool full_intra) {
   // Under mutex_: the entry's device stays alive, and its last reference never goes on the
   // relay thread.
   std::lock_guard lock(mutex_);
   auto it = relays_.find(relay.relay_id());
   if (it != relays_.end() && it->second.relay.get() == &relay) {
-    it->second.device->request_keyframe(false);
+    it->second.device->request_keyframe(full_intra);
   }
 }
 

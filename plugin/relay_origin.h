@@ -81,7 +81,7 @@ class RelayOrigin final : private OutboundRelayListener {
     cluster::RelaySenderStats counted;  // put in closed_ when it was taken out of relays_
   };
 
-  void relay_keyframe_requested(OutboundRelay& relay) override;
+  void relay_keyframe_requested(OutboundRelay& relay, bool full_intra) override;
   void relay_peer_lost(OutboundRelay& relay, std::chrono::milliseconds silent) override;
 
   // Out of relays_ (mutex_ held), its counters into closed_.

@@ -25,8 +25,9 @@ struct Seen final : RtcpVisitor {
       if ((blp >> bit) & 1u) seqs.insert(static_cast<std::uint16_t>(pid + bit + 1));
     }
   }
-  void on_keyframe_request(std::uint32_t, std::uint32_t media) override {
+  void on_keyframe_request(std::uint32_t, std::uint32_t media, bool full_intra) override {
     keyframes.push_back(media);
+    full_intras.push_back(full_intra);
   }
   void on_sender_report(std::uint32_t ssrc, std::uint64_t ntp, std::uint32_t) override {
     sr_ssrc = ssrc;
@@ -36,6 +37,7 @@ struct Seen final : RtcpVisitor {
   std::set<std::uint32_t> senders, medias;
   std::set<std::uint16_t> seqs;
   std::vector<std::uint32_t> keyframes;
+  std::vector<bool> full_intras;
   std::uint32_t sr_ssrc = 0, rr_ssrc = 0;
   std::uint64_t sr_ntp = 0;
 };
@@ -76,6 +78,21 @@ TEST(ClusterRelayRtcp, CompoundOfReportsAndFeedback) {
   ASSERT_TRUE(parse_rtcp(out, len, seen));
   EXPECT_EQ(seen.rr_ssrc, 0x55u);
   EXPECT_EQ(seen.keyframes, std::vector<std::uint32_t>{0x1234});
+}
+
+TEST(ClusterRelayRtcp, AFirIsAFullIntraRequestAndAPliIsNot) {
+  std::uint8_t out[64];
+  std::size_t len = write_fir(out, sizeof out, 0x55, 0x1234, 7);
+  ASSERT_EQ(len, 20u);  // RFC 5104 4.3.1: header, sender SSRC, media SSRC 0, one FCI entry
+  EXPECT_EQ(out[0], 0x84);
+  EXPECT_EQ(out[1], 206);
+  EXPECT_EQ(out[16], 7);  // the FCI's command sequence number
+  len += write_pli(out + len, sizeof out - len, 0x55, 0x9999);
+  Seen seen;
+  ASSERT_TRUE(parse_rtcp(out, len, seen));
+  EXPECT_EQ(seen.keyframes, (std::vector<std::uint32_t>{0x1234, 0x9999}));
+  EXPECT_EQ(seen.full_intras, (std::vector<bool>{true, false}));
+  EXPECT_EQ(write_fir(out, 19, 1, 2, 0), 0u);
 }
 
 TEST(ClusterRelayRtcp, BogusLengthsAreRefusedWithoutVisiting) {

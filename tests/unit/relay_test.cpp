@@ -113,15 +113,17 @@ class Received final : public RelayReceiverListener {
 
 class Origin final : public RelaySenderListener {
  public:
-  void keyframe_requested(std::uint32_t media_ssrc) override {
+  void keyframe_requested(std::uint32_t media_ssrc, bool full_intra) override {
     last_keyframe_ssrc = media_ssrc;
     keyframes.fetch_add(1);
+    if (full_intra) full_intras.fetch_add(1);
   }
   void peer_lost(milliseconds silent) override {
     silent_ms = silent.count();
     lost.fetch_add(1);
   }
   std::atomic<int> keyframes{0};
+  std::atomic<int> full_intras{0};
   std::atomic<std::uint32_t> last_keyframe_ssrc{0};
   std::atomic<int> lost{0};
   std::atomic<long long> silent_ms{0};
@@ -313,6 +315,27 @@ TEST_F(ClusterRelay, FivePercentLossIsRepairedByNack) {
   EXPECT_GT(s.retransmitted, 60u);
   EXPECT_GT(r.recovered, 60u);
   EXPECT_EQ(received_.packet_of(kVideo, 500), rtp(kVideo, 500, 96, 1000));
+}
+
+TEST_F(ClusterRelay, AFullIntraRequestIsNotHeldBackByThePliInterval) {
+  RelayReceiverOptions options;
+  options.keyframe_interval = milliseconds(60000);
+  auto receiver = make_receiver("relay-fir", options);
+  ASSERT_TRUE(receiver);
+  auto sender = make_sender("relay-fir", receiver->local());
+  ASSERT_TRUE(sender);
+  ASSERT_TRUE(sender->send_rtp(rtp(kVideo, 1, 96, 100).data(), 112));
+  ASSERT_TRUE(eventually([&] { return receiver->stats().packets_received == 1; }));
+  EXPECT_TRUE(receiver->request_keyframe(kVideo));
+  EXPECT_FALSE(receiver->request_keyframe(kVideo)) << "a PLI within the interval";
+  // A decoder starting now (a new viewer) cannot wait for the interval: an FIR goes. Two FIRs
+  // in a row are spaced a little (one keyframe serves both): the second goes once it may.
+  EXPECT_TRUE(receiver->request_keyframe(kVideo, true));
+  EXPECT_TRUE(eventually([&] { return receiver->request_keyframe(kVideo, true); }));
+  ASSERT_TRUE(eventually([&] { return origin_.keyframes.load() == 3; }));
+  EXPECT_EQ(origin_.full_intras.load(), 2);
+  EXPECT_EQ(origin_.last_keyframe_ssrc.load(), kVideo);
+  EXPECT_EQ(receiver->stats().keyframe_requests_sent, 3u);
 }
 
 TEST_F(ClusterRelay, KeyframeRequestsAreRateLimited) {

@@ -75,9 +75,9 @@ class TestOrigin final : public cluster::DirectoryListener,
     directory->channel()->send(message.from_node, reply);
   }
   void relay_unanswered(const cluster::NodeMessage&) override {}
-  void keyframe_requested(std::uint32_t ssrc) override {
+  void keyframe_requested(std::uint32_t ssrc, bool full_intra) override {
     last_pli_ssrc.store(ssrc);
-    ++plis;
+    ++(full_intra ? firs : plis);
   }
   void peer_lost(std::chrono::milliseconds) override {}
 
@@ -122,6 +122,7 @@ class TestOrigin final : public cluster::DirectoryListener,
   PublisherMedia media{"opus", 111, "vp8", 96, "", false};
   cluster::Directory* directory = nullptr;
   std::atomic<int> plis{0};
+  std::atomic<int> firs{0};
   std::atomic<std::uint32_t> last_pli_ssrc{0};
   std::mutex mutex;  // guards what follows
   std::vector<cluster::NodeMessage> messages;
@@ -241,6 +242,25 @@ TEST_F(RemoteWatchTest, AViewerOfAnotherNodesDeviceGetsItsMediaThroughOneRelay) 
   EXPECT_NE(info.find(R"("producer_node":"node-b")"), std::string::npos) << info;
   detach(viewer);
   detach(other_viewer);
+}
+
+TEST_F(RemoteWatchTest, AViewerWhoseMediaIsUpBeforeAnyVideoCameGetsAFullIntraRequest) {
+  janus_plugin_session* viewer = watching();
+  // Its PeerConnection is up before the relay brought any video: the keyframe it needs cannot
+  // name the video SSRC yet, and the one the origin asked for when the relay began went by
+  // before this viewer could receive it.
+  plugin->setup_media(viewer);
+  EXPECT_EQ(origin.firs.load(), 0);
+  ASSERT_TRUE(media_reaches(viewer));
+  EXPECT_TRUE(eventually([&] { return origin.firs.load() == 1; })) << origin.firs.load();
+  EXPECT_EQ(origin.last_pli_ssrc.load(), 0x71DE0u);
+  EXPECT_EQ(origin.plis.load(), 0);
+  // A viewer whose media comes up later, once the SSRC is known, gets one at once.
+  janus_plugin_session* late = watching();
+  plugin->setup_media(late);
+  EXPECT_TRUE(eventually([&] { return origin.firs.load() == 2; })) << origin.firs.load();
+  detach(viewer);
+  detach(late);
 }
 
 TEST_F(RemoteWatchTest, ViewersArrivingTogetherShareOneRequest) {
