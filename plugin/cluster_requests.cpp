@@ -23,7 +23,7 @@ std::vector<cluster::PublishedDevice> MediaPlugin::ClusterLink::published() {
     auto [page, more] = plugin_.devices_.page_devices(after, 1000);
     for (const auto& device : page) {
       if (const auto producer = device->producer(); producer && !producer->origin_node()) {
-        devices.push_back(cluster::PublishedDevice{device->id(), device->consumer_count()});
+        devices.push_back(cluster::PublishedDevice{device->id(), device->viewer_count()});
       }
     }
     if (!more || page.empty()) break;

@@ -1,5 +1,6 @@
 #include "device.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "rtp_rewriter.h"
@@ -34,6 +35,13 @@ std::size_t Device::route_data(const Producer& from, janus_plugin_data& packet) 
     ++copies;
   }
   return copies;
+}
+
+std::size_t Device::viewer_count() const {
+  const auto list = consumers();
+  return static_cast<std::size_t>(
+      std::count_if(list->begin(), list->end(),
+                    [](const auto& consumer) { return consumer->session_handle() != nullptr; }));
 }
 
 void Device::request_keyframe(bool new_consumer) const {

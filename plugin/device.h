@@ -90,6 +90,9 @@ class Device : public std::enable_shared_from_this<Device> {
     return consumers_;
   }
   std::size_t consumer_count() const { return consumers()->size(); }
+  // The consumers that are viewer sessions of this node (a relay to another node has no
+  // session handle): what max_viewers_per_device, listings and viewer metrics count.
+  std::size_t viewer_count() const;
 
   // Membership: the caller holds the registry's shard lock (see DeviceRegistry).
   bool has_producer() const;

@@ -1,6 +1,5 @@
 #include "device_registry.h"
 
-#include <algorithm>
 
 namespace jmedia {
 
@@ -26,19 +25,6 @@ std::variant<std::shared_ptr<Device>, Error> DeviceRegistry::claim_producer(
                              });
 }
 
-namespace {
-
-// The device's consumers that are sessions of this node (a relay to another node has no
-// session handle): what max_viewers_per_device counts.
-std::size_t local_viewers(const Device& device) {
-  const auto consumers = device.consumers();
-  return static_cast<std::size_t>(
-      std::count_if(consumers->begin(), consumers->end(),
-                    [](const auto& consumer) { return consumer->session_handle() != nullptr; }));
-}
-
-}  // namespace
-
 std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_relay(
     const std::string& device_id, const std::shared_ptr<Consumer>& relay) {
   return devices_.with_shard(device_id, [&](Map& map) -> std::variant<Watched, Error> {
@@ -61,7 +47,7 @@ std::variant<DeviceRegistry::Watched, Error> DeviceRegistry::add_consumer(
     if (it == map.end() || !it->second->has_producer()) {
       return Error{ErrorCode::kNoSuchDevice, "device '" + device_id + "' is not publishing"};
     }
-    if (local_viewers(*it->second) >= max_consumers) {
+    if (it->second->viewer_count() >= max_consumers) {
       return Error{ErrorCode::kTooManyViewers, "device '" + device_id +
                                                    "' has max_viewers_per_device (" +
                                                    std::to_string(max_consumers) + ") viewers"};
@@ -121,7 +107,7 @@ std::pair<std::vector<DeviceRegistry::Summary>, bool> DeviceRegistry::page(
   for (const auto& device : devices) {
     const auto producer = device->producer();
     const std::string* node = producer ? producer->origin_node() : nullptr;
-    summaries.push_back(Summary{device->id(), producer != nullptr, device->consumer_count(),
+    summaries.push_back(Summary{device->id(), producer != nullptr, device->viewer_count(),
                                 node != nullptr ? *node : std::string()});
   }
   return {std::move(summaries), more};

@@ -92,7 +92,7 @@ MediaPlugin::MediaPlugin(Host& host, SdpEngine& sdp, const PluginConfig& config,
       std::size_t named = 0;
       for (const auto& id : metrics_->device_series_ids()) {
         auto device = devices_.find(id);
-        const std::size_t viewers = device ? device->consumer_count() : 0;
+        const std::size_t viewers = device ? device->viewer_count() : 0;
         snapshot.device_viewers.push_back(viewers);
         named += viewers;
       }

@@ -256,6 +256,18 @@ TEST_F(OriginPluginTest, ARelayTakesNoViewerSlot) {
   auto watched = request(viewer, R"({"request":"watch","device_id":"cam-a"})");
   EXPECT_EQ(str(watched.event, "result"), "offer") << watched.event;
   EXPECT_EQ(consumers("cam-a"), 2u);
+  // Nor is it counted as a viewer: the listing, the heartbeat's record and the per-device
+  // metric say one.
+  const std::string listed = dump(sync(viewer, R"({"request":"devices"})").get());
+  EXPECT_NE(listed.find(R"("viewers":1)"), std::string::npos) << listed;
+  EXPECT_TRUE(eventually([&] {
+    const auto view = plugin->directory()->view();
+    if (!view) return false;
+    for (const auto& entry : view->devices) {
+      if (entry.device_id == "cam-a") return entry.viewers == 1;
+    }
+    return false;
+  }));
   janus_plugin_session* second = attach();
   EXPECT_EQ(code(request(second, R"({"request":"watch","device_id":"cam-a"})").event),
             numeric(ErrorCode::kTooManyViewers));
