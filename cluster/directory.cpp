@@ -233,6 +233,15 @@ void Directory::pass() {
       }
     }
     if (!link_) return;
+    if (!live_others_.empty()) {
+      // Our record gone while we were away (a Redis restarted empty, or an outage longer than
+      // the TTL): the others' records may be gone too, until they are back.
+      auto exists = link_->command({"EXISTS", node_key(options_.node_id)});
+      if (!exists) return broke(link_->why());
+      if (integer_of(exists.get()).value_or(0) == 0) {
+        settle_until_ = Clock::now() + options_.node_ttl;
+      }
+    }
     heartbeat();
     if (!link_) return;
     up_.store(true, std::memory_order_release);
@@ -446,8 +455,16 @@ void Directory::read_view() {
     std::lock_guard lock(mutex_);
     view_ = std::move(view);
   }
+  // Reconnected to a Redis that lost this node's record (restarted empty): the other nodes
+  // fill it again at their own reconnection, up to node_ttl later; until then a node missing
+  // from the view is not gone (it would be, had its record expired in a Redis that kept it).
+  const bool settling = Clock::now() < settle_until_;
   // After the view is published: a listener that reads it sees the change.
   for (const auto& id : live_others_) {
+    if (!live.contains(id) && settling) {
+      live.insert(id);
+      continue;
+    }
     if (!live.contains(id)) {
       log_info("cluster: node '%s' is gone from the directory", id.c_str());
       guarded_void("cluster directory: node_left", [&] { listener_.node_left(id); });

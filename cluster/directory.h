@@ -197,6 +197,8 @@ class Directory {
   std::chrono::steady_clock::time_point next_connect_{};
   std::chrono::milliseconds backoff_;
   std::set<std::string> live_others_;  // other nodes live at the last view read
+  // Until then a node missing from the view is not reported gone (see read_view).
+  std::chrono::steady_clock::time_point settle_until_{};
 
   std::atomic<bool> up_{false};
   std::atomic<std::size_t> nodes_{0};

@@ -313,6 +313,34 @@ TEST(DirectoryTest, ReconnectsAfterARedisRestartAndClaimsItsDevicesAgain) {
   EXPECT_TRUE(a.lookup("cam-1").available);
 }
 
+TEST(DirectoryTest, ANodeSlowerToComeBackAfterARedisRestartIsNotReportedGone) {
+  RedisServer redis;
+  FakeOwner owner_a, owner_b;
+  // A reconnects 1.5 s after Redis is back, B within 200 ms: B's first views after the restart
+  // (an empty Redis) lack A, which is alive and registers again well within the TTL.
+  auto slow = options_for(redis, "node-a", milliseconds(100), milliseconds(3000));
+  slow.backoff_min = milliseconds(1500);
+  slow.backoff_max = milliseconds(1500);
+  Directory a(slow, owner_a);
+  Directory b(options_for(redis, "node-b", milliseconds(100), milliseconds(3000)), owner_b);
+  ASSERT_TRUE(up(a) && up(b));
+  ASSERT_TRUE(eventually([&] { return owner_b.joined() == std::vector<std::string>{"node-a"}; }));
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return !a.redis_up() && !b.redis_up(); }));
+  redis.start();  // empty
+  ASSERT_TRUE(eventually([&] { return b.redis_up(); }));
+  EXPECT_FALSE(a.redis_up()) << "A is to come back after B";
+  // Back in B's view: B read views without A all along, and must not have reported it gone.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto view = b.view();
+        return view && view->nodes.size() == 2;
+      },
+      milliseconds(5000)));
+  EXPECT_TRUE(owner_b.left().empty()) << "node-a reported gone after the restart";
+  EXPECT_EQ(owner_b.joined().size(), 1u);
+}
+
 TEST(DirectoryTest, AfterAnOutageOneOfTwoLocalPublishersOfADeviceIsTold) {
   RedisServer redis;
   FakeOwner owner_a, owner_b;
