@@ -20,10 +20,11 @@ Opus), Pion viewers (bench/fanout_viewer, one process per node).
    at a viewer on A and at one on each other node (matched by a hash of the payload's tail,
    which no node rewrites; both clocks are this machine's), p50/p99 of the difference over
    the last packets (up to 4096 per viewer).
-3. Directory operations: Redis's INFO commandstats before and after one publish on A and
-   R remote watches (the first viewer on each other node), less what the nodes' heartbeats
-   do in the same time (measured first, with nothing happening): calls per command, per
-   publish and per remote watch. (A watch of a device the node already relays calls no
+3. Directory operations: Redis's INFO commandstats before and after `publishes` publishes
+   and unpublishes on A (signaling only, distinct devices) and after R remote watches (the
+   first viewer on each other node), less what the nodes' heartbeats do in the same time
+   (measured first, with nothing happening): calls per command, per publish (its claim and
+   its release) and per remote watch. (A watch of a device the node already relays calls no
    Redis command: the relay exists.)
 """
 
@@ -78,6 +79,8 @@ def _delta(before, after):
 def _net_ops(before, after, seconds, idle_rate):
     """Calls per command between two commandstats, less the heartbeats' share."""
     d = _delta(before, after)
+    d.pop("info", None)   # this part's own INFO commandstats
+    idle_rate = {k: v for k, v in idle_rate.items() if k != "info"}
     out = {}
     for k in set(d) | set(idle_rate):
         v = d.get(k, 0) - idle_rate.get(k, 0.0) * seconds
@@ -118,6 +121,35 @@ def _arrivals(worker):
     return [dict((int(h), int(ns)) for h, ns in v) for v in worker.reply(60)["arrivals"]]
 
 
+def _publishes(node, redis, n, idle_rate):
+    """n publish + unpublish (Janus session destroyed) of distinct devices on node, signaling
+    only (an aiortc offer without candidates: the directory claim is made at `publish`, ICE
+    need not complete): Redis calls per publish, the release included."""
+    import asyncio
+    from media_clients import MEDIA_PLUGIN, make_offer, result_of
+    from test_cluster import offer_without_candidates
+    sdp = asyncio.run(asyncio.wait_for(make_offer(("audio", "video")), 30))
+    offer = {"type": "offer", "sdp": offer_without_candidates(sdp)}
+    http = node.http()
+    http.timeout = 15
+    s0, t0 = _redis_commandstats(redis.port), time.monotonic()
+    for k in range(n):
+        session = http.create()
+        handle = http.attach(session, MEDIA_PLUGIN)
+        reply = http.message(session, handle, {"request": "publish",
+                                               "device_id": "dir-%d-%d" % (k, time.time())},
+                             jsep=offer, timeout=15)
+        if result_of(reply) != "publishing":
+            raise BenchError("cluster: publish: %r" % reply)
+        http.destroy(session)
+    # The releases (unpublish: DEL on the directory thread) land within a heartbeat.
+    _wait(lambda: _delta(s0, _redis_commandstats(redis.port)).get("del", 0) -
+          idle_rate.get("del", 0) * (time.monotonic() - t0) >= n - 0.5, 10,
+          "release of %d directory claims" % n)
+    s1, t1 = _redis_commandstats(redis.port), time.monotonic()
+    return {k: round(v / n, 2) for k, v in _net_ops(s0, s1, t1 - t0, idle_rate).items()}
+
+
 def _cpu_window(janus, hold):
     c0, t0 = proc_cpu_seconds(janus.pid), time.monotonic()
     time.sleep(hold)
@@ -135,7 +167,8 @@ def run(ctx):
     hold = 4.0 if q else 15.0
     reps = ctx.reps or (1 if q else 2)
     warm = 2 if q else 4
-    ctx.progress.begin("cluster", 3 + 2 * reps, "1 + %d nodes, %d local viewers, hold %.0f s, "
+    publishes = 10 if q else 30
+    ctx.progress.begin("cluster", 3 + reps, "1 + %d nodes, %d local viewers, hold %.0f s, "
                        "%d rep(s)" % (relays, local, hold, reps))
     redis, nodes, workers, spare, load = None, [], [], [], None
     try:
@@ -159,16 +192,14 @@ def run(ctx):
         s0, t0 = _redis_commandstats(redis.port), time.monotonic()
         time.sleep(idle)
         s1, t1 = _redis_commandstats(redis.port), time.monotonic()
-        idle_rate = {k: v / (t1 - t0) for k, v in _delta(s0, s1).items()}
+        idle_rate = {k: v / (t1 - t0) for k, v in _delta(s0, s1).items() if k != "info"}
         ctx.progress.step("heartbeats: %s calls/s" % ", ".join(
             "%s %.1f" % kv for kv in sorted(idle_rate.items())))
 
         device = "cluster-bench-%d" % int(time.time())
-        s0, t0 = _redis_commandstats(redis.port), time.monotonic()
+        publish_ops = _publishes(a, redis, publishes, idle_rate)
         load = viewer_load.FanoutLoad(a.ws_url, bitrate=BITRATE, device=device,
                                       binary=viewer_load.viewer_binary(ctx.build_dir))
-        s1, t1 = _redis_commandstats(redis.port), time.monotonic()
-        publish_ops = _net_ops(s0, s1, t1 - t0, idle_rate)
         local_worker = load.workers[0]
         time.sleep(SETTLE)
         base = _cpu_window(a, hold)
@@ -251,7 +282,8 @@ def run(ctx):
                 "ratio_median": percentile(ratios, 50) if ratios else None,
                 "first": first, "added_latency_ms": _p(added), "lost": loss,
                 "directory": {"idle_calls_per_s": {k: round(v, 2) for k, v in idle_rate.items()},
-                              "publish": publish_ops,
+                              "publishes": publishes,
+                              "per_publish": publish_ops,
                               "remote_watches": relays,
                               "per_remote_watch": {k: round(v / relays, 1)
                                                    for k, v in watch_ops.items()}}}

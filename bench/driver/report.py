@@ -792,10 +792,14 @@ def _cluster_md(clu):
                % (_num(lat["p50"], 2), _num(lat["p99"], 2), lat["n"], clu["lost"]["local"],
                   clu["lost"]["remote"]))
     d = clu["directory"]
-    out.append("Redis commands (INFO commandstats, less the heartbeats' %s): one publish %s; "
-               "per remote watch (the first on its node) %s.\n"
+    out.append("Redis commands (INFO commandstats, less the heartbeats' %s): per publish "
+               "(claim and release; mean of %d, signaling only) %s; per remote watch (the first "
+               "on its node, mean of %d) %s.\n"
                % (", ".join("%s %s/s" % kv for kv in sorted(d["idle_calls_per_s"].items())),
-                  ", ".join("%s %s" % kv for kv in sorted(d["publish"].items())) or "none",
+                  d["publishes"],
+                  ", ".join("%s %s" % kv for kv in sorted(d["per_publish"].items()))
+                  or "none",
+                  d["remote_watches"],
                   ", ".join("%s %s" % kv for kv in sorted(d["per_remote_watch"].items()))
                   or "none"))
     return out
