@@ -213,7 +213,6 @@ def run(ctx):
         s1, t1 = _redis_commandstats(redis.port), time.monotonic()
         watch_ops = _net_ops(s0, s1, t1 - t0, idle_rate)
         out_relays = metric(a, "janus_media_relays")
-        cold = [_stats(w)[0] for w in workers]
 
         samples = []
         locals_ = []
@@ -247,6 +246,9 @@ def run(ctx):
         _add(workers[0], warm)
         time.sleep(SETTLE)
         warm_stats = _stats(workers[0])[1:]
+        # Read late: a viewer's times count from its watch, and its first packet may come
+        # after add() returned (at `start`).
+        cold = [_stats(w)[0] for w in workers]
         # Steady state: the same packets at a viewer on A and at one on each other node.
         arrivals_a = _arrivals(local_worker)[0]
         added = []

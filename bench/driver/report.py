@@ -792,16 +792,19 @@ def _cluster_md(clu):
                % (_num(lat["p50"], 2), _num(lat["p99"], 2), lat["n"], clu["lost"]["local"],
                   clu["lost"]["remote"]))
     d = clu["directory"]
+
+    def calls(ops):
+        # Whole calls, none below 0: what is left of a fraction (or a negative) is the
+        # heartbeats' discrete ticks against their mean rate (results.json keeps the values).
+        return ", ".join("%s %d" % (k, round(v)) for k, v in sorted(ops.items())
+                         if round(v) > 0) or "none"
+
     out.append("Redis commands (INFO commandstats, less the heartbeats' %s): per publish "
-               "(claim and release; mean of %d, signaling only) %s; per remote watch (the first "
-               "on its node, mean of %d) %s.\n"
+               "(claim and release; mean of %d, signaling only): %s; per remote watch (the "
+               "first on its node, mean of %d): %s.\n"
                % (", ".join("%s %s/s" % kv for kv in sorted(d["idle_calls_per_s"].items())),
-                  d["publishes"],
-                  ", ".join("%s %s" % kv for kv in sorted(d["per_publish"].items()))
-                  or "none",
-                  d["remote_watches"],
-                  ", ".join("%s %s" % kv for kv in sorted(d["per_remote_watch"].items()))
-                  or "none"))
+                  d["publishes"], calls(d["per_publish"]), d["remote_watches"],
+                  calls(d["per_remote_watch"])))
     return out
 
 
