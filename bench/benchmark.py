@@ -4,7 +4,7 @@ Run through scripts/benchmark (which installs the tools and builds build-bench/ 
 
   scripts/benchmark [PART ...] [--quick] [--reps R] [--minutes T] [--out DIR] [--no-profile]
 
-PARTS (default: every one but fanout and soak):
+PARTS (default: every one but fanout, soak and cluster):
   api      sync plugin requests (list pages of 10 and 100 over 10,000 sessions, info) vs
            the core's ping vs VideoRoom's list, HTTP transport, wrk at 1/10/100
            connections, shards 32 and 1; callgrind counts of one list (bench/list_cost)
@@ -22,6 +22,10 @@ PARTS (default: every one but fanout and soak):
            VideoRoom, 500 and 1,500 kbit/s, one loop per handle and event_loops = cores:
            Janus CPU per relayed viewer-packet, slope, loss, first keyframe, RSS per viewer
   soak     opt-in: T minutes of churn, RSS/threads sampled every 10 s (--minutes, default 10)
+  cluster  opt-in (about 3 min, --quick < 1 min): redis-server + 1 + R Janus nodes: the
+           origin's CPU per outbound relay vs per local viewer, the latency a relay adds
+           (first frame after watch; the same packet at a viewer on the origin and on another
+           node), Redis commands per publish and per remote watch
 
 Writes DIR/results.json, DIR/results.md and DIR/*.png (DIR: bench-results/, or
 bench-results/tmp/quick/ with --quick). Parts run now replace the same parts of an
@@ -44,7 +48,8 @@ sys.path.insert(0, str(HERE / "driver"))
 import common  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "fanout", "soak")
+PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp", "fanout", "soak",
+         "cluster")
 DEFAULT_PARTS = ("api", "table", "churn", "webrtc", "scrape", "edge", "srtp")
 
 
@@ -105,7 +110,7 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("parts", nargs="*", metavar="PART", help="parts to run (default: all "
-                    "but soak)")
+                    "but fanout, soak and cluster)")
     ap.add_argument("--quick", action="store_true", help="short smoke run (< 5 min)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per measurement")
     ap.add_argument("--minutes", type=float, default=10.0, help="soak duration (max 240)")

@@ -228,15 +228,22 @@ EDGE_UNBOUNDED = {"limits": {"max_requests_per_s": 1000000, "request_burst": 100
 
 
 def start_janus(modules_dir, shards=32, debug_level=4, extra_media_conf="",
-                api_transport="stock", edge_settings=None, event_loops=0, extra_general=None):
+                api_transport="stock", edge_settings=None, event_loops=0, extra_general=None,
+                plugin_cluster=None):
     """A private Janus with our modules (events broadcast on, as scripts/run), stock
     echotest and videoroom, sessions that never time out, on free loopback ports;
     event_loops > 0: that many shared loop threads (janus.jcfg), 0: one per handle;
-    extra_general: more janus.jcfg general settings."""
+    extra_general: more janus.jcfg general settings; plugin_cluster: the plugin's cluster
+    section (a dict, as tests/e2e/harness.py's JanusProcess takes it)."""
     general = {"session_timeout": 0, **(extra_general or {})}
     if event_loops:
         general["event_loops"] = event_loops
     conf = "general: {\n\tshards = %d\n%s}\n" % (shards, extra_media_conf)
+    if plugin_cluster:
+        # In the override itself: janus_conf adds its plugin_cluster section only to a
+        # janus.plugin.media.jcfg it writes, not to an override.
+        import janus_conf
+        conf += "\n" + janus_conf.render_jcfg({"cluster": plugin_cluster}).split("\n", 2)[2]
     # The stock transports carry the Janus API unless a part asks for the edge, as the
     # results say: they are the reference of every part (the e2e harness defaults to
     # janus.transport.edge, whose per-client rate bound a load generator would hit).

@@ -152,6 +152,11 @@ def targets(results):
             rows.append(_abs_row("soak: no hloop thread left once the clients are gone",
                                  spread([left]), "%s", left == 0, "soak"))
     rows += _fanout_targets(parts)
+    clu = parts.get("cluster") or {}
+    if clu.get("ratio_values"):
+        r = spread(clu["ratio_values"])
+        rows.append(_row("cluster: the origin's CPU per outbound relay <= 1.2x per local "
+                         "viewer (same stream)", r, r["median"] <= 1.2, "cluster"))
     web = parts.get("webrtc", {}).get("runs")
     if web and web.get("echo_media") and web.get("echo_echotest"):
         r = webrtc_setup_ratio(web)
@@ -751,6 +756,58 @@ def _scrape_md(scr):
     return out
 
 
+def _cluster_md(clu):
+    cfg = clu["config"]
+    out = ["## cluster\n",
+           "A redis-server and 1 + %d Janus nodes on loopback (heartbeat %d ms, node TTL %d ms); "
+           "%s. Origin A's CPU with the publisher alone: %s %%; A had %s outbound relays.\n"
+           % (cfg["relays"], cfg["heartbeat_ms"], cfg["node_ttl_ms"], cfg["media"],
+              _num(clu["base_cpu_percent"], 1), _num(clu.get("outbound_relays"))),
+           "| repetition | A with %d relays (CPU %%) | + %d local viewers (CPU %%) | per relay "
+           "(%% of a core) | per local viewer | relay / local |" % (cfg["relays"],
+                                                                  cfg["local_viewers"]),
+           "|---|---|---|---|---|---|"]
+    for k, s in enumerate(clu["cpu"]):
+        out.append("| %d | %s | %s | %s | %s | %s |" % (
+            k + 1, _num(s["with_relays_cpu_percent"], 1), _num(s["with_local_cpu_percent"], 1),
+            _num(s["per_relay_cpu_percent"], 2), _num(s["per_local_cpu_percent"], 2),
+            _num(s["ratio"], 2)))
+    out.append("")
+    out.append("| from `watch` (ms) | first packet p50 / p99 | first keyframe p50 / p99 | "
+               "viewers |")
+    out.append("|---|---|---|---|")
+    names = {"local": "viewer on the origin", "remote_cold": "first viewer of another node "
+             "(its watch makes the relay)", "remote_warm": "viewer joining an existing relay"}
+    for key, label in names.items():
+        f = clu["first"][key]
+        out.append("| %s | %s / %s | %s / %s | %d |" % (
+            label, _num(f["first_packet_ms"]["p50"]), _num(f["first_packet_ms"]["p99"]),
+            _num(f["keyframe_ms"]["p50"]), _num(f["keyframe_ms"]["p99"]),
+            f["keyframe_ms"]["n"]))
+    lat = clu["added_latency_ms"]
+    out.append("")
+    out.append("Steady state: a video packet reaches a viewer on another node %s ms (p50) / "
+               "%s ms (p99) after it reaches a viewer on the origin (%d packets matched). "
+               "Packets lost (RTP sequence gaps): %s at A's viewers, %s at the others'.\n"
+               % (_num(lat["p50"], 2), _num(lat["p99"], 2), lat["n"], clu["lost"]["local"],
+                  clu["lost"]["remote"]))
+    d = clu["directory"]
+
+    def calls(ops):
+        # Whole calls, none below 0: what is left of a fraction (or a negative) is the
+        # heartbeats' discrete ticks against their mean rate (results.json keeps the values).
+        return ", ".join("%s %d" % (k, round(v)) for k, v in sorted(ops.items())
+                         if round(v) > 0) or "none"
+
+    out.append("Redis commands (INFO commandstats, less the heartbeats' %s): per publish "
+               "(claim and release; mean of %d, signaling only): %s; per remote watch (the "
+               "first on its node, mean of %d): %s.\n"
+               % (", ".join("%s %s/s" % kv for kv in sorted(d["idle_calls_per_s"].items())),
+                  d["publishes"], calls(d["per_publish"]), d["remote_watches"],
+                  calls(d["per_remote_watch"])))
+    return out
+
+
 def _soak_md(soak):
     cfg = soak["config"]
     s = soak["samples"]
@@ -894,6 +951,14 @@ NOTES = {
         "handle's sources, RTCP and NACK bookkeeping) is the rest, as are the per-viewer costs "
         "that do not scale with packets, which weigh more at 500 kbit/s (about 100 packets/s "
         "per viewer) than at 1,500 (200). %s"),
+    "cluster": (
+        "**Cluster.** A relay and a local viewer carry the same packets, so the ratio of the "
+        "origin's CPU they add is the ratio per packet copy: a relay is our plugin's "
+        "RtpRewriter, libsrtp2 and one sendmsg on the relay thread; a local viewer is the "
+        "Janus core's relay_rtp path (a copy queued to the viewer's loop, ICE, SRTP, RTCP and "
+        "NACK bookkeeping). Each repetition measures R relays, then L local viewers added "
+        "next to them, over the same window length (the spread is that of single windows "
+        "on a shared machine)."),
     "webrtc-setup": (
         "**WebRTC setup.** The time from the offer to webrtcup is mostly ICE and DTLS in "
         "Janus's core and in aiortc, the same for both plugins; the plugins' share is the "
@@ -1027,7 +1092,8 @@ def markdown(results):
             out.append(_note(key, parts) + "\n")
     for name, fn in (("api", _api_md), ("table", _table_md), ("churn", _churn_md),
                      ("webrtc", _webrtc_md), ("scrape", _scrape_md), ("edge", _edge_md),
-                     ("srtp", _srtp_md), ("fanout", _fanout_md), ("soak", _soak_md)):
+                     ("srtp", _srtp_md), ("fanout", _fanout_md), ("soak", _soak_md),
+                     ("cluster", _cluster_md)):
         data = parts.get(name)
         if not data:
             continue
@@ -1035,7 +1101,7 @@ def markdown(results):
             out.append("## %s\n\nFAILED: %s\n" % (name, data["error"]))
             continue
         out.extend(fn(data))
-        if name not in ("edge", "srtp"):  # the parts with a plot
+        if name not in ("edge", "srtp", "cluster"):  # the parts with a plot
             out.append("![%s](%s.png)\n" % (name, name))
     return "\n".join(out) + "\n"
 

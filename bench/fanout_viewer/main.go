@@ -11,6 +11,8 @@
 // {"cmd":"stats"} -> {"viewers":[{"i","batch","error","packets","bytes","lost","offer_s",
 // "started_s","up_s","keyframe_s","first_packet_s"}],"rcvbuf_bytes":B} (times in s from
 // watch/join; B: the receive buffer the kernel granted an ICE socket);
+// {"cmd":"arrivals"} -> {"arrivals":[[[hash, unix ns], ...] per viewer]} (strings; the
+// last 4096 video packets of each viewer);
 // {"cmd":"quit"} or the end of stdin: the session destroyed, exit.
 package main
 
@@ -204,6 +206,13 @@ func run() error {
 		switch c.Cmd {
 		case "add":
 			emit(w.add(c.Count))
+		case "arrivals":
+			// {"arrivals":[[hash, unix ns], ...] per viewer, in viewer order}
+			out := make([][][2]string, 0, len(w.viewers))
+			for _, v := range w.viewers {
+				out = append(out, v.arrivals.list())
+			}
+			emit(map[string]any{"arrivals": out})
 		case "stats":
 			st := w.stats()
 			st["rcvbuf_bytes"] = network.got.Load()

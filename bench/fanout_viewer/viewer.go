@@ -33,6 +33,58 @@ type Viewer struct {
 
 	streamsMu sync.Mutex
 	streams   []*stream
+
+	arrivals arrivals // video packets' arrival times, for a relay's added latency
+}
+
+// arrivals: the wall-clock arrival time of the last arrivalRing video packets, keyed by a
+// hash of the packet's payload tail (the same packet has the same payload at every viewer,
+// whatever the node that relayed it rewrote in its header): bench/driver/part_cluster.py
+// matches them between a viewer on the origin and one on another node.
+const arrivalRing = 4096
+
+type arrivals struct {
+	mu   sync.Mutex
+	keys [arrivalRing]uint64
+	ns   [arrivalRing]int64
+	next int
+	full bool
+}
+
+func (a *arrivals) add(payload []byte, now int64) {
+	tail := payload
+	if len(tail) > 64 {
+		tail = tail[len(tail)-64:]
+	}
+	h := uint64(14695981039346656037) // FNV-1a
+	for _, b := range tail {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	a.mu.Lock()
+	a.keys[a.next], a.ns[a.next] = h, now
+	a.next = (a.next + 1) % arrivalRing
+	if a.next == 0 {
+		a.full = true
+	}
+	a.mu.Unlock()
+}
+
+// list: [hash, unix ns] pairs, oldest first (the hash as a decimal string: JSON numbers
+// are doubles on the Python side too, but exactness matters only for matching).
+func (a *arrivals) list() [][2]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, start := a.next, 0
+	if a.full {
+		n, start = arrivalRing, a.next
+	}
+	out := make([][2]string, 0, n)
+	for k := 0; k < n; k++ {
+		i := (start + k) % arrivalRing
+		out = append(out, [2]string{fmt.Sprint(a.keys[i]), fmt.Sprint(a.ns[i])})
+	}
+	return out
 }
 
 // stream: one received track; its reader goroutine writes, stats() reads.
@@ -243,6 +295,9 @@ func (v *Viewer) readRTP(track *webrtc.TrackRemote) {
 		if video && vp8Keyframe(buf[:n]) {
 			v.mark(&v.tKeyframe)
 			video = false // only the first one is of interest
+		}
+		if track.Codec().MimeType == webrtc.MimeTypeVP8 {
+			v.arrivals.add(buf[off:n], time.Now().UnixNano())
 		}
 		seq.Add(uint16(buf[2])<<8 | uint16(buf[3]))
 		s.packets.Add(1)
