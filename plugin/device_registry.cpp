@@ -1,6 +1,5 @@
 #include "device_registry.h"
 
-
 namespace jmedia {
 
 void DeviceRegistry::drop_if_empty(Map& map, const std::shared_ptr<Device>& device) {
