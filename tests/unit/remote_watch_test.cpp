@@ -197,6 +197,14 @@ class RemoteWatchTest : public PluginTest {
       return audio && video;
     });
   }
+  // The info request's reply for the viewer session of h (its media_session from its offer).
+  std::string info_of(janus_plugin_session* h) {
+    std::string media_session;
+    for (const auto& e : host.events_for(h)) {
+      if (str(e.event, "result") == "offer") media_session = str(e.event, "media_session");
+    }
+    return dump(sync(h, R"({"request":"info","media_session":")" + media_session + R"("})").get());
+  }
   bool told(janus_plugin_session* h, const std::string& result) {
     return eventually([&] {
       for (const auto& e : host.events_for(h)) {
@@ -231,14 +239,7 @@ TEST_F(RemoteWatchTest, AViewerOfAnotherNodesDeviceGetsItsMediaThroughOneRelay) 
   const std::string listed = dump(sync(viewer, R"({"request":"devices"})").get());
   EXPECT_NE(listed.find(R"("device_id":"cam-b")"), std::string::npos) << listed;
   EXPECT_NE(listed.find(R"("node_id":"node-b")"), std::string::npos) << listed;
-  const std::string media_session = [&] {
-    for (const auto& e : host.events_for(viewer)) {
-      if (str(e.event, "result") == "offer") return str(e.event, "media_session");
-    }
-    return std::string();
-  }();
-  const std::string info =
-      dump(sync(viewer, R"({"request":"info","media_session":")" + media_session + R"("})").get());
+  const std::string info = info_of(viewer);
   EXPECT_NE(info.find(R"("producer_node":"node-b")"), std::string::npos) << info;
   detach(viewer);
   detach(other_viewer);
@@ -416,14 +417,7 @@ TEST_F(RemoteWatchTest, ViewersLeftWithoutAPublisherGetItFromTheNextNodeThatHold
     origin.send(96, ++seq, 0x71DE1);
     return host.relayed_to(viewer).size() > before;
   }));
-  const std::string media_session = [&] {
-    for (const auto& e : host.events_for(viewer)) {
-      if (str(e.event, "result") == "offer") return str(e.event, "media_session");
-    }
-    return std::string();
-  }();
-  const std::string info =
-      dump(sync(viewer, R"({"request":"info","media_session":")" + media_session + R"("})").get());
+  const std::string info = info_of(viewer);
   EXPECT_NE(info.find(R"("producer_node":"node-c")"), std::string::npos) << info;
   detach(viewer);
 }
