@@ -33,7 +33,8 @@ import tempfile
 import time
 
 from common import (REPO, BenchError, perf_available, perf_profile, percentile,
-                    proc_cpu_seconds, proc_status, start_janus, stop_janus)
+                    proc_context_switches, proc_cpu_seconds, proc_status, start_janus,
+                    stop_janus)
 
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
 import viewer_load  # noqa: E402
@@ -47,7 +48,7 @@ PROFILE_S = 5
 def _janus_sample(janus):
     st = proc_status(janus.pid)
     return {"cpu": proc_cpu_seconds(janus.pid), "rss": st.get("rss_bytes"),
-            "threads": st.get("threads")}
+            "threads": st.get("threads"), "switches": proc_context_switches(janus.pid)}
 
 
 def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
@@ -62,7 +63,9 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
         time.sleep(hold / 2)
         j1, t1 = _janus_sample(janus), time.monotonic()
         base = {"janus_cpu_percent": 100 * (j1["cpu"] - j0["cpu"]) / (t1 - t0),
-                "rss_bytes": j1["rss"], "threads": j1["threads"]}
+                "rss_bytes": j1["rss"], "threads": j1["threads"],
+                "wakeups_per_s": (j1["switches"]["voluntary"] - j0["switches"]["voluntary"]) /
+                (t1 - t0)}
         have = 0
         for n in ladder:
             if n <= have:
@@ -89,6 +92,10 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
             first = [v["first_packet_s"] for v in after
                      if v["batch"] == step and v["first_packet_s"] is not None]
             cpu = 100 * (j1["cpu"] - j0["cpu"]) / wall
+            # A loop thread sleeps (a voluntary switch) once per wake-up, however many
+            # handles' packets it then sends: wake-ups per viewer-packet show the batching.
+            wakeups = j1["switches"]["voluntary"] - j0["switches"]["voluntary"]
+            preempted = j1["switches"]["involuntary"] - j0["switches"]["involuntary"]
             point = {
                 "n": n, "ok": s["ok"], "receiving": s["receiving"],
                 "with_keyframe": s["with_keyframe"], "setup_s": round(setup_s, 2),
@@ -103,6 +110,11 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
                 "keyframe_p50_s": percentile(new, 50), "keyframe_p99_s": percentile(new, 99),
                 "first_packet_p50_s": percentile(first, 50),
                 "first_packet_p99_s": percentile(first, 99),
+                "janus_wakeups_per_viewer_packet": wakeups / received if received else None,
+                "janus_net_wakeups_per_viewer_packet":
+                    max(0.0, wakeups - base["wakeups_per_s"] * wall) / received
+                    if received else None,
+                "janus_preemptions_per_s": preempted / wall,
                 "janus_rss_bytes": j1["rss"], "janus_threads": j1["threads"],
                 "rss_per_viewer_bytes": (j1["rss"] - base["rss_bytes"]) / n
                 if j1["rss"] and base["rss_bytes"] else None,
@@ -121,11 +133,12 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
             points.append(point)
             ctx.progress.step(
                 "%s N=%d ok %d/%d recv %d, %5.0f pkt/s (%3.0f kbit/s each), lost %d; janus "
-                "%3.0f%% CPU, %s us/viewer-pkt (net %s), RSS %s MB, %d thr; keyframe p50 %s "
-                "p99 %s s; generator %3.0f%% + publisher %3.0f%%%s"
+                "%3.0f%% CPU, %s us/viewer-pkt (net %s), %s wake-ups/viewer-pkt, RSS %s MB, "
+                "%d thr; keyframe p50 %s p99 %s s; generator %3.0f%% + publisher %3.0f%%%s"
                 % (label, n, s["ok"], n, s["receiving"], s["packets_per_s"],
                    s["kbit_per_viewer"], lost, cpu, _f(point["janus_us_per_viewer_packet"], 1),
                    _f(point["janus_net_us_per_viewer_packet"], 1),
+                   _f(point["janus_wakeups_per_viewer_packet"], 3),
                    _f((j1["rss"] or 0) / 1e6, 1), j1["threads"] or 0,
                    _f(point["keyframe_p50_s"], 2), _f(point["keyframe_p99_s"], 2),
                    point["generator_cpu_percent"], point["publisher_cpu_percent"],
@@ -140,7 +153,9 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
                 point["profile"] = _profile(ctx, janus, label)
             # One more viewer joining the N that watch (what a viewer arriving at that size
             # sees; the step's own viewers joined together, a burst): its watch to keyframe.
-            point["probe_keyframe_s"] = _probe(load, step + 1)
+            probe = _probe(load, step + 1)
+            point["probe_keyframe_s"] = probe.get("keyframe_s")
+            point["probe_first_packet_s"] = probe.get("first_packet_s")
             have += 1
         return {"base": base, "points": points}
     finally:
@@ -209,18 +224,20 @@ def _profile(ctx, janus, label):
 
 
 def _probe(load, batch, timeout=10.0):
-    """Adds one viewer (the batch-th add); its watch-to-keyframe seconds, or None."""
+    """Adds one viewer (the batch-th add); {"keyframe_s", "first_packet_s"} from its watch
+    (the first packet tells the connection's setup from the wait for a keyframe), or {}."""
     if load.add(1):
-        return None
+        return {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         probe = [v for v in load.stats() if v["batch"] == batch]
         if probe and probe[0]["error"] is not None:
-            return None
+            return {}
         if probe and probe[0]["keyframe_s"] is not None:
-            return probe[0]["keyframe_s"]
+            return {"keyframe_s": probe[0]["keyframe_s"],
+                    "first_packet_s": probe[0]["first_packet_s"]}
         time.sleep(0.2)
-    return None
+    return {}
 
 
 def _f(v, digits=0):

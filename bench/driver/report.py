@@ -538,29 +538,38 @@ def _fanout_md(fan):
                "(0: one loop per handle, Janus's default). Media: %s. Per step: %.0f s of "
                "media; CPU per viewer-packet = Janus CPU time / RTP packets the viewers "
                "received; net = minus Janus's CPU with the publisher alone; slope = extra "
-               "Janus CPU (%% of a core) per added viewer since the previous step; keyframe = "
+               "Janus CPU (%% of a core) per added viewer since the previous step; wake-ups = "
+               "Janus's voluntary context switches (every thread's sleeps: a loop thread "
+               "sleeps once per wake-up) per viewer-packet, and net of the publisher alone's; "
+               "keyframe = "
                "`watch` (`join`) to the first VP8 keyframe of the viewers added at that step. "
                "Generator = the viewer processes' CPU, beside the publisher's. A ladder stops "
                "after a step with a failed or silent viewer, > 1 %% loss, or the viewers "
                "saturated.\n" % (cfg["processes"], cfg["media"], cfg["hold_s"]))
     out.append("| loops / kbit/s / plugin | N | ok / receiving | pkt/s | lost | Janus CPU % | "
-               "us/viewer-pkt (net) | slope %/viewer | keyframe p50 / p99 s | RSS/viewer kB | "
-               "threads | generator % + publisher % |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "us/viewer-pkt (net) | slope %/viewer | wake-ups/viewer-pkt (net) | "
+               "keyframe p50 / p99 s | "
+               "probe: first packet / keyframe s | RSS/viewer kB | threads | "
+               "generator % + publisher % |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for key in sorted(fan["runs"]):
         for r in fan["runs"][key]:
             if r.get("error"):
-                out.append("| %s | - | FAILED: %s |||||||||||" % (key, r["error"][:80]))
+                out.append("| %s | - | FAILED: %s |||||||||||||" % (key, r["error"][:80]))
             for p in r.get("points", []):
-                out.append("| %s | %d%s | %d / %d | %s | %d | %s | %s (%s) | %s | %s / %s | %s | "
-                           "%s | %s + %s |" % (
+                out.append("| %s | %d%s | %d / %d | %s | %d | %s | %s (%s) | %s | %s (%s) | %s / %s | "
+                           "%s / %s | %s | %s | %s + %s |" % (
                                key, p["n"], " (stop)" if p.get("stopped_here") else "", p["ok"],
                                p["receiving"], _num(p["packets_per_s"]), p["lost"],
                                _num(p["janus_cpu_percent"]),
                                _num(p["janus_us_per_viewer_packet"], 1),
                                _num(p["janus_net_us_per_viewer_packet"], 1),
                                _num(p.get("slope_cpu_percent_per_viewer"), 3),
+                               _num(p.get("janus_wakeups_per_viewer_packet"), 3),
+                               _num(p.get("janus_net_wakeups_per_viewer_packet"), 3),
                                _num(p["keyframe_p50_s"], 2), _num(p["keyframe_p99_s"], 2),
+                               _num(p.get("probe_first_packet_s"), 2),
+                               _num(p.get("probe_keyframe_s"), 2),
                                _num((p["rss_per_viewer_bytes"] or 0) / 1e3, 1),
                                p["janus_threads"], _num(p["generator_cpu_percent"]),
                                _num(p["publisher_cpu_percent"])))
