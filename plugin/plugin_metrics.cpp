@@ -79,6 +79,14 @@ void collect_relays(const PluginMetrics::Snapshot& snapshot,
   single("janus_media_relay_recovered_total",
          "RTP packets of inbound relays NACKed, then received.",
          static_cast<double>(got.recovered));
+  single("janus_media_relay_requests_dropped_total",
+         "Relay requests and relay events this node's origin side turned away, its queue full "
+         "(the asking node resends).",
+         static_cast<double>(sent.dropped));
+  single("janus_media_relay_unrouted_total",
+         "RTP packets of inbound relays dropped on arrival: a payload type the origin did not "
+         "announce, or no device to route them to.",
+         static_cast<double>(got.dropped));
 }
 
 }  // namespace

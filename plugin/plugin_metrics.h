@@ -44,6 +44,9 @@ struct RelayTotals {
   std::uint64_t nacked = 0;         // sequence numbers asked for (in) or asked of us (out)
   std::uint64_t retransmitted = 0;  // out: resent from the history
   std::uint64_t recovered = 0;      // in: NACKed, then arrived
+  // out: relay requests and events the origin's full queue turned away (the asker resends);
+  // in: RTP of a payload type the origin did not announce, or with no device to go to.
+  std::uint64_t dropped = 0;
 };
 
 class PluginMetrics final : public prometheus::Collectable {

@@ -350,6 +350,7 @@ RelayTotals RelayOrigin::totals() const {
   std::lock_guard lock(mutex_);
   RelayTotals totals = closed_;
   totals.relays = relays_.size();
+  totals.dropped = dropped();
   for (const auto& [id, entry] : relays_) add(totals, entry.relay->stats());
   return totals;
 }

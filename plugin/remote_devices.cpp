@@ -141,6 +141,7 @@ void MediaPlugin::RemoteRelays::end_relay(Remote& remote) {
   {
     std::lock_guard lock(mutex_);
     add(ended_, stats);
+    ended_.dropped += remote.relay->dropped();
     relay = std::move(remote.relay);
     remote.relay_id.clear();
   }
@@ -290,6 +291,7 @@ bool MediaPlugin::RemoteRelays::step(const std::shared_ptr<Remote>& remote, Cloc
         {
           std::lock_guard lock(mutex_);
           add(ended_, r.relay->receiver().stats());
+          ended_.dropped += r.relay->dropped();
         }
         std::shared_ptr<InboundRelay> relay;
         {
@@ -556,6 +558,7 @@ RelayTotals MediaPlugin::RemoteRelays::totals() const {
     if (!remote->relay) continue;
     ++sum.relays;
     add(sum, remote->relay->receiver().stats());
+    sum.dropped += remote->relay->dropped();
   }
   return sum;
 }

@@ -240,8 +240,8 @@ TEST(PluginMetrics, RelayFamiliesBothDirectionsFromTheSnapshot) {
   metrics.set_snapshot_source([] {
     PluginMetrics::Snapshot snapshot;
     snapshot.cluster = true;
-    snapshot.relays_out = RelayTotals{2, 100, 5000, 0, 7, 6, 0};
-    snapshot.relays_in = RelayTotals{3, 90, 4000, 4, 11, 0, 9};
+    snapshot.relays_out = RelayTotals{2, 100, 5000, 0, 7, 6, 0, 12};
+    snapshot.relays_in = RelayTotals{3, 90, 4000, 4, 11, 0, 9, 13};
     return snapshot;
   });
   const auto values = testing::flatten(metrics.Collect());
@@ -257,6 +257,8 @@ TEST(PluginMetrics, RelayFamiliesBothDirectionsFromTheSnapshot) {
       {"janus_media_relay_nacked_total{direction=in}", 11},
       {"janus_media_relay_retransmitted_total", 6},
       {"janus_media_relay_recovered_total", 9},
+      {"janus_media_relay_requests_dropped_total", 12},
+      {"janus_media_relay_unrouted_total", 13},
   };
   for (const auto& [series, value] : expected) {
     auto found = values.find(series);

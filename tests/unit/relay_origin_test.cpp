@@ -155,6 +155,7 @@ TEST_F(RelayOriginTest, AFloodOfRequestsIsBoundedAndCounted) {
   for (auto& sender : senders) sender.join();
   EXPECT_LE(most_pending.load(), RelayOrigin::kMaxQueued + 1) << "queued, and one being handled";
   EXPECT_GT(origin->dropped(), 0u);
+  EXPECT_EQ(origin->totals().dropped, origin->dropped()) << "what the metric shows";
   EXPECT_TRUE(eventually([&] { return origin->pending() == 0; }));
   EXPECT_EQ(origin->relays(), 0u);
 }

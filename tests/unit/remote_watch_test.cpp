@@ -205,6 +205,11 @@ class RemoteWatchTest : public PluginTest {
     }
     return dump(sync(h, R"({"request":"info","media_session":")" + media_session + R"("})").get());
   }
+  double metric(const std::string& series) {
+    const auto values = flatten(plugin->metrics()->Collect());
+    const auto found = values.find(series);
+    return found == values.end() ? -1.0 : found->second;
+  }
   bool told(janus_plugin_session* h, const std::string& result) {
     return eventually([&] {
       for (const auto& e : host.events_for(h)) {
@@ -222,7 +227,11 @@ class RemoteWatchTest : public PluginTest {
 TEST_F(RemoteWatchTest, AViewerOfAnotherNodesDeviceGetsItsMediaThroughOneRelay) {
   janus_plugin_session* viewer = watching();
   ASSERT_TRUE(media_reaches(viewer));
-  // Audio and video told apart by payload type; a packet of another type is dropped.
+  // Audio and video told apart by payload type; a packet of another type is dropped, and
+  // counted.
+  ASSERT_TRUE(origin.send(100, 1000, 0x71DE0));
+  EXPECT_TRUE(eventually([&] { return metric("janus_media_relay_unrouted_total") == 1; }))
+      << metric("janus_media_relay_unrouted_total");
   for (const auto& r : host.relayed_to(viewer)) EXPECT_EQ(r.payload_type, r.video ? 96 : 111);
   // A keyframe asked for here reaches the origin as a PLI for the video SSRC.
   auto configured = request(viewer, R"({"request":"configure","keyframe":true})");
