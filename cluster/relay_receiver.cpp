@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../common/log.h"
+#include "relay_counter.h"
 #include "relay_rtcp.h"
 
 namespace jmedia::cluster {
@@ -17,10 +18,6 @@ constexpr std::size_t kDuePerTick = 256;
 
 std::int64_t ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, std::memory_order_relaxed);
 }
 
 std::uint32_t random_ssrc() {

@@ -1,6 +1,7 @@
 #include "relay_sender.h"
 
 #include "../common/log.h"
+#include "relay_counter.h"
 #include "relay_rtcp.h"
 
 namespace jmedia::cluster {
@@ -9,10 +10,6 @@ namespace {
 using Clock = RelayLoop::Clock;
 
 constexpr std::size_t kMaxPlain = kRelayMaxDatagram - kSrtcpTrailer;
-
-void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, std::memory_order_relaxed);
-}
 
 }  // namespace
 

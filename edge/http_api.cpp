@@ -19,7 +19,7 @@ using transport::Response;
 
 namespace {
 
-constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+constexpr auto kTickerPeriod = std::chrono::milliseconds(100);
 // The core's answers to the keepalives a long poll stands for: nobody waits for them.
 constexpr std::uint64_t kKeepaliveRequestId = UINT64_MAX;
 // MHD's own hard limits sit above ours, so that a connection over ours can still be told why.
@@ -763,7 +763,7 @@ void HttpApi::drop(const std::shared_ptr<HttpSession>& session, Disconnect reaso
 void HttpApi::run_ticker() noexcept {
   std::unique_lock lock(ticker_mutex_);
   while (!ticker_stop_) {
-    ticker_wake_.wait_for(lock, kTickPeriod);
+    ticker_wake_.wait_for(lock, kTickerPeriod);
     if (ticker_stop_) break;
     lock.unlock();
     guarded_void("edge http ticker", [this] { tick(Clock::now()); });

@@ -16,7 +16,7 @@ namespace jmedia::edge {
 namespace {
 
 constexpr const char* kProtocol = "janus-protocol";
-constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+constexpr auto kServiceTick = std::chrono::milliseconds(100);
 // Frames and bytes written in one writeable callback at most, so one busy connection does not
 // hold the service thread from the others.
 constexpr int kFramesPerWrite = 32;
@@ -658,7 +658,7 @@ void WsServer::stop() noexcept {
 
 void WsServer::run() noexcept {
   lws_sul_schedule(context_, 0, &tick_->sul, &WsServer::on_tick,
-                   std::chrono::duration_cast<std::chrono::microseconds>(kTickPeriod).count());
+                   std::chrono::duration_cast<std::chrono::microseconds>(kServiceTick).count());
   while (!stopping_.load(std::memory_order_acquire)) {
     // Each pass behind the barrier: one failure is logged and the service goes on. On libev,
     // one pass runs until stop() breaks the loop (the callbacks have their own barriers).
@@ -683,7 +683,7 @@ void WsServer::on_tick(lws_sorted_usec_list* sul) {
   auto* tick = reinterpret_cast<Tick*>(reinterpret_cast<char*>(sul) - offsetof(Tick, sul));
   guarded_void("edge websocket tick", [tick] { tick->server->tick(); });
   lws_sul_schedule(tick->server->context_, 0, &tick->sul, &WsServer::on_tick,
-                   std::chrono::duration_cast<std::chrono::microseconds>(kTickPeriod).count());
+                   std::chrono::duration_cast<std::chrono::microseconds>(kServiceTick).count());
 }
 
 void WsServer::tick() {

@@ -5,7 +5,7 @@
 namespace jmedia::cluster {
 namespace {
 
-const std::string kSecret(32, 's');
+const std::string kConfigSecret(32, 's');
 
 ClusterConfigResult load(std::map<std::string, std::string> values) {
   ConfigValues config(std::move(values));
@@ -21,7 +21,7 @@ TEST(ClusterConfigTest, WithoutRedisTheNodeIsAlone) {
 TEST(ClusterConfigTest, AValidSectionIsRead) {
   auto result = load({{"cluster.redis", "127.0.0.1:6379"},
                       {"cluster.node_id", "node-1"},
-                      {"cluster.secret", kSecret},
+                      {"cluster.secret", kConfigSecret},
                       {"cluster.advertise_host", "10.0.0.5"},
                       {"cluster.relay_ports", "21000-21999"},
                       {"cluster.heartbeat_ms", "200"},
@@ -49,27 +49,29 @@ TEST(ClusterConfigTest, EndpointsAreHostPortOrASocketPath) {
 }
 
 TEST(ClusterConfigTest, RedisWithoutAValidNodeIdOrSecretFailsClosed) {
-  EXPECT_NE(load({{"cluster.redis", "127.0.0.1:6379"}, {"cluster.secret", kSecret}}).error, "");
+  EXPECT_NE(load({{"cluster.redis", "127.0.0.1:6379"}, {"cluster.secret", kConfigSecret}}).error,
+            "");
   EXPECT_NE(load({{"cluster.redis", "127.0.0.1:6379"},
                   {"cluster.node_id", "bad:id"},
-                  {"cluster.secret", kSecret}})
+                  {"cluster.secret", kConfigSecret}})
                 .error,
             "");
   EXPECT_NE(load({{"cluster.redis", "127.0.0.1:6379"}, {"cluster.node_id", "n1"}}).error, "");
   const auto short_secret = load(
       {{"cluster.redis", "127.0.0.1:6379"}, {"cluster.node_id", "n1"}, {"cluster.secret", "x"}});
   EXPECT_NE(short_secret.error.find("at least 32"), std::string::npos) << short_secret.error;
-  EXPECT_NE(
-      load({{"cluster.redis", "nowhere"}, {"cluster.node_id", "n1"}, {"cluster.secret", kSecret}})
-          .error,
-      "");
+  EXPECT_NE(load({{"cluster.redis", "nowhere"},
+                  {"cluster.node_id", "n1"},
+                  {"cluster.secret", kConfigSecret}})
+                .error,
+            "");
 }
 
 TEST(ClusterConfigTest, RelaySettingsAndTimingsAreValidated) {
   auto base = [](std::string key, std::string value) {
     std::map<std::string, std::string> values{{"cluster.redis", "127.0.0.1:6379"},
                                               {"cluster.node_id", "n1"},
-                                              {"cluster.secret", kSecret}};
+                                              {"cluster.secret", kConfigSecret}};
     values[key] = value;
     return values;
   };

@@ -21,7 +21,7 @@ using jmedia::testing::eventually;
 using std::chrono::milliseconds;
 using testing::RedisServer;
 
-const std::string kSecret = "node-channel-test-secret-0123456789ab";
+const std::string kChannelSecret = "node-channel-test-secret-0123456789ab";
 
 class NoDevices final : public DirectoryListener {
  public:
@@ -82,7 +82,7 @@ struct Node {
     options.node_ttl = milliseconds(500);
     options.backoff_min = milliseconds(50);
     options.backoff_max = milliseconds(200);
-    options.secret = kSecret;
+    options.secret = kChannelSecret;
     options.relay_retry = relay_retry;
     options.relay_attempts = attempts;
     directory = std::make_unique<Directory>(options, owner, &inbox);
@@ -192,10 +192,10 @@ TEST(NodeChannelTest, WhatIsNotAValidSignedMessageIsCountedAndDropped) {
   EXPECT_EQ(
       redis.query({"PUBLISH", inbox, encode_message(left, "another-secret-not-the-clusters-0123")}),
       "1");
-  EXPECT_EQ(
-      redis.query({"PUBLISH", inbox,
-                   sign_json(R"({"v":1,"type":"publisher_left","from_node":"node-a"})", kSecret)}),
-      "1");
+  EXPECT_EQ(redis.query({"PUBLISH", inbox,
+                         sign_json(R"({"v":1,"type":"publisher_left","from_node":"node-a"})",
+                                   kChannelSecret)}),
+            "1");
   // An answer to a request B never made.
   ASSERT_TRUE(a.channel().send("node-b", make(MessageType::kRelayAccept, "cam-1",
                                               "node-b-feedfacefeedface-1", "127.0.0.1:21001")));

@@ -7,7 +7,7 @@
 namespace jmedia::cluster {
 namespace {
 
-const std::string kSecret = "node-messages-test-secret-0123456789";
+const std::string kMessagesSecret = "node-messages-test-secret-0123456789";
 
 NodeMessage message(MessageType type) {
   NodeMessage m;
@@ -33,7 +33,7 @@ NodeMessage message(MessageType type) {
 DecodeResult decode(const std::string& wire, NodeMessage* out = nullptr) {
   NodeMessage decoded;
   std::string why;
-  const DecodeResult result = decode_message(wire, kSecret, decoded, why);
+  const DecodeResult result = decode_message(wire, kMessagesSecret, decoded, why);
   if (out != nullptr) *out = decoded;
   return result;
 }
@@ -41,7 +41,7 @@ DecodeResult decode(const std::string& wire, NodeMessage* out = nullptr) {
 TEST(NodeMessagesTest, EveryTypeRoundTrips) {
   for (int t = 0; t < kMessageTypeCount; ++t) {
     const NodeMessage sent = message(static_cast<MessageType>(t));
-    const std::string wire = encode_message(sent, kSecret);
+    const std::string wire = encode_message(sent, kMessagesSecret);
     ASSERT_FALSE(wire.empty()) << kMessageTypeNames[t];
     EXPECT_NE(wire.find(std::string("\"type\":\"") + kMessageTypeNames[t] + "\""),
               std::string::npos)
@@ -61,7 +61,7 @@ TEST(NodeMessagesTest, EveryTypeRoundTrips) {
   NodeMessage v6 = message(MessageType::kRelayAccept);
   v6.address = "[fd00::5]:21000";
   NodeMessage got;
-  ASSERT_EQ(decode(encode_message(v6, kSecret), &got), DecodeResult::kOk);
+  ASSERT_EQ(decode(encode_message(v6, kMessagesSecret), &got), DecodeResult::kOk);
   EXPECT_EQ(got.address, "[fd00::5]:21000");
 }
 
@@ -69,7 +69,7 @@ TEST(NodeMessagesTest, EncodeRefusesWhatBreaksTheSchema) {
   auto broken = [](auto change) {
     NodeMessage m = message(MessageType::kRelayRequest);
     change(m);
-    return encode_message(m, kSecret);
+    return encode_message(m, kMessagesSecret);
   };
   EXPECT_EQ(broken([](NodeMessage& m) { m.device_id = ""; }), "");
   EXPECT_EQ(broken([](NodeMessage& m) { m.device_id = std::string(129, 'd'); }), "");
@@ -79,33 +79,33 @@ TEST(NodeMessagesTest, EncodeRefusesWhatBreaksTheSchema) {
   EXPECT_EQ(broken([](NodeMessage& m) { m.address = "/run/relay.sock"; }), "");
   NodeMessage refuse = message(MessageType::kRelayRefuse);
   refuse.code = 7;
-  EXPECT_EQ(encode_message(refuse, kSecret), "");
+  EXPECT_EQ(encode_message(refuse, kMessagesSecret), "");
   refuse.code = 1015;
   refuse.reason = std::string(kMaxReasonBytes + 1, 'r');
-  EXPECT_EQ(encode_message(refuse, kSecret), "");
+  EXPECT_EQ(encode_message(refuse, kMessagesSecret), "");
   refuse.reason = "\xff\xfe not UTF-8";
-  EXPECT_EQ(encode_message(refuse, kSecret), "");
+  EXPECT_EQ(encode_message(refuse, kMessagesSecret), "");
   NodeMessage joined = message(MessageType::kPublisherJoined);
   joined.media = "[1,2]";
-  EXPECT_EQ(encode_message(joined, kSecret), "");
+  EXPECT_EQ(encode_message(joined, kMessagesSecret), "");
   joined.media = R"({"summary":")" + std::string(kMaxMessageBytes, 'x') + R"("})";
-  EXPECT_EQ(encode_message(joined, kSecret), "") << "over kMaxMessageBytes";
+  EXPECT_EQ(encode_message(joined, kMessagesSecret), "") << "over kMaxMessageBytes";
 }
 
 TEST(NodeMessagesTest, OversizedIsRefusedBeforeAnything) {
   const std::string json = R"({"v":1,"type":"publisher_left","from_node":"node-a","device_id":")" +
                            std::string(kMaxMessageBytes, 'd') + "\"}";
-  EXPECT_EQ(decode(sign_json(json, kSecret)), DecodeResult::kOversized);
+  EXPECT_EQ(decode(sign_json(json, kMessagesSecret)), DecodeResult::kOversized);
   EXPECT_EQ(decode(std::string(kMaxMessageBytes + 1, ' ')), DecodeResult::kOversized);
 }
 
 TEST(NodeMessagesTest, ABadSignatureIsRefused) {
-  const std::string wire = encode_message(message(MessageType::kRelayRequest), kSecret);
+  const std::string wire = encode_message(message(MessageType::kRelayRequest), kMessagesSecret);
   NodeMessage got;
   std::string why;
   EXPECT_EQ(decode_message(wire, "another-secret-0123456789abcdef012", got, why),
             DecodeResult::kBadSignature);
-  EXPECT_EQ(why.find(kSecret), std::string::npos);
+  EXPECT_EQ(why.find(kMessagesSecret), std::string::npos);
   std::string tampered = wire;
   tampered.replace(tampered.find("10.0.0.5"), 8, "10.6.6.6");  // the address, redirected
   EXPECT_EQ(decode(tampered), DecodeResult::kBadSignature);
@@ -140,7 +140,7 @@ TEST(NodeMessagesTest, SignedButMalformedIsRefused) {
       R"({"v":1,"type":"publisher_joined","from_node":"node-a","device_id":"cam","media":1})",
   };
   for (const char* json : cases) {
-    EXPECT_EQ(decode(sign_json(json, kSecret)), DecodeResult::kMalformed) << json;
+    EXPECT_EQ(decode(sign_json(json, kMessagesSecret)), DecodeResult::kMalformed) << json;
   }
   // Not "<signature> <json>" at all.
   EXPECT_EQ(decode("hello"), DecodeResult::kMalformed);
@@ -148,7 +148,7 @@ TEST(NodeMessagesTest, SignedButMalformedIsRefused) {
   // Unknown members are ignored (a newer node may add some within version 1).
   EXPECT_EQ(decode(sign_json(R"({"v":1,"type":"publisher_left","from_node":"node-a",)"
                              R"("device_id":"cam","extra":[1]})",
-                             kSecret)),
+                             kMessagesSecret)),
             DecodeResult::kOk);
 }
 

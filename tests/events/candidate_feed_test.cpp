@@ -10,46 +10,42 @@
 
 #include "../../common/json.h"
 #include "../../events/event_aggregator.h"
+#include "event_json.h"
 
 namespace jmedia::events {
 namespace {
+
+using testing::handle_head;
+using testing::kHandle;
+using testing::kSession;
 
 using runtime::CandidateLedger;
 using runtime::CutReason;
 using runtime::HandleKey;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t kSession = 5888816369177318;
-constexpr std::uint64_t kHandle = 3201782540682339;
 constexpr const char* kEcho = "janus.plugin.echotest";
 constexpr const char* kMedia = "janus.plugin.media";
 
-std::string head(int type, int subtype, std::uint64_t handle) {
-  std::string text = R"({"emitter":"MyJanusInstance","type":)" + std::to_string(type);
-  if (subtype > 0) text += R"(,"subtype":)" + std::to_string(subtype);
-  return text + R"(,"timestamp":1795638264602984,"session_id":)" + std::to_string(kSession) +
-         R"(,"handle_id":)" + std::to_string(handle);
-}
-
 std::string handle_event(std::uint64_t handle, const std::string& name, const char* plugin) {
-  return head(2, 0, handle) + R"(,"event":{"name":")" + name + R"(","plugin":")" + plugin +
+  return handle_head(2, 0, handle) + R"(,"event":{"name":")" + name + R"(","plugin":")" + plugin +
          R"(","opaque_id":"x"}})";
 }
 
 std::string candidate(std::uint64_t handle, int n) {
   // As ice.c reports a trickled or SDP candidate ("candidate:" stripped).
-  return head(16, 3, handle) + R"(,"event":{"remote-candidate":")" + std::to_string(n) +
+  return handle_head(16, 3, handle) + R"(,"event":{"remote-candidate":")" + std::to_string(n) +
          R"( 1 udp 2130706431 127.0.0.)" + std::to_string(1 + n % 250) + " " +
          std::to_string(10000 + n) + R"( typ host","stream_id":1,"component_id":1}})";
 }
 
 std::string jsep(std::uint64_t handle, const char* owner, const char* type) {
-  return head(8, 0, handle) + R"(,"event":{"owner":")" + owner + R"(","jsep":{"type":")" + type +
-         R"(","sdp":"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}}})";
+  return handle_head(8, 0, handle) + R"(,"event":{"owner":")" + owner + R"(","jsep":{"type":")" +
+         type + R"(","sdp":"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}}})";
 }
 
 std::string hangup(std::uint64_t handle) {
-  return head(16, 6, handle) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})";
+  return handle_head(16, 6, handle) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})";
 }
 
 HandleKey key(std::uint64_t handle = kHandle) {
@@ -216,8 +212,8 @@ TEST_F(CandidateFeed, TheAdminSummaryShowsTheCap) {
 
 TEST_F(CandidateFeed, BadJsepEventsAreUnrecognizedAndChangeNothing) {
   feed(handle_event(kHandle, "attached", kEcho));
-  feed(head(8, 0, kHandle) + R"(,"event":{"owner":"remote"}})");
-  feed(head(8, 0, kHandle) + R"(,"event":{"owner":"elsewhere","jsep":{"type":"offer"}}})");
+  feed(handle_head(8, 0, kHandle) + R"(,"event":{"owner":"remote"}})");
+  feed(handle_head(8, 0, kHandle) + R"(,"event":{"owner":"elsewhere","jsep":{"type":"offer"}}})");
   EXPECT_EQ(aggregator_->metrics().unrecognized().Value(), 2);
   EXPECT_EQ(ledger_.stats().unnegotiated, 1u);
 }

@@ -10,19 +10,16 @@
 
 #include "../../common/json.h"
 #include "../../events/event_aggregator.h"
+#include "event_json.h"
 
 namespace jmedia::events {
 namespace {
 
-constexpr std::uint64_t kSession = 5888816369177318;
-constexpr std::uint64_t kHandle = 3201782540682339;
-constexpr std::uint64_t kTransport = 11509918411324741208u;  // above INT64_MAX, as captured
+using testing::event_head;
+using testing::kHandle;
+using testing::kSession;
 
-std::string head(int type, int subtype) {
-  std::string text = R"({"emitter":"MyJanusInstance","type":)" + std::to_string(type);
-  if (subtype > 0) text += R"(,"subtype":)" + std::to_string(subtype);
-  return text + R"(,"timestamp":1795638264602984)";
-}
+constexpr std::uint64_t kTransport = 11509918411324741208u;  // above INT64_MAX, as captured
 
 std::string session_event(std::uint64_t session, const std::string& name,
                           std::uint64_t transport = 0) {
@@ -31,20 +28,21 @@ std::string session_event(std::uint64_t session, const std::string& name,
     body += R"(,"transport":{"transport":"janus.transport.websockets","id":")" +
             std::to_string(transport) + "\"}";
   }
-  return head(1, 0) + R"(,"session_id":)" + std::to_string(session) + R"(,"event":)" + body + "}}";
+  return event_head(1, 0) + R"(,"session_id":)" + std::to_string(session) + R"(,"event":)" + body +
+         "}}";
 }
 
 std::string handle_event(std::uint64_t handle, const std::string& name, const std::string& plugin,
                          std::uint64_t session = kSession) {
   std::string body = R"({"name":")" + name + "\"";
   if (!plugin.empty()) body += R"(,"plugin":")" + plugin + "\"";
-  return head(2, 0) + R"(,"session_id":)" + std::to_string(session) + R"(,"handle_id":)" +
+  return event_head(2, 0) + R"(,"session_id":)" + std::to_string(session) + R"(,"handle_id":)" +
          std::to_string(handle) + R"(,"event":)" + body + "}}";
 }
 
 std::string handle_scoped(int type, int subtype, std::uint64_t handle, const std::string& body) {
-  return head(type, subtype) + R"(,"session_id":)" + std::to_string(kSession) + R"(,"handle_id":)" +
-         std::to_string(handle) + R"(,"event":)" + body + "}";
+  return event_head(type, subtype) + R"(,"session_id":)" + std::to_string(kSession) +
+         R"(,"handle_id":)" + std::to_string(handle) + R"(,"event":)" + body + "}";
 }
 
 std::string webrtc(int subtype, const std::string& body, std::uint64_t handle = kHandle) {
@@ -56,12 +54,12 @@ std::string media(int subtype, const std::string& body, std::uint64_t handle = k
 }
 
 std::string transport_event(std::uint64_t id, const std::string& what) {
-  return head(128, 0) + R"(,"event":{"transport":"janus.transport.websockets","id":")" +
+  return event_head(128, 0) + R"(,"event":{"transport":"janus.transport.websockets","id":")" +
          std::to_string(id) + R"(","data":{"event":")" + what + "\"}}}";
 }
 
 std::string started(int reclaim) {
-  return head(256, 1) +
+  return event_head(256, 1) +
          R"(,"event":{"status":"started","info":{"janus":"server_info",)"
          R"("version":1102,"session-timeout":60,"reclaim-session-timeout":)" +
          std::to_string(reclaim) + "}}}";
@@ -269,7 +267,7 @@ TEST_F(AggregatorTest, WithReclaimEnabledSessionsOutliveTheirWebSocket) {
 
 TEST_F(AggregatorTest, HttpRequestEventsEndNothing) {
   feed(session_event(kSession, "created", kTransport));
-  feed(head(128, 0) + R"(,"event":{"transport":"janus.transport.http","id":")" +
+  feed(event_head(128, 0) + R"(,"event":{"transport":"janus.transport.http","id":")" +
        std::to_string(kTransport) +
        R"(","data":{"event":"request","admin_api":false,"ip":"127.0.0.1","port":40338}}})");
   EXPECT_EQ(m().sessions().Value(), 1);
@@ -450,8 +448,8 @@ TEST_F(AggregatorTest, CoreStatusUpdatesAreAuthoritativeForTheGauges) {
   // Janus >= 1.2 only (1.1.2 never sends it): janus.c janus_status_sessions().
   feed(session_event(kSession, "created", kTransport));
   attach_and_connect();
-  feed(head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":5,"handles":7,)"
-                      R"("peerconnections":3,"stats-period":5}}})");
+  feed(event_head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":5,"handles":7,)"
+                            R"("peerconnections":3,"stats-period":5}}})");
   EXPECT_EQ(m().sessions().Value(), 5);
   EXPECT_EQ(m().handles().Value(), 7);
   EXPECT_EQ(m().peerconnections().Value(), 3);
@@ -462,7 +460,7 @@ TEST_F(AggregatorTest, CoreStatusUpdatesAreAuthoritativeForTheGauges) {
   EXPECT_EQ(m().sessions().Value(), 4);
   EXPECT_EQ(m().handles().Value(), 6);
   EXPECT_EQ(m().peerconnections().Value(), 2);
-  feed(head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":0}}})");
+  feed(event_head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":0}}})");
   EXPECT_EQ(m().unrecognized().Value(), 1);
   EXPECT_EQ(m().sessions().Value(), 4);
 }
@@ -470,8 +468,8 @@ TEST_F(AggregatorTest, CoreStatusUpdatesAreAuthoritativeForTheGauges) {
 TEST_F(AggregatorTest, ForgedHugeStatusCountsSaturateInsteadOfOverflowing) {
   // Found by fuzz/event_aggregator_fuzzer (fuzz/findings/event_aggregator-gauge-overflow-*):
   // INT64_MAX counts, then an attach (+1) and a summary (double -> integer cast).
-  feed(head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":9223372036854775807,)"
-                      R"("handles":9223372036854775807,"peerconnections":-5}}})");
+  feed(event_head(256, 1) + R"(,"event":{"status":"update","info":{"sessions":9223372036854775807,)"
+                            R"("handles":9223372036854775807,"peerconnections":-5}}})");
   feed(session_event(kSession, "created", kTransport));
   feed(handle_event(kHandle, "attached", "janus.plugin.echotest"));
   constexpr double kMax = 9007199254740992.0;  // 2^53
@@ -483,22 +481,22 @@ TEST_F(AggregatorTest, ForgedHugeStatusCountsSaturateInsteadOfOverflowing) {
 }
 
 TEST_F(AggregatorTest, EventsByTypeAndUnrecognizedShapes) {
-  feed(head(8, 0) + R"(,"session_id":1,"handle_id":2,"event":{"owner":"remote",)"
-                    R"("jsep":{"type":"offer","sdp":"v=0"}}})");
-  feed(head(64, 0) + R"(,"event":{"plugin":"janus.plugin.echotest","data":{}}})");
-  feed(head(4, 0) + R"(,"event":{"schema":"x","data":{}}})");
-  feed(head(512, 0) + R"(,"event":{}})");
-  feed(R"({"timestamp":1})");                            // no type
-  feed(head(1, 0) + R"(,"session_id":1,"event":{}})");   // no name
-  feed(head(1, 0) + R"(,"event":{"name":"created"}})");  // no session_id
-  feed(head(1, 0) + R"(,"session_id":1,"event":{"name":"claimed"}})");
-  feed(head(2, 0) + R"(,"session_id":1,"event":{"name":"attached"}})");  // no handle_id
+  feed(event_head(8, 0) + R"(,"session_id":1,"handle_id":2,"event":{"owner":"remote",)"
+                          R"("jsep":{"type":"offer","sdp":"v=0"}}})");
+  feed(event_head(64, 0) + R"(,"event":{"plugin":"janus.plugin.echotest","data":{}}})");
+  feed(event_head(4, 0) + R"(,"event":{"schema":"x","data":{}}})");
+  feed(event_head(512, 0) + R"(,"event":{}})");
+  feed(R"({"timestamp":1})");                                  // no type
+  feed(event_head(1, 0) + R"(,"session_id":1,"event":{}})");   // no name
+  feed(event_head(1, 0) + R"(,"event":{"name":"created"}})");  // no session_id
+  feed(event_head(1, 0) + R"(,"session_id":1,"event":{"name":"claimed"}})");
+  feed(event_head(2, 0) + R"(,"session_id":1,"event":{"name":"attached"}})");  // no handle_id
   feed(webrtc(9, "{}"));
   feed(webrtc(6, R"({"connection":"sideways"})"));
   feed(media(7, "{}"));
   feed(media(3, R"({"mindex":0})"));
-  feed(head(128, 0) + R"(,"event":{"transport":"x"}})");
-  feed(head(256, 3) + R"(,"event":{"status":"started"}})");
+  feed(event_head(128, 0) + R"(,"event":{"transport":"x"}})");
+  feed(event_head(256, 3) + R"(,"event":{"status":"started"}})");
   feed("[1,2,3]");
   EXPECT_EQ(m().events(event_type_index(kTypeJsep)).Value(), 1);
   EXPECT_EQ(m().events(event_type_index(kTypePlugin)).Value(), 1);

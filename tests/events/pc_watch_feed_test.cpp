@@ -10,21 +10,16 @@
 #include "../../common/json.h"
 #include "../../events/event_aggregator.h"
 #include "../../events/event_shapes.h"
+#include "event_json.h"
 
 namespace jmedia::events {
 namespace {
 
+using testing::handle_head;
+using testing::kHandle;
+using testing::kSession;
+
 using runtime::HandleKey;
-
-constexpr std::uint64_t kSession = 5888816369177318;
-constexpr std::uint64_t kHandle = 3201782540682339;
-
-std::string head(int type, int subtype) {
-  std::string text = R"({"emitter":"x","type":)" + std::to_string(type);
-  if (subtype > 0) text += R"(,"subtype":)" + std::to_string(subtype);
-  return text + R"(,"timestamp":1,"session_id":)" + std::to_string(kSession) + R"(,"handle_id":)" +
-         std::to_string(kHandle);
-}
 
 struct Told final : runtime::PcListener {
   std::vector<HandleKey> keys;
@@ -46,11 +41,11 @@ class PcWatchFeed : public ::testing::Test {
     aggregator_->consume(event.get());
   }
   void sdp(const char* owner) {
-    feed(head(8, 0) + R"(,"event":{"owner":")" + owner +
+    feed(handle_head(8, 0) + R"(,"event":{"owner":")" + owner +
          R"(","jsep":{"type":"offer","sdp":"v=0\r\n"}}})");
   }
   void pair() {
-    feed(head(16, 4) +
+    feed(handle_head(16, 4) +
          R"(,"event":{"selected-pair":"127.0.0.1:1 [host,udp] <-> 127.0.0.1:2 [host,udp]",)"
          R"("stream_id":1,"component_id":1}})");
   }
@@ -74,10 +69,10 @@ TEST_F(PcWatchFeed, TheFirstSelectedPairSettlesAndIsToldOnce) {
   EXPECT_TRUE(watch_.is_settled(key_));
   ASSERT_EQ(told_.keys.size(), 1u);
   EXPECT_EQ(told_.keys[0], key_);
-  feed(head(16, 6) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})");
+  feed(handle_head(16, 6) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})");
   EXPECT_FALSE(watch_.is_settled(key_));
   EXPECT_EQ(told_.keys.size(), 2u);
-  feed(head(2, 0) + R"(,"event":{"name":"detached","plugin":"janus.plugin.echotest"}})");
+  feed(handle_head(2, 0) + R"(,"event":{"name":"detached","plugin":"janus.plugin.echotest"}})");
   EXPECT_EQ(told_.keys.size(), 3u);
   EXPECT_EQ(watch_.tracked(), 0u);
   aggregator_.reset();
@@ -89,16 +84,17 @@ TEST_F(PcWatchFeed, RemoteCandidatesAndIceConnectingAreActivity) {
   make();
   sdp("remote");
   EXPECT_TRUE(watch_.is_quiet(key_));
-  feed(head(16, 1) + R"(,"event":{"ice":"gathering","stream_id":1,"component_id":1}})");
+  feed(handle_head(16, 1) + R"(,"event":{"ice":"gathering","stream_id":1,"component_id":1}})");
   EXPECT_TRUE(watch_.is_quiet(key_));
-  feed(head(16, 1) + R"(,"event":{"ice":"connecting","stream_id":1,"component_id":1}})");
+  feed(handle_head(16, 1) + R"(,"event":{"ice":"connecting","stream_id":1,"component_id":1}})");
   EXPECT_FALSE(watch_.is_quiet(key_));
   // A new PeerConnection after a hangup starts quiet; a remote candidate is activity.
-  feed(head(16, 6) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})");
+  feed(handle_head(16, 6) + R"(,"event":{"connection":"hangup","reason":"Close PC"}})");
   sdp("remote");
   EXPECT_TRUE(watch_.is_quiet(key_));
-  feed(head(16, 3) + R"(,"event":{"remote-candidate":"1 1 udp 2130706431 127.0.0.1 5000 typ host",)"
-                     R"("stream_id":1,"component_id":1}})");
+  feed(handle_head(16, 3) +
+       R"(,"event":{"remote-candidate":"1 1 udp 2130706431 127.0.0.1 5000 typ host",)"
+       R"("stream_id":1,"component_id":1}})");
   EXPECT_FALSE(watch_.is_quiet(key_));
   watch_.clear_listener(&told_);
 }
@@ -106,9 +102,9 @@ TEST_F(PcWatchFeed, RemoteCandidatesAndIceConnectingAreActivity) {
 TEST_F(PcWatchFeed, IceFailureSettlesToo) {
   make();
   sdp("remote");
-  feed(head(16, 1) + R"(,"event":{"ice":"checking","stream_id":1,"component_id":1}})");
+  feed(handle_head(16, 1) + R"(,"event":{"ice":"checking","stream_id":1,"component_id":1}})");
   EXPECT_TRUE(told_.keys.empty());
-  feed(head(16, 1) + R"(,"event":{"ice":"failed","stream_id":1,"component_id":1}})");
+  feed(handle_head(16, 1) + R"(,"event":{"ice":"failed","stream_id":1,"component_id":1}})");
   EXPECT_TRUE(watch_.is_settled(key_));
   EXPECT_EQ(told_.keys.size(), 1u);
   watch_.clear_listener(&told_);

@@ -19,7 +19,7 @@ namespace {
 
 using testing::KeyPair;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef";  // 32 bytes
+const std::string kAccessConfigSecret = "0123456789abcdef0123456789abcdef";  // 32 bytes
 
 std::vector<std::string>& logged() {
   static std::vector<std::string> lines;
@@ -71,7 +71,7 @@ TEST_F(AccessConfigTest, OpenByDefaultWithAWarning) {
 }
 
 TEST_F(AccessConfigTest, OpenWithAKeyWarnsThatItIsUnused) {
-  const AccessConfigResult result = load({{"access.jwt_secret", kSecret}});
+  const AccessConfigResult result = load({{"access.jwt_secret", kAccessConfigSecret}});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result.config.mode, AccessMode::kOpen);
   EXPECT_TRUE(logged_at(LogLevel::kWarn, "it is not used"));
@@ -90,7 +90,7 @@ TEST_F(AccessConfigTest, TokenModeNeedsExactlyOneKey) {
   EXPECT_FALSE(none.ok());
   EXPECT_NE(none.error.find("neither access.jwt_secret"), std::string::npos) << none.error;
   const AccessConfigResult both = load({{"access.mode", "token"},
-                                        {"access.jwt_secret", kSecret},
+                                        {"access.jwt_secret", kAccessConfigSecret},
                                         {"access.jwt_public_key", write("k.pem", "x")}});
   EXPECT_FALSE(both.ok());
   EXPECT_NE(both.error.find("set only one"), std::string::npos) << both.error;
@@ -98,34 +98,34 @@ TEST_F(AccessConfigTest, TokenModeNeedsExactlyOneKey) {
 
 TEST_F(AccessConfigTest, Hs256Secret) {
   const AccessConfigResult short_secret =
-      load({{"access.mode", "token"}, {"access.jwt_secret", kSecret.substr(1)}});
+      load({{"access.mode", "token"}, {"access.jwt_secret", kAccessConfigSecret.substr(1)}});
   EXPECT_FALSE(short_secret.ok());
   EXPECT_NE(short_secret.error.find("31 bytes: HS256 needs at least 32"), std::string::npos)
       << short_secret.error;
 
   const AccessConfigResult result = load({{"access.mode", "token"},
-                                          {"access.jwt_secret", kSecret},
+                                          {"access.jwt_secret", kAccessConfigSecret},
                                           {"access.issuer", "app.example"},
                                           {"access.audience", "janus-media"},
                                           {"access.leeway_s", "5"}});
   ASSERT_TRUE(result.ok()) << result.error;
   EXPECT_EQ(result.config.mode, AccessMode::kToken);
   EXPECT_EQ(result.config.algorithm, JwtAlgorithm::kHS256);
-  EXPECT_EQ(result.config.key, kSecret);
+  EXPECT_EQ(result.config.key, kAccessConfigSecret);
   EXPECT_EQ(result.config.issuer, "app.example");
   EXPECT_EQ(result.config.audience, "janus-media");
   EXPECT_EQ(result.config.leeway_s, 5);
   EXPECT_TRUE(logged_at(LogLevel::kInfo, "access mode=token algorithm=HS256"));
   // The secret is never logged, in any line.
   for (const auto& line : logged()) {
-    EXPECT_EQ(line.find(kSecret), std::string::npos) << line;
-    EXPECT_EQ(line.find(kSecret.substr(0, 16)), std::string::npos) << line;
+    EXPECT_EQ(line.find(kAccessConfigSecret), std::string::npos) << line;
+    EXPECT_EQ(line.find(kAccessConfigSecret.substr(0, 16)), std::string::npos) << line;
   }
 }
 
 TEST_F(AccessConfigTest, EmptyIssuerAndAudienceAreUnset) {
   const AccessConfigResult result = load({{"access.mode", "token"},
-                                          {"access.jwt_secret", kSecret},
+                                          {"access.jwt_secret", kAccessConfigSecret},
                                           {"access.issuer", ""},
                                           {"access.audience", ""}});
   ASSERT_TRUE(result.ok()) << result.error;
@@ -134,8 +134,9 @@ TEST_F(AccessConfigTest, EmptyIssuerAndAudienceAreUnset) {
 }
 
 TEST_F(AccessConfigTest, BadLeewayFallsBackWithAProblem) {
-  ConfigValues values(
-      {{"access.mode", "token"}, {"access.jwt_secret", kSecret}, {"access.leeway_s", "601"}});
+  ConfigValues values({{"access.mode", "token"},
+                       {"access.jwt_secret", kAccessConfigSecret},
+                       {"access.leeway_s", "601"}});
   const AccessConfigResult result = load_access_config(values);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result.config.leeway_s, 30);
@@ -187,7 +188,7 @@ TEST_F(AccessConfigTest, PluginConfigCarriesTheAccessSection) {
   // and a token mode that cannot start reaches init as access_error.
   ConfigValues good({{"general.shards", "4"},
                      {"access.mode", "token"},
-                     {"access.jwt_secret", kSecret},
+                     {"access.jwt_secret", kAccessConfigSecret},
                      {"access.leeway_s", "10"}});
   const PluginConfig config = load_plugin_config(good);
   EXPECT_TRUE(config.access_error.empty());
@@ -198,7 +199,7 @@ TEST_F(AccessConfigTest, PluginConfigCarriesTheAccessSection) {
 
   ConfigValues bad({{"access.mode", "token"}, {"access.jwt_secret", "short"}});
   EXPECT_FALSE(load_plugin_config(bad).access_error.empty());
-  ConfigValues typo({{"access.jwt_secert", kSecret}});
+  ConfigValues typo({{"access.jwt_secert", kAccessConfigSecret}});
   load_plugin_config(typo);
   EXPECT_TRUE(logged_at(LogLevel::kWarn, "unknown setting 'access.jwt_secert'"));
 }

@@ -35,7 +35,7 @@ using testing::PluginTest;
 using testing::PushedEvent;
 using testing::str;
 
-constexpr const char* kSecret = "a secret for the access request tests, 32+ bytes";
+constexpr const char* kAccessSecret = "a secret for the access request tests, 32+ bytes";
 constexpr const char* kHeader = R"({"alg":"HS256","typ":"JWT"})";
 constexpr std::int64_t kStart = 1'800'000'000;  // the injected clock's first reading (Unix s)
 // Grants for the tests' own set-up: publish and watch anything, echo.
@@ -59,7 +59,7 @@ std::string with_token(const std::string& body, const std::string& token) {
 
 PluginConfig token_config() {
   PluginConfig config;
-  config.access = testing::hs256_access(kSecret);
+  config.access = testing::hs256_access(kAccessSecret);
   return config;
 }
 
@@ -80,7 +80,7 @@ class AccessRequestsTest : public PluginTest {
                     const std::string& extra = "") const {
     const std::string payload = R"({"exp":)" + std::to_string(now.load() + ttl) +
                                 R"(,"sub":"test-client")" + extra + R"(,"media":)" + media + "}";
-    return testing::mint_hs256(kHeader, payload, kSecret);
+    return testing::mint_hs256(kHeader, payload, kAccessSecret);
   }
 
   std::optional<PushedEvent> event_of(const std::string& tx) {

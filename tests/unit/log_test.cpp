@@ -21,7 +21,7 @@ TEST(Log, TheDefaultSinkFormatsNoVerboseMessage) {
 }
 
 std::atomic<int> sink_calls{0};
-std::atomic<LogLevel> shown{LogLevel::kInfo};
+std::atomic<LogLevel> current_level{LogLevel::kInfo};
 std::string last_message;  // written by the test's own thread only
 
 void counting_sink(LogLevel /*level*/, const char* message) {
@@ -29,14 +29,14 @@ void counting_sink(LogLevel /*level*/, const char* message) {
   last_message = message;
 }
 LogLevel shown_level() {
-  return shown.load();
+  return current_level.load();
 }
 
 class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sink_calls = 0;
-    shown = LogLevel::kInfo;
+    current_level = LogLevel::kInfo;
     set_log_sink(&counting_sink, &shown_level);
   }
   void TearDown() override { set_log_sink(nullptr); }
@@ -55,11 +55,11 @@ TEST_F(LogTest, AboveTheSinksLevelNothingIsFormattedOrPassedOn) {
 
 TEST_F(LogTest, TheLevelIsAskedOnEveryMessage) {
   log_verbose("hidden");
-  shown = LogLevel::kVerbose;  // as Janus's set_log_level does while it runs
+  current_level = LogLevel::kVerbose;  // as Janus's set_log_level does while it runs
   log_verbose("shown %d", 5);
   EXPECT_EQ(sink_calls.load(), 1);
   EXPECT_EQ(last_message, "shown 5");
-  shown = LogLevel::kError;
+  current_level = LogLevel::kError;
   log_warn("hidden");
   log_error("error");
   EXPECT_EQ(sink_calls.load(), 2);

@@ -23,7 +23,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-const std::string kSecret(32, 's');
+const std::string kOriginSecret(32, 's');
 
 // node-b as the test plays it: a directory client whose inbox records what it is sent.
 class ViewerNode final : public cluster::DirectoryListener, public cluster::NodeChannelListener {
@@ -78,7 +78,7 @@ class OriginPluginTest : public PluginTest {
     config.cluster.enabled = true;
     config.cluster.redis = cluster::Endpoint{"127.0.0.1", redis.port()};
     config.cluster.node_id = "node-a";
-    config.cluster.secret = kSecret;
+    config.cluster.secret = kOriginSecret;
     config.cluster.advertise_host = "127.0.0.1";
     config.cluster.test_relay_drop_percent = drop_percent;
     config.cluster.heartbeat_ms = 100;
@@ -87,7 +87,7 @@ class OriginPluginTest : public PluginTest {
     cluster::DirectoryOptions options;
     options.redis = config.cluster.redis;
     options.node_id = "node-b";
-    options.secret = kSecret;
+    options.secret = kOriginSecret;
     options.heartbeat = milliseconds(100);
     options.node_ttl = milliseconds(500);
     b = std::make_unique<cluster::Directory>(options, viewer_node, &viewer_node);
@@ -129,7 +129,7 @@ class OriginPluginTest : public PluginTest {
             std::string relay_id = {}) {
     Asked asked;
     asked.relay_id = relay_id.empty() ? b->channel()->new_relay_id() : relay_id;
-    receivers.push_back(RecordingReceiver::make(loop, asked.relay_id, kSecret));
+    receivers.push_back(RecordingReceiver::make(loop, asked.relay_id, kOriginSecret));
     asked.media = receivers.back().get();
     if (asked.media == nullptr) return asked;
     const std::size_t before = count(answer, asked.relay_id);

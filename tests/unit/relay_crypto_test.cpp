@@ -30,7 +30,7 @@ std::string hex(const std::uint8_t* data, std::size_t len) {
   return out;
 }
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef-cluster";
+const std::string kCryptoSecret = "0123456789abcdef0123456789abcdef-cluster";
 
 TEST(ClusterRelayKeys, HkdfSha256Rfc5869TestCase1) {
   const std::string ikm(22, '\x0b');
@@ -63,7 +63,7 @@ TEST(ClusterRelayKeys, KeysDifferPerRelayIdDirectionAndSecret) {
   for (const char* id : {"relay-a", "relay-b"}) {
     for (const auto direction :
          {RelayDirection::kOriginToViewer, RelayDirection::kViewerToOrigin}) {
-      for (const std::string& secret : {kSecret, kSecret + "x"}) {
+      for (const std::string& secret : {kCryptoSecret, kCryptoSecret + "x"}) {
         const RelayKey key = derive_relay_key(secret, id, direction);
         keys.insert(hex(key.data(), key.size()));
         // Deterministic: both nodes derive the same key.
@@ -115,7 +115,7 @@ Pair sessions(const RelayKey& out_key, const RelayKey& in_key) {
 }
 
 TEST(ClusterRelaySrtp, RtpAndRtcpRoundTripWithGcm) {
-  const RelayKey key = derive_relay_key(kSecret, "relay-a", RelayDirection::kOriginToViewer);
+  const RelayKey key = derive_relay_key(kCryptoSecret, "relay-a", RelayDirection::kOriginToViewer);
   Pair pair = sessions(key, key);
   ASSERT_TRUE(pair.out && pair.in);
   const auto plain = rtp_packet(0x1234, 7, 200);
@@ -144,10 +144,11 @@ TEST(ClusterRelaySrtp, RtpAndRtcpRoundTripWithGcm) {
 }
 
 TEST(ClusterRelaySrtp, OtherDirectionOrRelayCannotUnprotect) {
-  const RelayKey forward = derive_relay_key(kSecret, "relay-a", RelayDirection::kOriginToViewer);
+  const RelayKey forward =
+      derive_relay_key(kCryptoSecret, "relay-a", RelayDirection::kOriginToViewer);
   for (const RelayKey& wrong :
-       {derive_relay_key(kSecret, "relay-a", RelayDirection::kViewerToOrigin),
-        derive_relay_key(kSecret, "relay-b", RelayDirection::kOriginToViewer)}) {
+       {derive_relay_key(kCryptoSecret, "relay-a", RelayDirection::kViewerToOrigin),
+        derive_relay_key(kCryptoSecret, "relay-b", RelayDirection::kOriginToViewer)}) {
     Pair pair = sessions(forward, wrong);
     ASSERT_TRUE(pair.out && pair.in);
     const auto plain = rtp_packet(0x1234, 7, 100);
@@ -160,7 +161,7 @@ TEST(ClusterRelaySrtp, OtherDirectionOrRelayCannotUnprotect) {
 }
 
 TEST(ClusterRelaySrtp, AlteredOrShortPacketsAreRefused) {
-  const RelayKey key = derive_relay_key(kSecret, "relay-a", RelayDirection::kOriginToViewer);
+  const RelayKey key = derive_relay_key(kCryptoSecret, "relay-a", RelayDirection::kOriginToViewer);
   Pair pair = sessions(key, key);
   ASSERT_TRUE(pair.out && pair.in);
   const auto plain = rtp_packet(0x1234, 9, 100);

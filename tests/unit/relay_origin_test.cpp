@@ -16,7 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef-origin";
+const std::string kRelayOriginSecret = "0123456789abcdef0123456789abcdef-origin";
 
 // A publisher of this node, as far as the origin can tell: it has a session handle.
 class HereProducer final : public Producer {
@@ -43,7 +43,7 @@ class ElsewhereProducer final : public Producer {
 class RelayOriginTest : public ::testing::Test {
  protected:
   RelayOriginTest() {
-    config.secret = kSecret;
+    config.secret = kRelayOriginSecret;
     config.advertise_host = "127.0.0.1";
     PublisherMedia media;
     media.audio_codec = "opus";
@@ -65,7 +65,8 @@ class RelayOriginTest : public ::testing::Test {
   RecordingReceiver* ask(const std::string& relay_id, const std::string& device_id = "cam",
                          const std::string& node = "node-b",
                          milliseconds report_interval = milliseconds(1000)) {
-    receivers.push_back(RecordingReceiver::make(loop, relay_id, kSecret, report_interval));
+    receivers.push_back(
+        RecordingReceiver::make(loop, relay_id, kRelayOriginSecret, report_interval));
     if (!receivers.back()) return nullptr;
     cluster::NodeMessage request;
     request.type = cluster::MessageType::kRelayRequest;

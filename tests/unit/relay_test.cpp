@@ -30,7 +30,7 @@ namespace {
 using jmedia::testing::eventually;
 using std::chrono::milliseconds;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef-cluster";
+const std::string kRelaySecret = "0123456789abcdef0123456789abcdef-cluster";
 constexpr std::uint32_t kAudio = 0x11111111;
 constexpr std::uint32_t kVideo = 0x22222222;
 const char kPattern[] = "PLAIN-PAYLOAD-MARKER-";
@@ -176,7 +176,7 @@ class ClusterRelay : public ::testing::Test {
   std::unique_ptr<RelayReceiver> make_receiver(const std::string& relay_id,
                                                RelayReceiverOptions options = {}) {
     options.relay_id = relay_id;
-    options.secret = kSecret;
+    options.secret = kRelaySecret;
     options.socket = loopback();
     std::string error;
     auto receiver = RelayReceiver::create(loop_, options, received_, error);
@@ -186,7 +186,7 @@ class ClusterRelay : public ::testing::Test {
   std::unique_ptr<RelaySender> make_sender(const std::string& relay_id, const RelayAddress& peer,
                                            RelaySenderOptions options = {}) {
     options.relay_id = relay_id;
-    options.secret = kSecret;
+    options.secret = kRelaySecret;
     options.socket.host = "127.0.0.1";
     options.peer = peer;
     std::string error;
@@ -412,9 +412,9 @@ TEST_F(ClusterRelay, BadInputIsCountedAndDropped) {
   attacker.send(rtp(kVideo, 5, 96, 100), receiver->local());
   // Well protected (the attacker has the key here) but bogus RTCP inside: malformed.
   std::string error;
-  auto forged =
-      SrtpSession::create(derive_relay_key(kSecret, "relay-bad", RelayDirection::kOriginToViewer),
-                          SrtpSession::Role::kOutbound, error);
+  auto forged = SrtpSession::create(
+      derive_relay_key(kRelaySecret, "relay-bad", RelayDirection::kOriginToViewer),
+      SrtpSession::Role::kOutbound, error);
   ASSERT_TRUE(forged) << error;
   const std::uint8_t bogus[12] = {0x80, 200, 0, 40, 0, 0, 0, 1, 0, 0, 0, 0};  // says 164 bytes
   std::uint8_t wire[1600];
@@ -436,9 +436,9 @@ TEST_F(ClusterRelay, BadInputIsCountedAndDropped) {
   attacker.send({0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 1, 0xff, 0xff, 9, 9,
                  9,    9,   9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,    9,    9, 9},
                 sender->local());  // unauthenticated NACK
-  auto feedback =
-      SrtpSession::create(derive_relay_key(kSecret, "relay-bad", RelayDirection::kViewerToOrigin),
-                          SrtpSession::Role::kOutbound, error);
+  auto feedback = SrtpSession::create(
+      derive_relay_key(kRelaySecret, "relay-bad", RelayDirection::kViewerToOrigin),
+      SrtpSession::Role::kOutbound, error);
   ASSERT_TRUE(feedback) << error;
   ASSERT_EQ(feedback->protect_rtcp(bogus, sizeof bogus, wire, sizeof wire, len), SrtpResult::kOk);
   attacker.send(std::vector<std::uint8_t>(wire, wire + len), sender->local());
@@ -507,7 +507,7 @@ TEST_F(ClusterRelay, CreationFailsClosedWithAReason) {
   std::string error;
   RelayReceiverOptions bad_id;
   bad_id.relay_id = "not valid";
-  bad_id.secret = kSecret;
+  bad_id.secret = kRelaySecret;
   bad_id.socket = loopback();
   EXPECT_FALSE(RelayReceiver::create(loop_, bad_id, received_, error));
   EXPECT_NE(error.find("not valid"), std::string::npos) << error;
@@ -515,7 +515,7 @@ TEST_F(ClusterRelay, CreationFailsClosedWithAReason) {
   // A range whose only port is taken fails; a wider one skips the taken port.
   RelayReceiverOptions ranged;
   ranged.relay_id = "relay-port";
-  ranged.secret = kSecret;
+  ranged.secret = kRelaySecret;
   ranged.socket = loopback();
   ranged.socket.port_min = 40000 + static_cast<int>(getpid() % 20000);
   ranged.socket.port_max = ranged.socket.port_min + 100;
@@ -536,7 +536,7 @@ TEST_F(ClusterRelay, CreationFailsClosedWithAReason) {
 
   RelaySenderOptions no_peer;
   no_peer.relay_id = "relay-x";
-  no_peer.secret = kSecret;
+  no_peer.secret = kRelaySecret;
   no_peer.socket = loopback();
   error.clear();
   EXPECT_FALSE(RelaySender::create(loop_, no_peer, origin_, error));

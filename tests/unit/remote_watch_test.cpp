@@ -22,7 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-const std::string kSecret(32, 's');
+const std::string kRemoteWatchSecret(32, 's');
 
 class TestOrigin final : public cluster::DirectoryListener,
                          public cluster::NodeChannelListener,
@@ -58,7 +58,7 @@ class TestOrigin final : public cluster::DirectoryListener,
     }
     cluster::RelaySenderOptions options;
     options.relay_id = message.relay_id;
-    options.secret = kSecret;
+    options.secret = kRemoteWatchSecret;
     options.socket.host = "127.0.0.1";
     const auto colon = message.address.rfind(':');
     std::string why;
@@ -140,7 +140,7 @@ class RemoteWatchTest : public PluginTest {
     config.cluster.enabled = true;
     config.cluster.redis = cluster::Endpoint{"127.0.0.1", redis.port()};
     config.cluster.node_id = "node-a";
-    config.cluster.secret = kSecret;
+    config.cluster.secret = kRemoteWatchSecret;
     config.cluster.advertise_host = "127.0.0.1";
     config.cluster.heartbeat_ms = 100;
     config.cluster.node_ttl_ms = 3000;
@@ -151,7 +151,7 @@ class RemoteWatchTest : public PluginTest {
     options.node_id = "node-b";
     options.heartbeat = milliseconds(100);
     options.node_ttl = milliseconds(3000);
-    options.secret = kSecret;
+    options.secret = kRemoteWatchSecret;
     other = std::make_unique<cluster::Directory>(options, origin, &origin);
     origin.directory = other.get();
     ASSERT_TRUE(eventually([&] {
@@ -408,7 +408,7 @@ TEST_F(RemoteWatchTest, ViewersLeftWithoutAPublisherGetItFromTheNextNodeThatHold
   options.node_id = "node-c";
   options.heartbeat = milliseconds(100);
   options.node_ttl = milliseconds(3000);
-  options.secret = kSecret;
+  options.secret = kRemoteWatchSecret;
   other = std::make_unique<cluster::Directory>(options, origin, &origin);
   origin.directory = other.get();
   ASSERT_TRUE(eventually([&] { return other->redis_up() && other->channel()->subscribed(); }));

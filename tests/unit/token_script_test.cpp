@@ -14,7 +14,7 @@
 namespace jmedia {
 namespace {
 
-const std::string kSecret = "scripts-token-test-secret-0123456789";
+const std::string kScriptSecret = "scripts-token-test-secret-0123456789";
 
 struct ScriptRun {
   int status = -1;
@@ -43,11 +43,11 @@ ScriptRun token(const std::string& args, const std::string& secret_env = "") {
 
 AccessConfig config(std::optional<std::string> issuer = std::nullopt,
                     std::optional<std::string> audience = std::nullopt) {
-  return testing::hs256_access(kSecret, std::move(issuer), std::move(audience));
+  return testing::hs256_access(kScriptSecret, std::move(issuer), std::move(audience));
 }
 
 TEST(TokenScript, MintsWhatTheVerifierAccepts) {
-  const ScriptRun run = token("--secret " + kSecret +
+  const ScriptRun run = token("--secret " + kScriptSecret +
                               " --publish cam-1 --watch 'cam-*' --watch door-1 --list --echo"
                               " --ttl 3600 --sub operator --iss app.example --aud janus-media");
   ASSERT_EQ(run.status, 0) << run.out;
@@ -71,7 +71,7 @@ TEST(TokenScript, MintsWhatTheVerifierAccepts) {
 }
 
 TEST(TokenScript, DefaultsGrantNothingAndAnotherSecretFails) {
-  const ScriptRun run = token("--secret " + kSecret);
+  const ScriptRun run = token("--secret " + kScriptSecret);
   ASSERT_EQ(run.status, 0);
   const TokenResult result = TokenVerifier(config()).verify(run.out, TokenVerifier::Clock::now());
   ASSERT_TRUE(std::holds_alternative<Grants>(result)) << std::get<TokenRefused>(result).reason;
@@ -79,7 +79,7 @@ TEST(TokenScript, DefaultsGrantNothingAndAnotherSecretFails) {
   EXPECT_FALSE(std::get<Grants>(result).allows(AccessRequest::kList));
 
   AccessConfig other = config();
-  other.key = kSecret + "-other";
+  other.key = kScriptSecret + "-other";
   const TokenResult wrong = TokenVerifier(other).verify(run.out, TokenVerifier::Clock::now());
   ASSERT_TRUE(std::holds_alternative<TokenRefused>(wrong));
   EXPECT_EQ(std::get<TokenRefused>(wrong).reason, "bad signature");
@@ -90,7 +90,7 @@ TEST(TokenScript, SecretFromTheEnvironmentAndExpiredTokens) {
   EXPECT_EQ(token("--watch cam-1 --secret ''").status, 2) << "an empty secret must fail";
   // scripts/run's JANUS_MEDIA_JWT_SECRET stands in for --secret; a negative ttl mints a token
   // that has expired already (for tests).
-  const ScriptRun expired = token("--ttl -120 --watch cam-1", kSecret);
+  const ScriptRun expired = token("--ttl -120 --watch cam-1", kScriptSecret);
   ASSERT_EQ(expired.status, 0);
   const TokenResult result =
       TokenVerifier(config()).verify(expired.out, TokenVerifier::Clock::now());
@@ -100,11 +100,11 @@ TEST(TokenScript, SecretFromTheEnvironmentAndExpiredTokens) {
 
 TEST(TokenScript, RefusesWhatThePluginWouldRefuse) {
   EXPECT_EQ(token("--secret short --watch cam-1").status, 2);
-  EXPECT_EQ(token("--secret " + kSecret + " --watch 'c*m'").status, 2);
-  EXPECT_EQ(token("--secret " + kSecret + " --publish 'cam 1'").status, 2);
+  EXPECT_EQ(token("--secret " + kScriptSecret + " --watch 'c*m'").status, 2);
+  EXPECT_EQ(token("--secret " + kScriptSecret + " --publish 'cam 1'").status, 2);
   std::string many;
   for (int i = 0; i <= 64; ++i) many += " --watch cam-" + std::to_string(i);
-  EXPECT_EQ(token("--secret " + kSecret + many).status, 2);
+  EXPECT_EQ(token("--secret " + kScriptSecret + many).status, 2);
 }
 
 }  // namespace

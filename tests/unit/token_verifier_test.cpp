@@ -20,7 +20,7 @@ using Clock = TokenVerifier::Clock;
 
 constexpr std::int64_t kNow = 1'700'000'000;
 const Clock::time_point kAt = Clock::time_point(std::chrono::seconds(kNow));
-const std::string kSecret = "0123456789abcdef0123456789abcdef-unit";
+const std::string kVerifierSecret = "0123456789abcdef0123456789abcdef-unit";
 const std::string kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
 std::string claims(const std::string& extra = "",
@@ -32,7 +32,7 @@ std::string claims(const std::string& extra = "",
 
 AccessConfig hs256(std::optional<std::string> issuer = std::nullopt,
                    std::optional<std::string> audience = std::nullopt) {
-  return testing::hs256_access(kSecret, std::move(issuer), std::move(audience));
+  return testing::hs256_access(kVerifierSecret, std::move(issuer), std::move(audience));
 }
 
 AccessConfig pem(JwtAlgorithm algorithm, const KeyPair& key) {
@@ -94,7 +94,7 @@ TEST(TokenVerifier, GoodHs256TokenGrantsWhatItSays) {
           kHeader,
           claims(R"("sub":"viewer 7")",
                  R"({"publish":["cam-1"],"watch":["cam-*","door-1"],"echo":true,"list":true})"),
-          kSecret),
+          kVerifierSecret),
       kAt));
   EXPECT_TRUE(g.allows(AccessRequest::kPublish, "cam-1"));
   EXPECT_FALSE(g.allows(AccessRequest::kPublish, "cam-2"));
@@ -108,7 +108,8 @@ TEST(TokenVerifier, GoodHs256TokenGrantsWhatItSays) {
 
 TEST(TokenVerifier, EmptyMediaGrantsNothing) {
   const TokenVerifier verifier(hs256());
-  const Grants g = granted(verifier.verify(mint_hs256(kHeader, claims("", "{}"), kSecret), kAt));
+  const Grants g =
+      granted(verifier.verify(mint_hs256(kHeader, claims("", "{}"), kVerifierSecret), kAt));
   EXPECT_FALSE(g.allows(AccessRequest::kPublish, "cam-1"));
   EXPECT_FALSE(g.allows(AccessRequest::kWatch, "cam-1"));
   EXPECT_FALSE(g.allows(AccessRequest::kEcho));
@@ -124,31 +125,32 @@ TEST(TokenVerifier, NoTokenIsMissing) {
   const JsonPtr number = adopt(json_pack("{s:s, s:i}", "request", "watch", "token", 5));
   EXPECT_EQ(refused(verifier.verify_member(number.get(), kAt)).refusal, Refusal::kInvalid);
   const JsonPtr good = adopt(json_pack("{s:s, s:s}", "request", "watch", "token",
-                                       mint_hs256(kHeader, claims(), kSecret).c_str()));
+                                       mint_hs256(kHeader, claims(), kVerifierSecret).c_str()));
   granted(verifier.verify_member(good.get(), kAt));
 }
 
 TEST(TokenVerifier, LengthIsCappedBeforeParsing) {
   const TokenVerifier verifier(hs256());
   // A good token of exactly kMaxTokenLength bytes passes; one byte more is refused unread.
-  const std::string base = mint_hs256(kHeader, claims(R"("sub":"")"), kSecret);
+  const std::string base = mint_hs256(kHeader, claims(R"("sub":"")"), kVerifierSecret);
   std::string sub;
   std::string token;
   for (std::size_t n = (kMaxTokenLength - base.size()) * 3 / 4; n > 0; --n) {
     sub.assign(n, 'x');
-    token = mint_hs256(kHeader, claims(R"("sub":")" + sub + "\""), kSecret);
+    token = mint_hs256(kHeader, claims(R"("sub":")" + sub + "\""), kVerifierSecret);
     if (token.size() <= kMaxTokenLength) break;
   }
   ASSERT_GE(token.size(), kMaxTokenLength - 3);
   granted(verifier.verify(token, kAt));
-  const std::string longer = mint_hs256(kHeader, claims(R"("sub":")" + sub + "xxxx\""), kSecret);
+  const std::string longer =
+      mint_hs256(kHeader, claims(R"("sub":")" + sub + "xxxx\""), kVerifierSecret);
   ASSERT_GT(longer.size(), kMaxTokenLength);
   expect_invalid(verifier, longer, "longer than 8192 bytes");
 }
 
 TEST(TokenVerifier, NotThreeBase64urlParts) {
   const TokenVerifier verifier(hs256());
-  const std::string good = mint_hs256(kHeader, claims(), kSecret);
+  const std::string good = mint_hs256(kHeader, claims(), kVerifierSecret);
   expect_invalid(verifier, "abc", "not a JWT");
   expect_invalid(verifier, good.substr(0, good.rfind('.')), "not a JWT");
   expect_invalid(verifier, good + ".e30", "not a JWT");  // five parts or more: JWE, no
@@ -164,7 +166,7 @@ TEST(TokenVerifier, NotThreeBase64urlParts) {
   const std::string header_json = R"({"alg":"HS256","typ":"JWT" })";
   const std::string header = testing::base64url(header_json);
   ASSERT_EQ(header.size() % 4, 2u);
-  std::string noncanonical = mint_hs256(header_json, claims(), kSecret);
+  std::string noncanonical = mint_hs256(header_json, claims(), kVerifierSecret);
   granted(verifier.verify(noncanonical, kAt));
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -190,8 +192,9 @@ TEST(TokenVerifier, AlgNoneIsRefused) {
 TEST(TokenVerifier, LibjwtWithAKeyRefusesAlgNoneToo) {
   const std::string token = testing::signing_input(R"({"alg":"none"})", claims()) + ".";
   jwt_t* jwt = nullptr;
-  EXPECT_NE(jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(kSecret.data()),
-                       static_cast<int>(kSecret.size())),
+  EXPECT_NE(jwt_decode(&jwt, token.c_str(),
+                       reinterpret_cast<const unsigned char*>(kVerifierSecret.data()),
+                       static_cast<int>(kVerifierSecret.size())),
             0);
   EXPECT_EQ(jwt, nullptr);
   jwt_free(jwt);
@@ -203,12 +206,14 @@ TEST(TokenVerifier, LibjwtWithAKeyRefusesAlgNoneToo) {
 TEST(TokenVerifier, OnlyTheConfiguredAlgorithm) {
   const TokenVerifier verifier(hs256());
   // HS384 header over an HS256 signature with the right secret: refused for the header.
-  expect_invalid(verifier, mint_hs256(R"({"alg":"HS384"})", claims(), kSecret), "alg is not HS256");
+  expect_invalid(verifier, mint_hs256(R"({"alg":"HS384"})", claims(), kVerifierSecret),
+                 "alg is not HS256");
   // Case matters (libjwt itself reads "hs256" as HS256).
-  expect_invalid(verifier, mint_hs256(R"({"alg":"hs256"})", claims(), kSecret), "alg is not HS256");
+  expect_invalid(verifier, mint_hs256(R"({"alg":"hs256"})", claims(), kVerifierSecret),
+                 "alg is not HS256");
   expect_invalid(verifier, rsa_key().mint(R"({"alg":"RS256"})", claims()), "alg is not HS256");
-  expect_invalid(verifier, mint_hs256(R"({"typ":"JWT"})", claims(), kSecret), "no alg");
-  expect_invalid(verifier, mint_hs256(R"({"alg":256})", claims(), kSecret), "no alg");
+  expect_invalid(verifier, mint_hs256(R"({"typ":"JWT"})", claims(), kVerifierSecret), "no alg");
+  expect_invalid(verifier, mint_hs256(R"({"alg":256})", claims(), kVerifierSecret), "no alg");
 
   const TokenVerifier rs256(pem(JwtAlgorithm::kRS256, rsa_key()));
   expect_invalid(rs256, ec_key().mint(R"({"alg":"ES256"})", claims()), "alg is not RS256");
@@ -238,8 +243,8 @@ TEST(TokenVerifier, PublicKeyUsedAsAnHs256SecretIsRefused) {
 
 TEST(TokenVerifier, BadSignatures) {
   const TokenVerifier verifier(hs256());
-  const std::string good = mint_hs256(kHeader, claims(), kSecret);
-  expect_invalid(verifier, mint_hs256(kHeader, claims(), kSecret + "x"), "bad signature");
+  const std::string good = mint_hs256(kHeader, claims(), kVerifierSecret);
+  expect_invalid(verifier, mint_hs256(kHeader, claims(), kVerifierSecret + "x"), "bad signature");
   std::string flipped = good;
   flipped.back() = flipped.back() == 'A' ? 'Q' : 'A';
   expect_invalid(verifier, flipped, "");
@@ -268,22 +273,24 @@ TEST(TokenVerifier, BadSignatures) {
 TEST(TokenVerifier, HeaderRules) {
   const TokenVerifier verifier(hs256());
   granted(verifier.verify(
-      mint_hs256(R"({"alg":"HS256","typ":"jwt","kid":"k1"})", claims(), kSecret), kAt));
-  expect_invalid(verifier, mint_hs256(R"({"alg":"HS256","typ":"JOSE+JSON"})", claims(), kSecret),
+      mint_hs256(R"({"alg":"HS256","typ":"jwt","kid":"k1"})", claims(), kVerifierSecret), kAt));
+  expect_invalid(verifier,
+                 mint_hs256(R"({"alg":"HS256","typ":"JOSE+JSON"})", claims(), kVerifierSecret),
                  "typ is not JWT");
-  expect_invalid(verifier, mint_hs256(R"({"alg":"HS256","typ":1})", claims(), kSecret),
+  expect_invalid(verifier, mint_hs256(R"({"alg":"HS256","typ":1})", claims(), kVerifierSecret),
                  "typ is not JWT");
-  expect_invalid(
-      verifier, mint_hs256(R"({"alg":"HS256","crit":["exp"],"exp":1})", claims(), kSecret), "crit");
-  expect_invalid(verifier, mint_hs256(R"(["HS256"])", claims(), kSecret), "header is not");
-  expect_invalid(verifier, mint_hs256(R"({"alg":"HS256","alg":"none"})", claims(), kSecret),
+  expect_invalid(verifier,
+                 mint_hs256(R"({"alg":"HS256","crit":["exp"],"exp":1})", claims(), kVerifierSecret),
+                 "crit");
+  expect_invalid(verifier, mint_hs256(R"(["HS256"])", claims(), kVerifierSecret), "header is not");
+  expect_invalid(verifier, mint_hs256(R"({"alg":"HS256","alg":"none"})", claims(), kVerifierSecret),
                  "header is not");
 }
 
 TEST(TokenVerifier, ExpIsRequiredAndChecked) {
   const TokenVerifier verifier(hs256());  // leeway 30 s
   const auto token = [](const std::string& payload) {
-    return mint_hs256(kHeader, payload, kSecret);
+    return mint_hs256(kHeader, payload, kVerifierSecret);
   };
   expect_invalid(verifier, token(R"({"media":{}})"), "no exp");
   expect_invalid(verifier, token(R"({"exp":"soon","media":{}})"), "exp is not a number");
@@ -316,18 +323,18 @@ TEST(TokenVerifier, ExpIsRequiredAndChecked) {
 TEST(TokenVerifier, NbfInTheFutureIsRefused) {
   const TokenVerifier verifier(hs256());
   const auto token = [](std::int64_t nbf) {
-    return mint_hs256(kHeader, claims(R"("nbf":)" + std::to_string(nbf)), kSecret);
+    return mint_hs256(kHeader, claims(R"("nbf":)" + std::to_string(nbf)), kVerifierSecret);
   };
   granted(verifier.verify(token(kNow + 30), kAt));  // within the leeway
   expect_invalid(verifier, token(kNow + 31), "not valid yet");
   granted(verifier.verify(token(kNow + 31), kAt + std::chrono::seconds(1)));
-  expect_invalid(verifier, mint_hs256(kHeader, claims(R"("nbf":"now")"), kSecret),
+  expect_invalid(verifier, mint_hs256(kHeader, claims(R"("nbf":"now")"), kVerifierSecret),
                  "nbf is not a number");
 }
 
 TEST(TokenVerifier, Issuer) {
   const auto token = [](const std::string& extra) {
-    return mint_hs256(kHeader, claims(extra), kSecret);
+    return mint_hs256(kHeader, claims(extra), kVerifierSecret);
   };
   const TokenVerifier any(hs256());
   granted(any.verify(token(R"("iss":"whoever")"), kAt));
@@ -341,7 +348,7 @@ TEST(TokenVerifier, Issuer) {
 
 TEST(TokenVerifier, Audience) {
   const auto token = [](const std::string& extra) {
-    return mint_hs256(kHeader, claims(extra), kSecret);
+    return mint_hs256(kHeader, claims(extra), kVerifierSecret);
   };
   const TokenVerifier none(hs256());
   granted(none.verify(token(""), kAt));
@@ -359,9 +366,10 @@ TEST(TokenVerifier, Audience) {
 TEST(TokenVerifier, BadClaims) {
   const TokenVerifier verifier(hs256());
   const auto media = [](const std::string& value) {
-    return mint_hs256(kHeader, claims("", value), kSecret);
+    return mint_hs256(kHeader, claims("", value), kVerifierSecret);
   };
-  expect_invalid(verifier, mint_hs256(kHeader, R"({"exp":1700000060})", kSecret), "no media");
+  expect_invalid(verifier, mint_hs256(kHeader, R"({"exp":1700000060})", kVerifierSecret),
+                 "no media");
   expect_invalid(verifier, media("[]"), "media is not an object");
   expect_invalid(verifier, media("true"), "media is not an object");
   expect_invalid(verifier, media(R"({"publish":"cam-1"})"), "media.publish is not an array");
@@ -373,12 +381,13 @@ TEST(TokenVerifier, BadClaims) {
   expect_invalid(verifier, media(R"({"echo":"yes"})"), "media.echo is not a boolean");
   expect_invalid(verifier, media(R"({"list":1})"), "media.list is not a boolean");
   expect_invalid(verifier, media(R"({"publsh":["cam-1"]})"), "a member other than");
-  expect_invalid(verifier, mint_hs256(kHeader, claims(R"("sub":["a"])"), kSecret),
+  expect_invalid(verifier, mint_hs256(kHeader, claims(R"("sub":["a"])"), kVerifierSecret),
                  "sub is not a string");
-  expect_invalid(verifier, mint_hs256(kHeader, "[1]", kSecret), "payload is not");
-  expect_invalid(verifier, mint_hs256(kHeader, "{\"exp\":1,", kSecret), "payload is not");
+  expect_invalid(verifier, mint_hs256(kHeader, "[1]", kVerifierSecret), "payload is not");
+  expect_invalid(verifier, mint_hs256(kHeader, "{\"exp\":1,", kVerifierSecret), "payload is not");
   // Two exps: readers that take the first and the last would disagree.
-  expect_invalid(verifier, mint_hs256(kHeader, R"({"exp":1,"exp":1700000060,"media":{}})", kSecret),
+  expect_invalid(verifier,
+                 mint_hs256(kHeader, R"({"exp":1,"exp":1700000060,"media":{}})", kVerifierSecret),
                  "payload is not");
 }
 
@@ -388,7 +397,7 @@ TEST(TokenVerifier, PatternCountIsBounded) {
     std::string list;
     for (std::size_t i = 0; i < n; ++i)
       list += (i ? ",\"cam-" : "\"cam-") + std::to_string(i) + "\"";
-    return mint_hs256(kHeader, claims("", R"({"publish":[)" + list + "]}"), kSecret);
+    return mint_hs256(kHeader, claims("", R"({"publish":[)" + list + "]}"), kVerifierSecret);
   };
   const Grants g = granted(verifier.verify(with(kMaxPatternsPerList), kAt));
   EXPECT_EQ(g.publish.patterns().size(), kMaxPatternsPerList);
@@ -399,7 +408,8 @@ TEST(TokenVerifier, PatternCountIsBounded) {
 TEST(TokenVerifier, SubIsMadeSafeForLogs) {
   const TokenVerifier verifier(hs256());
   const Grants g = granted(verifier.verify(
-      mint_hs256(kHeader, claims(R"("sub":"a\nb\u0001c)" + std::string(80, 'x') + "\""), kSecret),
+      mint_hs256(kHeader, claims(R"("sub":"a\nb\u0001c)" + std::string(80, 'x') + "\""),
+                 kVerifierSecret),
       kAt));
   EXPECT_EQ(g.sub.substr(0, 5), "a?b?c");
   EXPECT_EQ(g.sub.size(), 64u + 3u);
