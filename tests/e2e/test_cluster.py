@@ -44,12 +44,12 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import JanusProcess, RedisProcess, require_media_plugin  # noqa: E402
+from cluster_node import NODE_TTL_MS, ClusterNode, free_udp_ranges  # noqa: E402
+from harness import JanusProcess, RedisProcess  # noqa: E402
 from media_clients import MEDIA_PLUGIN, make_offer, plugin_data, result_of  # noqa: E402
 
-HEARTBEAT_MS = 200
-NODE_TTL_MS = 1000
 SECRET = "cluster-test-secret-0123456789abcdef"
+RELAY_PORTS = 16          # per node
 
 DEVICE_BUSY = 1014
 NO_SUCH_DEVICE = 1015
@@ -84,28 +84,11 @@ def offer_without_candidates(sdp):
     return "\r\n".join(lines)
 
 
-class Node:
-    """One Janus node of the cluster and an HTTP client of it (one Janus session)."""
+class Node(ClusterNode):
+    """ClusterNode, its requests on its one Janus session."""
 
-    def __init__(self, name, redis):
-        self.name = name
-        self.janus = JanusProcess(plugin_cluster={
-            "redis": redis.address, "node_id": name, "secret": SECRET,
-            "heartbeat_ms": HEARTBEAT_MS, "node_ttl_ms": NODE_TTL_MS,
-            "advertise_host": "127.0.0.1", "relay_ports": "21000-21999"})
-        self.http = None
-        self.session = None
-
-    def start(self):
-        self.janus.start()
-        require_media_plugin(self.janus)
-        self.http = self.janus.http()
-        self.http.timeout = 15
-        self.session = self.http.create()
-        return self
-
-    def keepalive(self):
-        self.http.keepalive(self.session)
+    def __init__(self, name, redis, relay_ports):
+        super().__init__(name, redis, SECRET, relay_ports)
 
     def handle(self):
         return self.http.attach(self.session, MEDIA_PLUGIN)
@@ -127,14 +110,6 @@ class Node:
         assert reply.get("janus") == "success", reply
         return reply["response"]
 
-    def metric(self, name):
-        with urllib.request.urlopen(self.janus.metrics_url + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-        for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-        return None
-
 
 class ClusterDirectoryTest(unittest.TestCase):
     redis = None
@@ -148,8 +123,9 @@ class ClusterDirectoryTest(unittest.TestCase):
         cls.offer = {"type": "offer", "sdp": offer_without_candidates(sdp)}
         cls.redis = RedisProcess().start()
         try:
-            cls.a = Node("node-a", cls.redis).start()
-            cls.b = Node("node-b", cls.redis).start()
+            ranges = free_udp_ranges(2, RELAY_PORTS)
+            cls.a = Node("node-a", cls.redis, ranges[0]).start()
+            cls.b = Node("node-b", cls.redis, ranges[1]).start()
         except BaseException:
             cls.tearDownClass()
             raise

@@ -50,7 +50,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import random
 import re
 import secrets
 import signal
@@ -60,20 +59,18 @@ import sys
 import threading
 import time
 import unittest
-import urllib.request
 from pathlib import Path
 
 from aiortc import RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import LOOPBACK, JanusProcess, RedisProcess, require_media_plugin  # noqa: E402
+from cluster_node import NODE_TTL_MS, ClusterNode, free_udp_ranges  # noqa: E402
+from harness import LOOPBACK, RedisProcess  # noqa: E402
 from media_clients import (MEDIA_PLUGIN, Echoer, KeyframeProbe, Publisher,  # noqa: E402
                            Viewer, close_all, make_offer, plugin_data, result_of)
 from media_clients import wait_until as async_wait_until  # noqa: E402
 from test_cluster import offer_without_candidates, wait_until  # noqa: E402
 
-HEARTBEAT_MS = 200
-NODE_TTL_MS = 1000
 SECRET = "cluster-relay-test-secret-0123456789abcdef"
 DROP_PERCENT = 5          # on A's relay sockets (cluster.test_relay_drop_percent)
 RELAY_PORTS = 16          # per node
@@ -283,66 +280,13 @@ def vp8_keyframe_start(payload):
 # ---------------------------------------------------------------------------
 # ports and nodes
 # ---------------------------------------------------------------------------
-def free_udp_ranges(count, size, low=20000, high=32000):
-    """count disjoint ranges of size UDP ports on 127.0.0.1, each free a moment ago (held
-    together while choosing, so that they are disjoint), below the ephemeral ports the
-    clients' and Janus's ICE sockets get."""
-    held, ranges = [], []
-    try:
-        for _ in range(2000):
-            if len(ranges) == count:
-                return ranges
-            base = random.randrange(low, high - size)
-            if any(base < hi + 1 and base + size - 1 >= lo for lo, hi in ranges):
-                continue
-            socks = []
-            try:
-                for port in range(base, base + size):
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    socks.append(s)
-                    s.bind((LOOPBACK, port))
-            except OSError:
-                for s in socks:
-                    s.close()
-                continue
-            held.extend(socks)
-            ranges.append((base, base + size - 1))
-        raise AssertionError("no %d free UDP ranges of %d ports" % (count, size))
-    finally:
-        for s in held:
-            s.close()
-
-
-_METRIC_LINE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-class Node:
-    """One Janus node of the cluster, with an HTTP client of its Janus API (one session)."""
+class Node(ClusterNode):
+    """ClusterNode, with a Janus session per message and a handle kept for queries."""
 
     def __init__(self, name, redis, relay_ports, drop_percent=0):
-        self.name = name
-        cluster = {"redis": redis.address, "node_id": name, "secret": SECRET,
-                   "heartbeat_ms": HEARTBEAT_MS, "node_ttl_ms": NODE_TTL_MS,
-                   "advertise_host": LOOPBACK, "relay_ports": "%d-%d" % relay_ports}
-        if drop_percent:
-            cluster["test_relay_drop_percent"] = drop_percent
-        self.relay_ports = relay_ports
-        self.janus = JanusProcess(plugin_cluster=cluster)
-        self.http = None
-        self.session = None
+        settings = {"test_relay_drop_percent": drop_percent} if drop_percent else {}
+        super().__init__(name, redis, SECRET, relay_ports, **settings)
         self.query_handle = None   # for "devices", polled often
-
-    def start(self):
-        self.janus.start()
-        require_media_plugin(self.janus)
-        self.http = self.janus.http()
-        self.http.timeout = 15
-        self.session = self.http.create()
-        return self
-
-    def keepalive(self):
-        self.http.keepalive(self.session)
 
     def message(self, body, jsep=None):
         """A plugin message on a Janus session of its own, destroyed after: the reply or
@@ -363,25 +307,6 @@ class Node:
         if self.query_handle is None:
             self.query_handle = self.http.attach(self.session, MEDIA_PLUGIN)
         return self.http.message(self.session, self.query_handle, body, timeout=15)
-
-    def metrics(self):
-        """[(name, {label: value}, value)] of its Prometheus transport's /metrics."""
-        with urllib.request.urlopen(self.janus.metrics_url + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-        out = []
-        for line in text.splitlines():
-            match = _METRIC_LINE.match(line)
-            if match and not line.startswith("#"):
-                out.append((match.group(1), dict(_LABEL.findall(match.group(2) or "")),
-                            float(match.group(3))))
-        return out
-
-    def metric(self, name, **labels):
-        """The value of the series name{labels...} (other labels ignored), or None."""
-        for metric, have, value in self.metrics():
-            if metric == name and all(have.get(k) == v for k, v in labels.items()):
-                return value
-        return None
 
     def cluster_devices(self):
         """{device_id: node_id} of "devices" scope cluster, or None (an error)."""
