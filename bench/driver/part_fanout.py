@@ -169,6 +169,12 @@ def run(ctx):
     reps = ctx.reps or 1
     bitrates = (500,) if q else (500, 1500)
     loops = (0,) if q else (0, os.cpu_count() or 2)
+    # One point looked at closer, e.g. N = 1 over 60 s, where 8 s hold few of the CPU
+    # clock's 10 ms ticks: JMEDIA_FANOUT_LADDER="1", JMEDIA_FANOUT_HOLD=60,
+    # JMEDIA_FANOUT_LOOPS="2" (comma-separated lists).
+    ladder = _env_ints("JMEDIA_FANOUT_LADDER", ladder)
+    loops = _env_ints("JMEDIA_FANOUT_LOOPS", loops)
+    hold = float(os.environ.get("JMEDIA_FANOUT_HOLD") or hold)
     plugins = ("media", "videoroom")
     total = reps * len(loops) * len(bitrates) * len(plugins) * len(ladder)
     ctx.progress.begin("fanout", total, "ladder N=%s, %.0f s each, bitrates %s kbit/s, "
@@ -206,6 +212,11 @@ def run(ctx):
                                 "packets counted, nothing decoded",
                        "keys": "event_loops/bitrate/plugin"},
             "runs": runs}
+
+
+def _env_ints(name, default):
+    text = os.environ.get(name)
+    return tuple(int(v) for v in text.split(",")) if text else default
 
 
 def _profile(ctx, janus, label):
