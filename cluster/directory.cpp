@@ -461,14 +461,13 @@ void Directory::read_view() {
   const bool settling = Clock::now() < settle_until_;
   // After the view is published: a listener that reads it sees the change.
   for (const auto& id : live_others_) {
-    if (!live.contains(id) && settling) {
-      live.insert(id);
+    if (live.contains(id)) continue;
+    if (settling) {
+      live.insert(id);  // still live, until it registers again or the grace ends
       continue;
     }
-    if (!live.contains(id)) {
-      log_info("cluster: node '%s' is gone from the directory", id.c_str());
-      guarded_void("cluster directory: node_left", [&] { listener_.node_left(id); });
-    }
+    log_info("cluster: node '%s' is gone from the directory", id.c_str());
+    guarded_void("cluster directory: node_left", [&] { listener_.node_left(id); });
   }
   for (const auto& id : live) {
     if (!live_others_.contains(id)) {

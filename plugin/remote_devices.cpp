@@ -29,12 +29,14 @@ bool split_address(const std::string& text, std::string& host, int& port) {
   return !host.empty() && port > 0 && port <= 65535;
 }
 
-void add(RelayTotals& sum, const cluster::RelayReceiverStats& stats) {
+void add(RelayTotals& sum, const InboundRelay& relay) {
+  const auto stats = relay.receiver().stats();
   sum.packets += stats.packets_received;
   sum.bytes += stats.bytes_received;
   sum.lost += stats.lost;
   sum.nacked += stats.nacked;
   sum.recovered += stats.recovered;
+  sum.dropped += relay.dropped();
 }
 
 }  // namespace
@@ -136,12 +138,10 @@ void MediaPlugin::RemoteRelays::end_relay(Remote& remote) {
     stop.relay_id = remote.relay_id;
     channel->send(remote.origin, std::move(stop));
   }
-  const auto stats = remote.relay->receiver().stats();
   std::shared_ptr<InboundRelay> relay;
   {
     std::lock_guard lock(mutex_);
-    add(ended_, stats);
-    ended_.dropped += remote.relay->dropped();
+    add(ended_, *remote.relay);
     relay = std::move(remote.relay);
     remote.relay_id.clear();
   }
@@ -290,8 +290,7 @@ bool MediaPlugin::RemoteRelays::step(const std::shared_ptr<Remote>& remote, Cloc
       if (answer) {  // relay_refuse: nothing to stop on the origin
         {
           std::lock_guard lock(mutex_);
-          add(ended_, r.relay->receiver().stats());
-          ended_.dropped += r.relay->dropped();
+          add(ended_, *r.relay);
         }
         std::shared_ptr<InboundRelay> relay;
         {
@@ -557,8 +556,7 @@ RelayTotals MediaPlugin::RemoteRelays::totals() const {
   for (const auto& [id, remote] : remotes_) {
     if (!remote->relay) continue;
     ++sum.relays;
-    add(sum, remote->relay->receiver().stats());
-    sum.dropped += remote->relay->dropped();
+    add(sum, *remote->relay);
   }
   return sum;
 }

@@ -33,7 +33,7 @@ import tempfile
 import time
 
 from common import (REPO, BenchError, perf_available, perf_profile, percentile,
-                    proc_context_switches, proc_cpu_seconds, proc_status, start_janus,
+                    proc_cpu_seconds, proc_status, proc_wakeups, start_janus,
                     stop_janus)
 
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
@@ -48,7 +48,7 @@ PROFILE_S = 5
 def _janus_sample(janus):
     st = proc_status(janus.pid)
     return {"cpu": proc_cpu_seconds(janus.pid), "rss": st.get("rss_bytes"),
-            "threads": st.get("threads"), "switches": proc_context_switches(janus.pid)}
+            "threads": st.get("threads"), "wakeups": proc_wakeups(janus.pid)}
 
 
 def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
@@ -64,8 +64,7 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
         j1, t1 = _janus_sample(janus), time.monotonic()
         base = {"janus_cpu_percent": 100 * (j1["cpu"] - j0["cpu"]) / (t1 - t0),
                 "rss_bytes": j1["rss"], "threads": j1["threads"],
-                "wakeups_per_s": (j1["switches"]["voluntary"] - j0["switches"]["voluntary"]) /
-                (t1 - t0)}
+                "wakeups_per_s": (j1["wakeups"] - j0["wakeups"]) / (t1 - t0)}
         have = 0
         for n in ladder:
             if n <= have:
@@ -94,8 +93,7 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
             cpu = 100 * (j1["cpu"] - j0["cpu"]) / wall
             # A loop thread sleeps (a voluntary switch) once per wake-up, however many
             # handles' packets it then sends: wake-ups per viewer-packet show the batching.
-            wakeups = j1["switches"]["voluntary"] - j0["switches"]["voluntary"]
-            preempted = j1["switches"]["involuntary"] - j0["switches"]["involuntary"]
+            wakeups = j1["wakeups"] - j0["wakeups"]
             point = {
                 "n": n, "ok": s["ok"], "receiving": s["receiving"],
                 "with_keyframe": s["with_keyframe"], "setup_s": round(setup_s, 2),
@@ -114,7 +112,6 @@ def _ladder(ctx, janus, videoroom, bitrate, ladder, hold, label, profile=False):
                 "janus_net_wakeups_per_viewer_packet":
                     max(0.0, wakeups - base["wakeups_per_s"] * wall) / received
                     if received else None,
-                "janus_preemptions_per_s": preempted / wall,
                 "janus_rss_bytes": j1["rss"], "janus_threads": j1["threads"],
                 "rss_per_viewer_bytes": (j1["rss"] - base["rss_bytes"]) / n
                 if j1["rss"] and base["rss_bytes"] else None,

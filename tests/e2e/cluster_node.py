@@ -46,7 +46,6 @@ def free_udp_ranges(count, size, low=20000, high=32000):
             s.close()
 
 
-
 class ClusterNode:
     """One Janus node of the cluster and an HTTP client of its Janus API (one session)."""
 
